@@ -1,0 +1,1 @@
+"""Local stand-in for a cluster and AWS (SPEC section 6): speaks only over the wire to the product."""

@@ -1,0 +1,17 @@
+"""`alb-rollouts sandbox` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+
+def run(args: argparse.Namespace) -> int:
+    print("alb-rollouts sandbox: not yet", file=sys.stderr)
+    return 2

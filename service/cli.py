@@ -1,0 +1,44 @@
+"""Entry point of the `alb-rollouts` console script: parses the subcommand and hands over to it.
+
+Each subcommand lives in its own module with `configure(parser)` and `run(args) -> int`.
+The sandbox command is imported lazily so that the controller never loads the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+# name -> (module path, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "plan": ("service.commands.plan", "preview the Ingress and status patches the controller would write"),
+    "verify": ("service.commands.verify", "check against ELBv2 that the ALB carries a rollout's weights"),
+    "sandbox": ("sandbox.command", "run a local Kubernetes API, cluster, moto ELBv2 and LBC simulator"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alb-rollouts", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name, (module_path, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_path)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.configure(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args._run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared test configuration. Topic fixtures live in each folder's conftest.py."""

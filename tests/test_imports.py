@@ -1,0 +1,51 @@
+"""Every module imports on its own, and statemachine/ stays free of I/O libraries."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+PACKAGES = ["statemachine", "service", "sandbox"]
+FORBIDDEN_IN_STATEMACHINE = ("kubernetes_asyncio", "aiobotocore", "botocore", "aiohttp", "structlog",
+                             "prometheus_client", "service", "sandbox")
+
+
+def _modules() -> list[str]:
+    names: list[str] = []
+    for package in PACKAGES:
+        mod = importlib.import_module(package)
+        names.append(package)
+        for info in pkgutil.walk_packages(mod.__path__, prefix=f"{package}."):
+            names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_module_imports_alone(name: str) -> None:
+    result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_statemachine_is_pure() -> None:
+    code = (
+        "import sys, importlib, pkgutil, statemachine\n"
+        "for i in pkgutil.walk_packages(statemachine.__path__, prefix='statemachine.'):\n"
+        "    importlib.import_module(i.name)\n"
+        f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN_IN_STATEMACHINE!r}]\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_cli_lists_every_command() -> None:
+    from service import cli
+
+    parser = cli.build_parser()
+    help_text = parser.format_help()
+    for name in cli.COMMANDS:
+        assert name in help_text
