@@ -1,0 +1,382 @@
+"""Turn a raw Rollout dict (as the API returns it) into `statemachine.models` dataclasses.
+
+Room: plan (pure). Parsing checks only shapes and types; semantic rules live in `validation`.
+It never raises anything but `models.InvalidSpec`, whose message names the field at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from statemachine import models
+
+__all__ = ["field_error", "parse_duration_seconds", "parse_rollout"]
+
+_CANARY = "spec.strategy.canary"
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _go_value(value: Any) -> str:
+    """Render a value the way apimachinery's field.Invalid does (strings quoted, lists Go-style)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(json.dumps(v, ensure_ascii=False) for v in value) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value) if isinstance(value, int | float) else json.dumps(value, sort_keys=True, default=str)
+
+
+def field_error(path: str, kind: str, value: Any = None, detail: str = "") -> str:
+    """Format one field error like apimachinery: `<path>: <kind>: <value>: <detail>`."""
+    if kind == "Invalid value":
+        return f"{path}: {kind}: {_go_value(value)}: {detail}"
+    return f"{path}: {kind}: {detail}"
+
+
+def parse_duration_seconds(value: str | int) -> int | None:
+    """Seconds in an int or a Go duration string ("30s", "1h30m", "45"); None when unparsable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    sign = -1 if text.startswith("-") else 1
+    text = text.lstrip("+-")
+    if not text or _DURATION_PART.sub("", text) != "":
+        return None
+    total = sum(float(num) * _UNIT_SECONDS[unit] for num, unit in _DURATION_PART.findall(text))
+    return sign * int(total)
+
+
+class _Reader:
+    """Typed access to a nested dict that reports the dotted path of whatever is wrong."""
+
+    def __init__(self, rollout_name: str) -> None:
+        self.rollout_name = rollout_name
+
+    def fail(self, path: str, value: Any, detail: str) -> models.InvalidSpec:
+        error = field_error(path, "Invalid value", value, detail)
+        return models.InvalidSpec(f'The Rollout "{self.rollout_name}" is invalid: {error}')
+
+    def mapping(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
+        value = obj.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(f"{path}.{key}", value, "must be an object")
+        return value
+
+    def opt_mapping(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
+        return self.mapping(obj, key, path) if obj.get(key) is not None else None
+
+    def string(self, obj: Mapping[str, Any], key: str, path: str, default: str = "") -> str:
+        value = obj.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self.fail(f"{path}.{key}", value, "must be a string")
+        return value
+
+    def integer(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{path}.{key}", value, "must be an integer")
+        return value
+
+    def boolean(self, obj: Mapping[str, Any], key: str, path: str) -> bool:
+        value = obj.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(f"{path}.{key}", value, "must be a boolean")
+        return value
+
+    def items(self, obj: Mapping[str, Any], key: str, path: str) -> list[Any] | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self.fail(f"{path}.{key}", value, "must be a list")
+        return value
+
+    def strings(self, obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] | None:
+        values = self.items(obj, key, path)
+        if values is None:
+            return None
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                raise self.fail(f"{path}.{key}[{i}]", value, "must be a string")
+        return tuple(values)
+
+
+def parse_rollout(obj: Any) -> models.Rollout:
+    """Parse a Rollout dict; raises `models.InvalidSpec` (only) when a field has the wrong shape."""
+    if not isinstance(obj, dict):
+        raise models.InvalidSpec(f"a Rollout must be a JSON object, got {type(obj).__name__}")
+    raw_metadata = obj.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+    raw_name = metadata.get("name")
+    name = raw_name if isinstance(raw_name, str) else ""
+    r = _Reader(name)
+    namespace = r.string(metadata, "namespace", "metadata") or "default"
+    spec = r.mapping(obj, "spec", "")
+    strategy = r.mapping(spec, "strategy", "spec")
+    canary_dict = r.opt_mapping(strategy, "canary", "spec.strategy")
+    kind = "canary" if canary_dict is not None else ("blueGreen" if "blueGreen" in strategy else "")
+    replicas = r.integer(spec, "replicas", "spec")
+    generation = metadata.get("generation")
+    return models.Rollout(
+        namespace=namespace,
+        name=name,
+        uid=r.string(metadata, "uid", "metadata"),
+        generation=generation if isinstance(generation, int) and not isinstance(generation, bool) else 0,
+        resource_version=r.string(metadata, "resourceVersion", "metadata"),
+        labels=_string_pairs(metadata.get("labels")),
+        annotations=_string_pairs(metadata.get("annotations")),
+        replicas=1 if replicas is None else replicas,
+        paused=r.boolean(spec, "paused", "spec"),
+        restart_at=r.string(spec, "restartAt", "spec") or None,
+        selector=r.mapping(spec, "selector", "spec"),
+        template=r.mapping(spec, "template", "spec"),
+        canary=_parse_canary(r, canary_dict) if canary_dict is not None else None,
+        strategy_kind=kind,
+        status=_parse_status(r, r.mapping(obj, "status", "")),
+        raw_status=r.mapping(obj, "status", ""),
+    )
+
+
+def _string_pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        return ()
+    return tuple(sorted((str(k), v) for k, v in value.items() if isinstance(v, str)))
+
+
+def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
+    routing = r.opt_mapping(canary, "trafficRouting", _CANARY)
+    alb = None
+    managed: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+    max_weight = None
+    if routing is not None:
+        path = f"{_CANARY}.trafficRouting"
+        alb_dict = r.opt_mapping(routing, "alb", path)
+        alb = _parse_alb(r, alb_dict) if alb_dict is not None else None
+        routes = r.items(routing, "managedRoutes", path) or []
+        names = []
+        for i, route in enumerate(routes):
+            if not isinstance(route, dict) or not isinstance(route.get("name"), str):
+                raise r.fail(f"{path}.managedRoutes[{i}]", route, "must be an object with a string name")
+            names.append(route["name"])
+        managed = tuple(names)
+        others = tuple(sorted(k for k in routing if k not in ("alb", "managedRoutes", "maxTrafficWeight")))
+        max_weight = r.integer(routing, "maxTrafficWeight", path)
+    ping_pong_dict = r.opt_mapping(canary, "pingPong", _CANARY)
+    ping_pong = None
+    if ping_pong_dict is not None:
+        ping_pong = models.PingPong(
+            ping_service=r.string(ping_pong_dict, "pingService", f"{_CANARY}.pingPong"),
+            pong_service=r.string(ping_pong_dict, "pongService", f"{_CANARY}.pingPong"),
+        )
+    steps = r.items(canary, "steps", _CANARY) or []
+    return models.CanaryStrategy(
+        canary_service=r.string(canary, "canaryService", _CANARY),
+        stable_service=r.string(canary, "stableService", _CANARY),
+        ping_pong=ping_pong,
+        steps=tuple(_parse_step(r, step, i) for i, step in enumerate(steps)),
+        alb=alb,
+        managed_routes=managed,
+        max_traffic_weight=max_weight,
+        has_traffic_routing=routing is not None,
+        other_traffic_routers=others,
+        dynamic_stable_scale=r.boolean(canary, "dynamicStableScale", _CANARY),
+        abort_scale_down_delay_seconds=r.integer(canary, "abortScaleDownDelaySeconds", _CANARY),
+        scale_down_delay_seconds=r.integer(canary, "scaleDownDelaySeconds", _CANARY),
+        min_pods_per_replica_set=r.integer(canary, "minPodsPerReplicaSet", _CANARY),
+    )
+
+
+def _parse_alb(r: _Reader, alb: dict[str, Any]) -> models.AlbRouting:
+    path = f"{_CANARY}.trafficRouting.alb"
+    stickiness_dict = r.opt_mapping(alb, "stickinessConfig", path)
+    stickiness = None
+    if stickiness_dict is not None:
+        duration = r.integer(stickiness_dict, "durationSeconds", f"{path}.stickinessConfig")
+        stickiness = models.Stickiness(
+            enabled=r.boolean(stickiness_dict, "enabled", f"{path}.stickinessConfig"),
+            duration_seconds=duration or 0,
+        )
+    port = r.integer(alb, "servicePort", path)
+    return models.AlbRouting(
+        ingress=r.string(alb, "ingress", path) or None,
+        ingresses=r.strings(alb, "ingresses", path),
+        service_port=port or 0,
+        root_service=r.string(alb, "rootService", path),
+        annotation_prefix=r.string(alb, "annotationPrefix", path),
+        stickiness=stickiness,
+    )
+
+
+def _parse_step(r: _Reader, step: Any, index: int) -> models.Step:
+    path = f"{_CANARY}.steps[{index}]"
+    if not isinstance(step, dict) or len(step) != 1:
+        raise r.fail(path, step, "a step must set exactly one of setWeight, pause, setCanaryScale, "
+                     "setHeaderRoute, setMirrorRoute, experiment, analysis, plugin")
+    ((kind, body),) = step.items()
+    if kind == "setWeight":
+        weight = r.integer(step, "setWeight", path)
+        return models.SetWeight(weight=weight or 0)
+    if kind == "pause":
+        return _parse_pause(r, body, path)
+    if kind == "setCanaryScale":
+        body = r.mapping(step, kind, path)
+        return models.SetCanaryScale(
+            weight=r.integer(body, "weight", f"{path}.setCanaryScale"),
+            replicas=r.integer(body, "replicas", f"{path}.setCanaryScale"),
+            match_traffic_weight=r.boolean(body, "matchTrafficWeight", f"{path}.setCanaryScale"),
+        )
+    if kind == "setHeaderRoute":
+        return _parse_header_route(r, r.mapping(step, kind, path), f"{path}.setHeaderRoute")
+    if kind == "setMirrorRoute":
+        body = r.mapping(step, kind, path)
+        return models.SetMirrorRoute(name=r.string(body, "name", f"{path}.setMirrorRoute"))
+    if kind == "experiment":
+        return models.Experiment()
+    if kind == "analysis":
+        return models.Analysis()
+    if kind == "plugin":
+        body = r.mapping(step, kind, path)
+        return models.Plugin(name=r.string(body, "name", f"{path}.plugin"))
+    raise r.fail(path, kind, "unknown step type")
+
+
+def _parse_pause(r: _Reader, body: Any, path: str) -> models.Pause:
+    if body is None:
+        return models.Pause()
+    if not isinstance(body, dict):
+        raise r.fail(f"{path}.pause", body, "must be an object")
+    raw = body.get("duration")
+    if raw is None:
+        return models.Pause()
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise r.fail(f"{path}.pause.duration", raw, "must be an integer or a duration string")
+    seconds = parse_duration_seconds(raw)
+    if seconds is None:
+        raise r.fail(f"{path}.pause.duration", raw, "invalid duration (use seconds, or units: 30s, 5m, 1h)")
+    return models.Pause(duration_seconds=seconds, raw=raw)
+
+
+def _parse_header_route(r: _Reader, body: dict[str, Any], path: str) -> models.SetHeaderRoute:
+    name = r.string(body, "name", path)
+    matches = r.items(body, "match", path)
+    if matches is None:
+        return models.SetHeaderRoute(name=name, match=None)
+    parsed = []
+    for i, match in enumerate(matches):
+        mpath = f"{path}.match[{i}]"
+        if not isinstance(match, dict):
+            raise r.fail(mpath, match, "must be an object")
+        value = r.opt_mapping(match, "headerValue", mpath)
+        vpath = f"{mpath}.headerValue"
+        parsed.append(models.HeaderMatch(
+            header_name=r.string(match, "headerName", mpath),
+            exact=r.string(value, "exact", vpath) or None if value else None,
+            prefix=r.string(value, "prefix", vpath) or None if value else None,
+            regex=r.string(value, "regex", vpath) or None if value else None,
+            has_value=value is not None,
+        ))
+    return models.SetHeaderRoute(name=name, match=tuple(parsed))
+
+
+def _parse_status(r: _Reader, status: dict[str, Any]) -> models.RolloutStatus:
+    canary = r.mapping(status, "canary", "status")
+    pause_conditions = tuple(
+        models.PauseCondition(reason=str(p.get("reason", "")), start_time=str(p.get("startTime", "")))
+        for p in (r.items(status, "pauseConditions", "status") or []) if isinstance(p, dict)
+    )
+    conditions = tuple(
+        models.Condition(
+            type=str(c.get("type", "")), status=str(c.get("status", "")), reason=str(c.get("reason", "")),
+            message=str(c.get("message", "")), last_update_time=str(c.get("lastUpdateTime", "")),
+            last_transition_time=str(c.get("lastTransitionTime", "")),
+        )
+        for c in (r.items(status, "conditions", "status") or []) if isinstance(c, dict)
+    )
+    observed = status.get("observedGeneration")
+    albs = r.items(status, "albs", "status")
+    return models.RolloutStatus(
+        abort=r.boolean(status, "abort", "status"),
+        aborted_at=r.string(status, "abortedAt", "status") or None,
+        pause_conditions=pause_conditions,
+        controller_pause=r.boolean(status, "controllerPause", "status"),
+        current_pod_hash=r.string(status, "currentPodHash", "status"),
+        current_step_index=r.integer(status, "currentStepIndex", "status"),
+        stable_rs=r.string(status, "stableRS", "status"),
+        promote_full=r.boolean(status, "promoteFull", "status"),
+        phase=r.string(status, "phase", "status"),
+        message=r.string(status, "message", "status"),
+        conditions=conditions,
+        observed_generation="" if observed is None else str(observed),
+        replicas=r.integer(status, "replicas", "status") or 0,
+        updated_replicas=r.integer(status, "updatedReplicas", "status") or 0,
+        ready_replicas=r.integer(status, "readyReplicas", "status") or 0,
+        available_replicas=r.integer(status, "availableReplicas", "status") or 0,
+        canary=models.CanaryStatus(
+            weights=_parse_weights(r, r.opt_mapping(canary, "weights", "status.canary")),
+            stable_ping_pong=r.string(canary, "stablePingPong", "status.canary"),
+        ),
+        alb=_parse_alb_status(r.opt_mapping(status, "alb", "status")),
+        albs=None if albs is None else tuple(_parse_alb_status(a) or models.AlbStatus() for a in albs),
+    )
+
+
+def _parse_destination(value: Any) -> models.WeightDestination:
+    value = value if isinstance(value, dict) else {}
+    weight = value.get("weight")
+    return models.WeightDestination(
+        weight=weight if isinstance(weight, int) and not isinstance(weight, bool) else 0,
+        service_name=str(value.get("serviceName", "")),
+        pod_template_hash=str(value.get("podTemplateHash", "")),
+    )
+
+
+def _parse_weights(r: _Reader, weights: dict[str, Any] | None) -> models.TrafficWeights | None:
+    if weights is None:
+        return None
+    verified = weights.get("verified")
+    return models.TrafficWeights(
+        canary=_parse_destination(weights.get("canary")),
+        stable=_parse_destination(weights.get("stable")),
+        additional=tuple(_parse_destination(a) for a in (r.items(weights, "additional", "status") or [])),
+        verified=verified if isinstance(verified, bool) else None,
+    )
+
+
+def _parse_ref(value: Any) -> models.AwsResourceRef:
+    value = value if isinstance(value, dict) else {}
+    return models.AwsResourceRef(
+        name=str(value.get("name", "")),
+        arn=str(value.get("arn", "")),
+        full_name=str(value.get("fullName", "")),
+    )
+
+
+def _parse_alb_status(value: Any) -> models.AlbStatus | None:
+    if not isinstance(value, dict):
+        return None
+    return models.AlbStatus(
+        load_balancer=_parse_ref(value.get("loadBalancer")),
+        canary_target_group=_parse_ref(value.get("canaryTargetGroup")),
+        stable_target_group=_parse_ref(value.get("stableTargetGroup")),
+        ingress=str(value.get("ingress", "")),
+    )
