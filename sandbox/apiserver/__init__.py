@@ -1,0 +1,1 @@
+"""In-memory Kubernetes API server emulator (aiohttp) for the sandbox; never imports service/."""

@@ -1,0 +1,1 @@
+"""Simulated cluster behaviour (ReplicaSets, Endpoints, garbage collection) on top of the emulator's storage."""
