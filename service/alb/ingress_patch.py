@@ -1,0 +1,246 @@
+"""The desired Ingress for a rollout and the merge-patch body that gets there (apply room, pure).
+
+One body per Ingress: header route (reference §1.6), managed-route removal, the weighted action (§1.5) and
+the bookkeeping update, as a JSON merge patch with only the changed keys (`null` deletes), keys sorted, and
+`metadata.resourceVersion` inside the body as the precondition (SPEC §4.4). Refuses Ingresses of a class we
+do not manage and unreadable bookkeeping before computing anything. Never does I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.alb import actions, bookkeeping, gojson, reset, rules
+
+__all__ = [
+    "DEFAULT_CLASSES",
+    "HeaderRoute",
+    "Refusal",
+    "Routing",
+    "check_writable",
+    "cleanup_patch",
+    "desired_ingress",
+    "encode",
+    "merge_patch",
+    "weight_patch",
+]
+
+DEFAULT_CLASSES: tuple[str, ...] = ("alb",)
+
+
+class Refusal(ValueError):
+    """We must not write this Ingress (SPEC §5, §4.7); `str()` names the class or the annotation."""
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """What one rollout writes to each of its Ingresses (names already resolved for ping-pong)."""
+
+    rollout: str
+    action_service: str
+    canary_service: str
+    stable_service: str
+    port: int
+    prefix: str = actions.DEFAULT_PREFIX
+    stickiness: tuple[bool, int] | None = None
+    managed_routes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRoute:
+    """The current setHeaderRoute step; `matches` None removes the route."""
+
+    name: str
+    matches: tuple[actions.Match, ...] | None
+
+
+def _label(ingress: dict[str, Any]) -> str:
+    metadata = ingress.get("metadata") or {}
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or '?'}"
+
+
+def check_writable(ingress: Any, classes: Sequence[str] = DEFAULT_CLASSES) -> bookkeeping.Managed:
+    """The parsed bookkeeping of an Ingress we may write; raises IngressError or Refusal otherwise."""
+    rules.check_shape(ingress)
+    ingress_class = rules.ingress_class(ingress)
+    if ingress_class not in classes:
+        shown = f'"{ingress_class}"' if ingress_class else '"" (no class)'
+        allowed = ", ".join(f'"{c}"' for c in classes)
+        raise Refusal(
+            f'refusing to write Ingress "{_label(ingress)}": its class {shown} is not one of '
+            f"--alb-ingress-classes [{allowed}]"
+        )
+    try:
+        return bookkeeping.parse(rules.annotations_of(ingress).get(bookkeeping.KEY))
+    except bookkeeping.BookkeepingError as error:
+        raise Refusal(
+            f'refusing to write Ingress "{_label(ingress)}": '
+            f"cannot parse annotation {bookkeeping.KEY}: {error}"
+        ) from None
+
+
+def _rules_of(ingress: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((ingress.get("spec") or {}).get("rules") or [])
+
+
+def _with(
+    ingress: dict[str, Any], annotations: dict[str, str], new_rules: list[dict[str, Any]]
+) -> dict[str, Any]:
+    desired = copy.deepcopy(ingress)
+    desired.setdefault("metadata", {})["annotations"] = annotations
+    if new_rules != _rules_of(ingress):
+        desired.setdefault("spec", {})["rules"] = new_rules
+    return desired
+
+
+def desired_ingress(
+    current: dict[str, Any],
+    routing: Routing,
+    *,
+    desired_weight: int,
+    additional: Sequence[actions.Destination] = (),
+    header_route: HeaderRoute | None = None,
+    remove_managed_routes: bool = False,
+    classes: Sequence[str] = DEFAULT_CLASSES,
+) -> dict[str, Any]:
+    """The Ingress as the rollout wants it; raises Refusal, IngressError or StickinessError."""
+    managed = check_writable(current, classes)
+    new_rules = _rules_of(current)
+    if not rules.has_service(new_rules, routing.action_service):
+        raise rules.IngressError(f"ingress does not have service `{routing.action_service}` in rules")
+    annotations = rules.annotations_of(current)
+    prefix = routing.prefix
+
+    if header_route is not None:
+        action_key = actions.action_key(prefix, header_route.name)
+        condition_key = actions.condition_key(prefix, header_route.name)
+        if header_route.matches is not None:
+            annotations[action_key] = actions.header_route_action(
+                canary_service=routing.canary_service, port=routing.port, stickiness=routing.stickiness
+            )
+            annotations[condition_key] = actions.header_route_condition(header_route.matches)
+            managed = bookkeeping.add(managed, routing.rollout, [action_key, condition_key])
+            new_rules = rules.insert_route_path(new_rules, header_route.name, legacy=rules.is_legacy(current))
+        else:
+            annotations.pop(action_key, None)
+            annotations.pop(condition_key, None)
+            managed = bookkeeping.remove(managed, routing.rollout, [action_key, condition_key])
+            new_rules = rules.remove_route_path(new_rules, header_route.name)
+        new_rules = rules.sort_paths(new_rules, routing.managed_routes)
+
+    if remove_managed_routes and routing.managed_routes:
+        gone: list[str] = []
+        for route in routing.managed_routes:
+            gone += [actions.action_key(prefix, route), actions.condition_key(prefix, route)]
+            new_rules = rules.remove_route_path(new_rules, route)
+        for key in gone:
+            annotations.pop(key, None)
+        managed = bookkeeping.remove(managed, routing.rollout, gone)
+
+    key = actions.action_key(prefix, routing.action_service)
+    annotations[key] = actions.forward_action(
+        canary_service=routing.canary_service,
+        stable_service=routing.stable_service,
+        port=routing.port,
+        desired_weight=desired_weight,
+        additional=additional,
+        stickiness=routing.stickiness,
+    )
+    managed = bookkeeping.add(managed, routing.rollout, [key])
+    annotations[bookkeeping.KEY] = bookkeeping.serialise(managed)
+    annotations.pop(bookkeeping.LEGACY_KEY, None)
+    return _with(current, annotations, new_rules)
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def _diff(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7386 merge patch from current to desired: changed keys only, None deletes, lists whole."""
+    patch: dict[str, Any] = {}
+    for key in sorted(set(current) | set(desired)):
+        if key not in desired:
+            patch[key] = None
+        elif key not in current:
+            patch[key] = _sorted(desired[key])
+        elif isinstance(current[key], dict) and isinstance(desired[key], dict):
+            sub = _diff(current[key], desired[key])
+            if sub:
+                patch[key] = sub
+        elif current[key] != desired[key]:
+            patch[key] = _sorted(desired[key])
+    return patch
+
+
+def merge_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any] | None:
+    """The body taking `current` to `desired` (annotations and spec.rules only), or None when equal.
+
+    The body carries `metadata.resourceVersion` of `current`: the API server rejects it with 409 when the
+    Ingress changed since we read it, so the shared bookkeeping annotation never loses an entry.
+    """
+    before = {
+        "metadata": {"annotations": rules.annotations_of(current)},
+        "spec": {"rules": _rules_of(current)},
+    }
+    after = {
+        "metadata": {"annotations": rules.annotations_of(desired)},
+        "spec": {"rules": _rules_of(desired)},
+    }
+    patch = _diff(before, after)
+    if not patch:
+        return None
+    resource_version = (current.get("metadata") or {}).get("resourceVersion")
+    if resource_version:
+        patch.setdefault("metadata", {})["resourceVersion"] = str(resource_version)
+        patch["metadata"] = _sorted(patch["metadata"])
+    return patch
+
+
+def weight_patch(
+    current: dict[str, Any],
+    routing: Routing,
+    *,
+    desired_weight: int,
+    additional: Sequence[actions.Destination] = (),
+    header_route: HeaderRoute | None = None,
+    remove_managed_routes: bool = False,
+    classes: Sequence[str] = DEFAULT_CLASSES,
+) -> dict[str, Any] | None:
+    """The merge-patch body for one Ingress of a rollout, or None when it already carries what we want."""
+    desired = desired_ingress(
+        current,
+        routing,
+        desired_weight=desired_weight,
+        additional=additional,
+        header_route=header_route,
+        remove_managed_routes=remove_managed_routes,
+        classes=classes,
+    )
+    return merge_patch(current, desired)
+
+
+def cleanup_patch(
+    current: dict[str, Any], rollout: str, classes: Sequence[str] = DEFAULT_CLASSES
+) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    """The body removing a deleted rollout (None if it left nothing) and what could not be reset."""
+    managed = check_writable(current, classes)
+    if rollout not in managed:
+        return None, ()
+    outcome = reset.reset_annotations(rules.annotations_of(current), rollout)
+    new_rules = _rules_of(current)
+    for route in outcome.routes:
+        new_rules = rules.remove_route_path(new_rules, route)
+    return merge_patch(current, _with(current, outcome.annotations, new_rules)), outcome.problems
+
+
+def encode(patch: dict[str, Any]) -> bytes:
+    """The exact bytes sent as `application/merge-patch+json`: Go-JSON, keys sorted at every level."""
+    return gojson.dumps(_sorted(patch)).encode("utf-8")

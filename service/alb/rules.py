@@ -1,0 +1,183 @@
+"""Reading and rewriting an Ingress's rules for ALB routing (apply room, pure).
+
+Finds the service backends, inserts and removes the `use-annotation` path of a header route and sorts paths
+by `managedRoutes` (reference §1.6). Unusual Ingresses (no `http`, `resource` backends, zero paths, no
+annotations) are read without crashing; malformed ones raise `IngressError` naming the field. Never does I/O
+and never mutates its input.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "CLASS_ANNOTATION",
+    "IngressError",
+    "annotations_of",
+    "backend_service",
+    "check_shape",
+    "has_service",
+    "ingress_class",
+    "insert_route_path",
+    "is_legacy",
+    "remove_route_path",
+    "sort_paths",
+]
+
+CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+
+
+class IngressError(ValueError):
+    """An Ingress we cannot read or write; `str()` says what is wrong and where."""
+
+
+def _name(ingress: dict[str, Any]) -> str:
+    metadata = ingress.get("metadata")
+    if not isinstance(metadata, dict):
+        return "?"
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or '?'}"
+
+
+def _fail(ingress: dict[str, Any], where: str, what: str) -> IngressError:
+    return IngressError(f'ingress "{_name(ingress)}": {where} {what}')
+
+
+def check_shape(ingress: Any) -> None:
+    """Raise IngressError when a field we read or write has the wrong JSON type."""
+    if not isinstance(ingress, dict):
+        raise IngressError("ingress must be a JSON object")
+    metadata = ingress.get("metadata")
+    if not isinstance(metadata, dict):
+        raise _fail(ingress, "metadata", "must be an object")
+    annotations = metadata.get("annotations")
+    if annotations is not None:
+        if not isinstance(annotations, dict):
+            raise _fail(ingress, "metadata.annotations", "must be an object")
+        for key, value in annotations.items():
+            if not isinstance(value, str):
+                raise _fail(ingress, f"metadata.annotations[{key}]", "must be a string")
+    spec = ingress.get("spec")
+    if spec is None:
+        return
+    if not isinstance(spec, dict):
+        raise _fail(ingress, "spec", "must be an object")
+    if spec.get("ingressClassName") is not None and not isinstance(spec["ingressClassName"], str):
+        raise _fail(ingress, "spec.ingressClassName", "must be a string")
+    rules = spec.get("rules")
+    if rules is None:
+        return
+    if not isinstance(rules, list):
+        raise _fail(ingress, "spec.rules", "must be a list")
+    for r, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            raise _fail(ingress, f"spec.rules[{r}]", "must be an object")
+        http = rule.get("http")
+        if http is None:
+            continue
+        if not isinstance(http, dict):
+            raise _fail(ingress, f"spec.rules[{r}].http", "must be an object")
+        paths = http.get("paths")
+        if paths is not None and not isinstance(paths, list):
+            raise _fail(ingress, f"spec.rules[{r}].http.paths", "must be a list")
+        for p, path in enumerate(paths or []):
+            if not isinstance(path, dict):
+                raise _fail(ingress, f"spec.rules[{r}].http.paths[{p}]", "must be an object")
+            backend = path.get("backend")
+            if backend is not None and not isinstance(backend, dict):
+                raise _fail(ingress, f"spec.rules[{r}].http.paths[{p}].backend", "must be an object")
+            service = (backend or {}).get("service")
+            if service is not None and not isinstance(service, dict):
+                raise _fail(ingress, f"spec.rules[{r}].http.paths[{p}].backend.service", "must be an object")
+
+
+def annotations_of(ingress: dict[str, Any]) -> dict[str, str]:
+    """A copy of the annotations; a missing map reads as empty."""
+    return dict(ingress.get("metadata", {}).get("annotations") or {})
+
+
+def ingress_class(ingress: dict[str, Any]) -> str:
+    """The class the reference's cleanup reads: the annotation when non-empty, else spec.ingressClassName."""
+    from_annotation = annotations_of(ingress).get(CLASS_ANNOTATION, "")
+    if from_annotation:
+        return from_annotation
+    return str((ingress.get("spec") or {}).get("ingressClassName") or "")
+
+
+def is_legacy(ingress: dict[str, Any]) -> bool:
+    """v1beta1 Ingresses (extensions, networking) name backends with serviceName/servicePort."""
+    return str(ingress.get("apiVersion", "")).endswith("v1beta1")
+
+
+def backend_service(path: dict[str, Any]) -> str | None:
+    """The service a path routes to, or None for a `resource` backend or no backend."""
+    backend = path.get("backend") or {}
+    service = backend.get("service")
+    if isinstance(service, dict):
+        name = service.get("name")
+        return name if isinstance(name, str) else None
+    legacy = backend.get("serviceName")
+    return legacy if isinstance(legacy, str) else None
+
+
+def _paths(rule: dict[str, Any]) -> list[dict[str, Any]] | None:
+    http = rule.get("http")
+    if not isinstance(http, dict):
+        return None
+    paths = http.get("paths")
+    return paths if isinstance(paths, list) else []
+
+
+def has_service(rules: Sequence[dict[str, Any]], service: str) -> bool:
+    """Whether any path of any rule routes to `service` (rules without `http` are skipped)."""
+    return any(backend_service(path) == service for rule in rules for path in (_paths(rule) or []))
+
+
+def _route_path(route: str, legacy: bool) -> dict[str, Any]:
+    if legacy:
+        backend: dict[str, Any] = {"serviceName": route, "servicePort": "use-annotation"}
+    else:
+        backend = {"service": {"name": route, "port": {"name": "use-annotation"}}}
+    return {"backend": backend, "path": "/*", "pathType": "ImplementationSpecific"}
+
+
+def insert_route_path(rules: Sequence[dict[str, Any]], route: str, *, legacy: bool) -> list[dict[str, Any]]:
+    """Rules with a `/*` use-annotation path for `route` first in every http rule, unless one exists."""
+    result = copy.deepcopy(list(rules))
+    if has_service(result, route):
+        return result
+    for rule in result:
+        paths = _paths(rule)
+        if paths is None:
+            continue  # a rule without http routes nothing; the reference crashed here
+        rule["http"]["paths"] = [_route_path(route, legacy), *paths]
+    return result
+
+
+def remove_route_path(rules: Sequence[dict[str, Any]], route: str) -> list[dict[str, Any]]:
+    """Rules without the first path routing to `route`, in every rule."""
+    result = copy.deepcopy(list(rules))
+    for rule in result:
+        paths = _paths(rule)
+        if not paths:
+            continue
+        for index, path in enumerate(paths):
+            if backend_service(path) == route:
+                del paths[index]
+                break
+    return result
+
+
+def sort_paths(rules: Sequence[dict[str, Any]], managed_routes: Sequence[str]) -> list[dict[str, Any]]:
+    """Rules whose paths are stable-sorted by position in managedRoutes; other paths last, order kept."""
+    order = {name: index for index, name in reversed(list(enumerate(managed_routes)))}
+    result = copy.deepcopy(list(rules))
+    for rule in result:
+        paths = _paths(rule)
+        if not paths:
+            continue
+        rule["http"]["paths"] = sorted(
+            paths, key=lambda path: order.get(backend_service(path) or "", len(managed_routes))
+        )
+    return result
