@@ -14,6 +14,7 @@ __all__ = [
     "conflict",
     "expired",
     "invalid",
+    "method_not_allowed",
     "not_found",
     "status_body",
     "unsupported_media_type",
@@ -114,6 +115,12 @@ def invalid(group: str, kind: str, name: str, field_error: str) -> ApiError:
         f'{kind_group} "{name}" is invalid: {field_error}',
         details={"name": name, "group": group, "kind": kind, "causes": [{"message": field_error}]},
     )
+
+
+def method_not_allowed() -> ApiError:
+    """405 for a method the path does not serve."""
+    message = "the server does not allow this method on the requested resource"
+    return ApiError(405, "MethodNotAllowed", message)
 
 
 def bad_request(message: str) -> ApiError:

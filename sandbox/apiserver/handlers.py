@@ -1,0 +1,134 @@
+"""Resource verbs over HTTP (list, get, create, update, patch, delete, deletecollection) mapped onto storage.
+
+Part of the sandbox API emulator; it translates requests and answers, all write rules live in storage.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from sandbox.apiserver import errors, patching, routing, storage
+
+__all__ = ["body_of", "json_response", "serve_resource"]
+
+_PATCH_TYPES = (patching.MERGE_PATCH, patching.JSON_PATCH, patching.STRATEGIC_PATCH)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    text = json.dumps(body, separators=(",", ":"))
+    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+
+
+async def body_of(request: web.Request) -> Any:
+    """The request body as JSON (YAML tolerated, as the real server does for some clients)."""
+    raw = await request.read()
+    if not raw.strip():
+        raise errors.bad_request("the body of the request was empty")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"the body of the request was in an unknown format: {exc}") from exc
+
+
+def _object_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise errors.bad_request("the body of the request must be a JSON object")
+    meta = body.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise errors.bad_request("metadata must be an object")
+    return body
+
+
+def _check_namespace(route: routing.Route, body: dict[str, Any]) -> None:
+    meta = body["metadata"]
+    if not route.info.namespaced:
+        return
+    if route.namespace is None:
+        raise errors.method_not_allowed()
+    if meta.get("namespace") and meta["namespace"] != route.namespace:
+        raise errors.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    meta["namespace"] = route.namespace
+
+
+def _list_body(route: routing.Route, items: list[dict[str, Any]], rv: str) -> dict[str, Any]:
+    return {
+        "kind": f"{route.info.kind}List",
+        "apiVersion": route.api_version,
+        "metadata": {"resourceVersion": rv},
+        "items": items,
+    }
+
+
+def _delete_options(request: web.Request, body: Any) -> tuple[str | None, str | None, str]:
+    options = body if isinstance(body, dict) else {}
+    preconditions = options.get("preconditions") or {}
+    propagation = options.get("propagationPolicy") or request.query.get("propagationPolicy") or "Background"
+    if options.get("orphanDependents") is True:
+        propagation = "Orphan"
+    return preconditions.get("resourceVersion"), preconditions.get("uid"), str(propagation)
+
+
+async def serve_resource(request: web.Request, route: routing.Route, store: storage.Storage) -> web.Response:
+    """Serve every verb except watch."""
+    key, query = route.info.key, request.query
+    if route.verb == "list":
+        items = store.list(key, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+        return json_response(_list_body(route, items, store.resource_version))
+    if route.verb == "get":
+        assert route.name is not None
+        obj = store.get(key, route.namespace, route.name)
+        if obj is None:
+            raise errors.not_found(route.info.group, route.info.plural, route.name)
+        return json_response(obj)
+    if route.verb == "create":
+        body = _object_body(await body_of(request))
+        _check_namespace(route, body)
+        dry_run = query.get("dryRun") == "All"
+        return json_response(store.create(key, body, dry_run=dry_run), status=201)
+    if route.verb == "update":
+        body = _object_body(await body_of(request))
+        _check_namespace(route, body)
+        body_name = body["metadata"].get("name")
+        if body_name != route.name:
+            raise errors.bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL ({route.name})"
+            )
+        return json_response(store.replace(key, body, subresource=route.subresource))
+    if route.verb == "patch":
+        assert route.name is not None
+        media = request.content_type
+        if media not in _PATCH_TYPES:
+            raise errors.unsupported_media_type(media, patching.ACCEPTED_FOR_CUSTOM)
+        patched = store.patch(
+            key, route.namespace, route.name, await body_of(request), content_type=media,
+            subresource=route.subresource,
+        )
+        return json_response(patched)
+    if route.verb == "delete":
+        assert route.name is not None
+        raw = await request.read()
+        rv, uid, propagation = _delete_options(request, json.loads(raw) if raw.strip() else None)
+        deleted = store.delete(
+            key, route.namespace, route.name, resource_version=rv, uid=uid, propagation=propagation
+        )
+        if deleted is None:
+            raise errors.not_found(route.info.group, route.info.plural, route.name)
+        return json_response(deleted)
+    # deletecollection
+    gone = []
+    for obj in store.list(key, route.namespace, query.get("labelSelector"), query.get("fieldSelector")):
+        meta = obj["metadata"]
+        deleted = store.delete(key, meta.get("namespace"), meta["name"])
+        if deleted is not None:
+            gone.append(deleted)
+    return json_response(_list_body(route, gone, store.resource_version))

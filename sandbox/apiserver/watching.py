@@ -1,0 +1,124 @@
+"""HTTP watch streams: one JSON event per line, resumable from a resourceVersion, with bookmarks and 410.
+
+Part of the sandbox API emulator; it reads storage and its history, and never changes objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.apiserver import errors, routing, selectors, storage, streams
+
+__all__ = ["serve_watch"]
+
+
+def _line(event_type: str, obj: dict[str, Any]) -> bytes:
+    return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
+
+
+def _visible(route: routing.Route, obj: dict[str, Any], match: selectors.Matcher) -> bool:
+    if route.namespace is not None and obj.get("metadata", {}).get("namespace") != route.namespace:
+        return False
+    return match(obj)
+
+
+async def serve_watch(
+    request: web.Request,
+    route: routing.Route,
+    store: storage.Storage,
+    *,
+    bookmark_interval: float,
+    default_timeout: float,
+    active: set[streams.Subscription],
+) -> web.StreamResponse:
+    """Stream events for the route's collection until the timeout, a close, or the client leaving."""
+    query = request.query
+    by_label = selectors.label_matcher(query.get("labelSelector"))
+    by_field = selectors.field_matcher(query.get("fieldSelector"))
+
+    def match(obj: dict[str, Any]) -> bool:
+        return by_label(obj) and by_field(obj)
+
+    raw_timeout = query.get("timeoutSeconds")
+    try:
+        timeout = float(raw_timeout) if raw_timeout else default_timeout
+    except ValueError as exc:
+        raise errors.bad_request(f"invalid timeoutSeconds: {raw_timeout!r}") from exc
+    bookmarks = routing.is_true(query.get("allowWatchBookmarks"))
+    initial_events = routing.is_true(query.get("sendInitialEvents"))
+    rv = query.get("resourceVersion") or ""
+    if rv and not rv.isdigit():
+        raise errors.bad_request(f"invalid resource version: {rv!r}")
+
+    # Subscribe before reading history/state: both are synchronous, so nothing can slip between them.
+    sub = store.subscribe(route.info.key)
+    backlog: list[tuple[str, dict[str, Any]]] = []
+    failure: errors.ApiError | None = None
+    if rv in ("", "0") or initial_events:
+        objs = store.list(route.info.key, route.namespace)
+        backlog = [("ADDED", o) for o in objs if match(o)]
+        if initial_events:
+            end = {
+                "kind": route.info.kind,
+                "apiVersion": route.api_version,
+                "metadata": {
+                    "resourceVersion": store.resource_version,
+                    "annotations": {"k8s.io/initial-events-end": "true"},
+                },
+            }
+            backlog.append(("BOOKMARK", end))
+    else:
+        try:
+            backlog = [(e.type, e.object) for e in store.events_since(route.info.key, int(rv))]
+            backlog = [(t, o) for t, o in backlog if _visible(route, o, match)]
+        except errors.ApiError as exc:
+            failure = exc
+
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    if failure is not None:
+        sub.close()
+        await response.write(_line("ERROR", failure.status()))
+        await response.write_eof()
+        return response
+
+    active.add(sub)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    next_bookmark = loop.time() + bookmark_interval
+    try:
+        for event_type, obj in backlog:
+            await response.write(_line(event_type, obj))
+        while True:
+            now = loop.time()
+            if now >= deadline:
+                break
+            wait = min(deadline, next_bookmark if bookmarks else deadline) - now
+            try:
+                event = await asyncio.wait_for(anext(sub), timeout=max(wait, 0))
+            except TimeoutError:
+                if bookmarks and loop.time() >= next_bookmark:
+                    mark = {
+                        "kind": route.info.kind,
+                        "apiVersion": route.api_version,
+                        "metadata": {"resourceVersion": store.resource_version},
+                    }
+                    await response.write(_line("BOOKMARK", mark))
+                    next_bookmark = loop.time() + bookmark_interval
+                continue
+            except StopAsyncIteration:
+                break
+            if _visible(route, event.object, match):
+                await response.write(_line(event.type, event.object))
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away: nothing more to send
+    finally:
+        active.discard(sub)
+        sub.close()
+    return response
