@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+import logging
 
 from aiohttp import web
 
@@ -44,8 +44,8 @@ class ApiServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on host:port (0 picks a free port) and set `url`."""
-        app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -71,14 +71,13 @@ class ApiServer:
         self.storage.compact()
         return self.storage.resource_version
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        """Every request: route it, apply injected latency and failures, serve it, log it."""
         route: routing.Route | None = None
         status = 500
         try:
             watch = routing.is_true(request.query.get("watch"))
             route = routing.parse(self.storage.registry, request.method, request.path, watch)
-            request["route"] = route
             verb = route.verb if route else request.method.lower()
             plural = route.info.plural if route else None
             key = route.info.key if route else None
@@ -88,13 +87,17 @@ class ApiServer:
             failure = self.faults.take_failure(verb, plural, key) if route else None
             if failure is not None:
                 raise failure
-            response: web.StreamResponse = await handler(request)
+            response = await self._serve(request, route)
             status = response.status
             return response
         except errors.ApiError as exc:
             status = exc.code
             headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after is not None else None
             return handlers.json_response(exc.status(), status=exc.code, headers=headers)
+        except Exception as exc:  # a bug in the emulator must still answer with a Status body
+            logging.getLogger(__name__).exception("emulator failure")
+            body = errors.status_body(500, "InternalError", f"emulator error: {exc!r}")
+            return handlers.json_response(body, 500)
         finally:
             self._log(request, route, status)
 
@@ -117,8 +120,7 @@ class ApiServer:
             )
         )
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        route: routing.Route | None = request["route"]
+    async def _serve(self, request: web.Request, route: routing.Route | None) -> web.StreamResponse:
         if route is None:
             if request.path == "/faults":
                 return await self._faults(request)
