@@ -1,0 +1,281 @@
+"""LBC simulator, running room: watches storage, plans stack and binding models, and applies them to AWS after
+the configured lag, unless paused. Knobs: lagSeconds, paused, rejectActions.
+
+Planning is synchronous over one consistent read of storage; applying is sequential, one item at a time, so
+moto never sees two writers. It never touches the API server's internals, only the Storage API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sandbox import aws
+from sandbox.apiserver import storage as storing
+from sandbox.lbc import building, deploying, models, parsing, reporting
+
+__all__ = ["Knobs", "LoadBalancerController", "StackDeleted"]
+
+_log = logging.getLogger(__name__)
+_WATCHED = frozenset({
+    reporting.INGRESSES, "services", "endpointslices.discovery.k8s.io", "endpoints",
+    "ingressclasses.networking.k8s.io", reporting.TGBS,
+})
+_RETRY_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class Knobs:
+    lag_seconds: float = 0.0
+    """Changes reach AWS (and the cluster writes that follow them) only this long after they were seen."""
+    paused: bool = False
+    """Nothing reaches AWS while paused; queued changes apply once unpaused."""
+    reject_actions: bool = False
+    """Every `actions.*` annotation in use fails the build (FailedBuildModel); AWS keeps its state."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"lagSeconds": self.lag_seconds, "paused": self.paused, "rejectActions": self.reject_actions}
+
+
+@dataclass(frozen=True, slots=True)
+class StackDeleted:
+    stack_id: str
+
+
+Work = models.StackModel | models.BuildFailure | StackDeleted | models.BindingTargets | None
+
+
+@dataclass(slots=True)
+class _Queued:
+    due: float
+    work: Work
+
+
+def _shape(stack: models.StackModel) -> models.StackModel:
+    """The stack without member versions: a change here is what the real controller reports as reconciled."""
+    return dataclasses.replace(stack, members=tuple(dataclasses.replace(m, uid="") for m in stack.members))
+
+
+class LoadBalancerController:
+    """What the AWS Load Balancer Controller does with `alb` Ingresses, against moto and the Storage API."""
+
+    def __init__(self, storage: storing.Storage, *, endpoint_url: str, region: str = aws.REGION,
+                 cluster: str = "sandbox", prefix: str = parsing.PREFIX, knobs: Knobs | None = None) -> None:
+        self.storage = storage
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.cluster = cluster
+        self.prefix = prefix
+        self.knobs = knobs or Knobs()
+        self.applied: dict[str, models.StackModel] = {}
+        """The last stack model deployed to AWS, by stack id."""
+        self._reporter = reporting.Reporter(storage)
+        self._planned: dict[str, Work] = {}
+        self._queues: dict[str, list[_Queued]] = {}
+        self._reported_failures: dict[str, str] = {}
+        self._reported_shapes: dict[str, models.StackModel] = {}
+        self._dirty = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self._busy = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._exit = contextlib.AsyncExitStack()
+        self._deployer: deploying.Deployer | None = None
+        self._subscription: storing.Subscription | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        enter = self._exit.enter_async_context
+        elbv2 = await enter(aws.client("elbv2", self.endpoint_url, region=self.region))
+        ec2 = await enter(aws.client("ec2", self.endpoint_url, region=self.region))
+        self._deployer = deploying.Deployer(elbv2, ec2, cluster=self.cluster)
+        self._subscription = self.storage.subscribe()
+        self._install_ingress_class()
+        self._dirty.set()
+        self._tasks = [asyncio.create_task(self._watch(), name="lbc-watch"),
+                       asyncio.create_task(self._plan_loop(), name="lbc-plan"),
+                       asyncio.create_task(self._apply_loop(), name="lbc-apply")]
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self._exit.aclose()
+
+    async def __aenter__(self) -> LoadBalancerController:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _install_ingress_class(self) -> None:
+        """The Helm chart installs IngressClass `alb`; the sandbox does the same."""
+        if self.storage.get("ingressclasses.networking.k8s.io", None, "alb") is None:
+            with contextlib.suppress(storing.ApiError):
+                self.storage.create("ingressclasses.networking.k8s.io", {
+                    "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                    "metadata": {"name": "alb",
+                                 "labels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
+                    "spec": {"controller": building.ALB_CONTROLLER},
+                })
+
+    # ---- knobs -------------------------------------------------------------------------------------------
+    def configure(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Apply the JSON form of POST /lbc ({"lagSeconds", "paused", "rejectActions"}); returns the knobs."""
+        unknown = set(body) - {"lagSeconds", "paused", "rejectActions"}
+        if unknown:
+            raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+        if "lagSeconds" in body:
+            lag = body["lagSeconds"]
+            if isinstance(lag, bool) or not isinstance(lag, int | float) or lag < 0:
+                raise ValueError("lagSeconds must be a number >= 0")
+            self.knobs.lag_seconds = float(lag)
+        for key, attr in (("paused", "paused"), ("rejectActions", "reject_actions")):
+            if key in body:
+                if not isinstance(body[key], bool):
+                    raise ValueError(f"{key} must be true or false")
+                setattr(self.knobs, attr, body[key])
+        self._dirty.set()
+        self._wakeup.set()
+        return self.knobs.as_dict()
+
+    async def settled(self) -> None:
+        """Wait until every seen change has been applied (forever while paused: wrap in asyncio.timeout)."""
+        while self._pending():  # noqa: ASYNC110
+            # Polled: "settled" spans three tasks and a subscription queue, no single event covers it.
+            await asyncio.sleep(0.02)
+
+    def _pending(self) -> bool:
+        unseen = self._subscription is not None and self._subscription.pending() > 0
+        return unseen or self._dirty.is_set() or self._busy or any(self._queues.values())
+
+    # ---- observe and plan --------------------------------------------------------------------------------
+    async def _watch(self) -> None:
+        assert self._subscription is not None
+        async for event in self._subscription:
+            if event.resource in _WATCHED:
+                self._dirty.set()
+
+    async def _plan_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            # Let a burst of writes (e.g. a ReplicaSet scaling) land before reading them all at once.
+            await asyncio.sleep(0.01)
+            self._dirty.clear()
+            try:
+                self._plan()
+            except Exception:
+                _log.exception("planning failed")
+
+    def _view(self) -> building.ClusterView:
+        return building.ClusterView(
+            ingresses=self.storage.list(reporting.INGRESSES),
+            services=self.storage.list("services"),
+            endpoint_slices=self.storage.list("endpointslices.discovery.k8s.io"),
+            endpoints=self.storage.list("endpoints"),
+            ingress_classes=self.storage.list("ingressclasses.networking.k8s.io"),
+        )
+
+    def _plan(self) -> None:
+        view = self._view()
+        wanted: dict[str, Work] = {}
+        stacks = building.build_stacks(view, cluster=self.cluster, reject_actions=self.knobs.reject_actions,
+                                       prefix=self.prefix)
+        for stack_id, stack in stacks.items():
+            wanted[f"stack:{stack_id}"] = stack
+        for key, binding in building.plan_bindings(view, self.storage.list(reporting.TGBS)).items():
+            wanted[f"binding:{key}"] = binding
+        for key in [k for k in self._planned if k not in wanted]:
+            wanted[key] = StackDeleted(key.removeprefix("stack:")) if key.startswith("stack:") else None
+        due = asyncio.get_running_loop().time() + self.knobs.lag_seconds
+        for key, work in wanted.items():
+            if self._planned.get(key) == work:
+                continue
+            self._queues.setdefault(key, []).append(_Queued(due, work))
+            if work is None or isinstance(work, StackDeleted):
+                self._planned.pop(key, None)
+            else:
+                self._planned[key] = work
+        self._wakeup.set()
+
+    # ---- apply -------------------------------------------------------------------------------------------
+    async def _apply_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wakeup.clear()
+            next_due: float | None = None
+            if not self.knobs.paused:
+                for key in list(self._queues):
+                    queue = self._queues[key]
+                    now = loop.time()
+                    ready = [item for item in queue if item.due <= now]
+                    if ready:
+                        await self._apply_latest(key, queue, ready[-1])
+                    if queue:
+                        next_due = min(next_due or queue[0].due, queue[0].due)
+                    else:
+                        del self._queues[key]
+            timeout = None if next_due is None else max(0.0, next_due - loop.time())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
+
+    async def _apply_latest(self, key: str, queue: list[_Queued], item: _Queued) -> None:
+        """Apply the newest due item (older due ones are superseded); on failure retry it a bit later."""
+        del queue[: queue.index(item)]
+        self._busy = True
+        try:
+            await self._apply(item.work)
+        except ClientError as err:
+            gone = err.response.get("Error", {}).get("Code") == "TargetGroupNotFound"
+            if not (gone and isinstance(item.work, models.BindingTargets)):
+                self._retry_later(key, item, err)
+                return
+            _log.warning("target group of binding %s is gone; skipping", key)
+        except Exception as err:
+            self._retry_later(key, item, err)
+            return
+        finally:
+            self._busy = False
+        queue.remove(item)
+
+    @staticmethod
+    def _retry_later(key: str, item: _Queued, err: Exception) -> None:
+        _log.warning("applying %s failed (%s); retrying", key, err)
+        item.due = asyncio.get_running_loop().time() + _RETRY_SECONDS
+
+    async def _apply(self, work: Work) -> None:
+        assert self._deployer is not None
+        if isinstance(work, models.StackModel):
+            deployed = await self._deployer.deploy(work)
+            self._reporter.bindings(work, deployed.tg_arns, deployed.vpc_id)
+            self._reporter.status(work, deployed.dns_name)
+            self.applied[work.stack_id] = work
+            self._reported_failures.pop(work.stack_id, None)
+            if self._reported_shapes.get(work.stack_id) != _shape(work):
+                self._reported_shapes[work.stack_id] = _shape(work)
+                self._reporter.reconciled(work)
+        elif isinstance(work, models.BuildFailure):
+            if self._reported_failures.get(work.stack_id) != work.message:
+                self._reported_failures[work.stack_id] = work.message
+                self._reporter.failed_build(work)
+        elif isinstance(work, StackDeleted):
+            last = self.applied.pop(work.stack_id, None)
+            self._reported_failures.pop(work.stack_id, None)
+            self._reported_shapes.pop(work.stack_id, None)
+            if last is not None:
+                await self._deployer.delete(last.stack_id, last.lb_name)
+                self._reporter.remove_stack_bindings(last)
+                for member in last.members:
+                    self._reporter.clear_status(member)
+        elif isinstance(work, models.BindingTargets):
+            await self._deployer.sync_targets(work.target_group_arn, work.targets)
