@@ -22,7 +22,8 @@ STICKINESS_ERROR = "TargetGroupStickinessConfig's duration must be between 1 and
     [
         pytest.param("", "", "stable-svc", "alb.ingress.kubernetes.io/actions.stable-svc", id="default"),
         pytest.param(None, None, "stable-svc", "alb.ingress.kubernetes.io/actions.stable-svc", id="none"),
-        pytest.param("test.annotation", "root-svc", "stable-svc", "test.annotation/actions.root-svc", id="prefix-root"),
+        pytest.param("test.annotation", "root-svc", "stable-svc", "test.annotation/actions.root-svc",
+                     id="both"),
         pytest.param("", "root-svc", "stable-svc", "alb.ingress.kubernetes.io/actions.root-svc", id="root"),
     ],
 )
@@ -62,7 +63,9 @@ def test_condition_key() -> None:
     ],
 )
 def test_forward_action_canary_stable(weight: int, port: int, expected: str) -> None:
-    got = actions.forward_action(canary_service="canary", stable_service="stable", port=port, desired_weight=weight)
+    got = actions.forward_action(
+        canary_service="canary", stable_service="stable", port=port, desired_weight=weight
+    )
     assert got == expected
 
 
@@ -124,7 +127,8 @@ def test_experiment_destinations_between_canary_and_stable() -> None:
 @pytest.mark.parametrize("duration", [1, 300, 604800], ids=["lower-edge", "typical", "upper-edge"])
 def test_stickiness_appended(duration: int) -> None:
     got = actions.forward_action(
-        canary_service="canary", stable_service="stable", port=80, desired_weight=10, stickiness=(True, duration)
+        canary_service="canary", stable_service="stable", port=80, desired_weight=10,
+        stickiness=(True, duration),
     )
     assert got == (
         '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"canary","ServicePort":"80",'
@@ -219,7 +223,8 @@ def test_header_route_action() -> None:
             id="single",
         ),
         pytest.param(
-            [actions.Match("Agent", "Chrome"), actions.Match("X-Beta", "1"), actions.Match("Agent", "Firefox")],
+            [actions.Match("Agent", "Chrome"), actions.Match("X-Beta", "1"),
+             actions.Match("Agent", "Firefox")],
             '[{"field":"http-header","httpHeaderConfig":{"httpHeaderName":"Agent","values":["Chrome","Firefox"]}},'
             '{"field":"http-header","httpHeaderConfig":{"httpHeaderName":"X-Beta","values":["1"]}}]',
             id="merged-first-seen",

@@ -14,6 +14,7 @@ import pytest
 
 from service.alb import rules
 
+CLASS = "kubernetes.io/ingress.class"
 ROUTE_PATH = {
     "backend": {"service": {"name": "header-route", "port": {"name": "use-annotation"}}},
     "path": "/*",
@@ -26,7 +27,7 @@ def names(rule_list: list[dict[str, Any]]) -> list[list[str | None]]:
 
 
 def test_insert_route_path_first_in_every_rule(make_path) -> None:
-    original = [
+    original: list[dict[str, Any]] = [
         {"host": "a", "http": {"paths": [make_path("stable")]}},
         {"host": "b", "http": {"paths": [make_path("stable"), make_path("other", 80)]}},
         {"host": "c"},
@@ -39,7 +40,8 @@ def test_insert_route_path_first_in_every_rule(make_path) -> None:
 
 
 def test_insert_route_path_legacy_shape() -> None:
-    original = [{"http": {"paths": [{"backend": {"serviceName": "stable", "servicePort": "use-annotation"}}]}}]
+    legacy_backend = {"serviceName": "stable", "servicePort": "use-annotation"}
+    original: list[dict[str, Any]] = [{"http": {"paths": [{"backend": legacy_backend}]}}]
     result = rules.insert_route_path(original, "r1", legacy=True)
     assert result[0]["http"]["paths"][0] == {
         "backend": {"serviceName": "r1", "servicePort": "use-annotation"},
@@ -61,7 +63,7 @@ def test_insert_into_zero_paths_rule(make_path) -> None:
 
 
 def test_remove_route_path_first_match_per_rule(make_path) -> None:
-    original = [
+    original: list[dict[str, Any]] = [
         {"http": {"paths": [make_path("r", path="/a"), make_path("stable"), make_path("r", path="/b")]}},
         {"http": {"paths": [make_path("stable")]}},
         {"host": "no-http"},
@@ -82,7 +84,7 @@ def test_sort_paths_by_managed_routes(make_path) -> None:
 
 
 def test_has_service_skips_unusual_rules(make_path) -> None:
-    unusual = [
+    unusual: list[dict[str, Any]] = [
         {"host": "no-http"},
         {"http": {"paths": []}},
         {"http": {}},
@@ -97,10 +99,10 @@ def test_has_service_skips_unusual_rules(make_path) -> None:
 @pytest.mark.parametrize(
     ("ingress", "expected"),
     [
-        pytest.param({"metadata": {"annotations": {"kubernetes.io/ingress.class": "alb"}}}, "alb", id="annotation"),
-        pytest.param({"metadata": {"annotations": {"kubernetes.io/ingress.class": "nginx"}},
+        pytest.param({"metadata": {"annotations": {CLASS: "alb"}}}, "alb", id="annotation"),
+        pytest.param({"metadata": {"annotations": {CLASS: "nginx"}},
                       "spec": {"ingressClassName": "alb"}}, "nginx", id="annotation-wins"),
-        pytest.param({"metadata": {"annotations": {"kubernetes.io/ingress.class": ""}},
+        pytest.param({"metadata": {"annotations": {CLASS: ""}},
                       "spec": {"ingressClassName": "alb"}}, "alb", id="empty-annotation-falls-back"),
         pytest.param({"metadata": {}, "spec": {"ingressClassName": "alb"}}, "alb", id="class-name"),
         pytest.param({"metadata": {}, "spec": {}}, "", id="none"),
@@ -119,7 +121,8 @@ def test_ingress_class(ingress: dict[str, Any], expected: str) -> None:
                      'ingress "default/i": metadata.annotations must be an object', id="annotations"),
         pytest.param({"metadata": {"name": "i", "namespace": "ns", "annotations": {"a": 1}}},
                      'ingress "ns/i": metadata.annotations[a] must be a string', id="annotation-value"),
-        pytest.param({"metadata": {"name": "i"}, "spec": []}, 'ingress "default/i": spec must be an object', id="spec"),
+        pytest.param({"metadata": {"name": "i"}, "spec": []}, 'ingress "default/i": spec must be an object',
+                     id="spec"),
         pytest.param({"metadata": {"name": "i"}, "spec": {"ingressClassName": 3}},
                      'ingress "default/i": spec.ingressClassName must be a string', id="class"),
         pytest.param({"metadata": {"name": "i"}, "spec": {"rules": {}}},
@@ -132,8 +135,10 @@ def test_ingress_class(ingress: dict[str, Any], expected: str) -> None:
                      'ingress "default/i": spec.rules[0].http.paths must be a list', id="paths"),
         pytest.param({"metadata": {"name": "i"}, "spec": {"rules": [{"http": {"paths": [1]}}]}},
                      'ingress "default/i": spec.rules[0].http.paths[0] must be an object', id="path"),
-        pytest.param({"metadata": {"name": "i"}, "spec": {"rules": [{"http": {"paths": [{"backend": "s"}]}}]}},
-                     'ingress "default/i": spec.rules[0].http.paths[0].backend must be an object', id="backend"),
+        pytest.param({"metadata": {"name": "i"},
+                      "spec": {"rules": [{"http": {"paths": [{"backend": "s"}]}}]}},
+                     'ingress "default/i": spec.rules[0].http.paths[0].backend must be an object',
+                     id="backend"),
         pytest.param({"metadata": {"name": "i"},
                       "spec": {"rules": [{"http": {"paths": [{"backend": {"service": "s"}}]}}]}},
                      'ingress "default/i": spec.rules[0].http.paths[0].backend.service must be an object',
