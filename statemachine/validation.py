@@ -1,0 +1,333 @@
+"""Validating a parsed Rollout: the InvalidSpec message the reference shows, plus our stricter rules.
+
+Room: plan (pure). Never raises, never does I/O, never mutates its inputs.
+
+Public API:
+- `validate(rollout, *, ingresses=None, services=None) -> str | None`: the message of the InvalidSpec
+  condition, `The Rollout "<name>" is invalid: <field error>`, first match in the reference's order
+  (reference §1.7, `validation.go` then the referenced-resource checks), or None when the Rollout is valid.
+- `errors(...) -> list[str]`: every message, in that order (the first is what `validate` returns).
+- `check(...)`: raises `models.InvalidSpec(message)` when `validate` finds something.
+`ingresses` / `services` are raw API dicts keyed by name, in the Rollout's namespace. None means "not known":
+existence and content checks are skipped (offline `plan` without Services); an empty mapping means none exist.
+Helpers for raw Ingress/Service dicts live in `statemachine.ingress_checks`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from statemachine import ingress_checks, models, parsing
+
+__all__ = [
+    "STICKINESS_DURATION_MESSAGE",
+    "check",
+    "errors",
+    "invalid_spec_message",
+    "validate",
+]
+
+STICKINESS_DURATION_MESSAGE = (
+    "TargetGroupStickinessConfig's duration must be between 1 and 604800 seconds (7 days)!"
+)
+
+# Paths below reproduce the reference: its spec checks are rooted at `spec.strategy` (no `.canary`), while its
+# Service/Ingress checks use full paths. Our own additions always use the full `spec.strategy.canary` path.
+_S = "spec.strategy"
+_CANARY = "spec.strategy.canary"
+_ALB = "spec.strategy.canary.trafficRouting.alb"
+_INVALID = "Invalid value"
+
+_DUPLICATED_SERVICES = (
+    "This rollout uses the same service for the stable and canary services, "
+    "but two different services are required."
+)
+_PING_PONG_MISSING = "Ping service and Pong service must to be set to use Ping-Pong feature"
+_DUPLICATED_PING_PONG = (
+    "This rollout uses the same service for the ping and pong services, "
+    "but two different services are required."
+)
+_ROOT_SERVICE_MISSING = (
+    "Root service field is required for the configuration with ALB and ping-pong feature enabled"
+)
+_SERVICES_MISSING = "Canary service and Stable service must to be set to use Traffic Routing"
+_DYNAMIC_WITH_DELAY = "Canary dynamicStableScale cannot be used with scaleDownDelaySeconds"
+# The Go constant reads "only support in" (InvalidCanaryMaxWeightOnlySupportInNginxAndPlugins).
+_MAX_WEIGHT = "Canary maxTrafficWeight in traffic routing only support in Nginx and Plugins"
+_MATCH_MISSED = "StringMatch value missed, match value must have one of the following: exact, regex, prefix"
+_ALB_EXACT_ONLY = "SetHeaderRoute match value invalid. ALB supports 'exact' value only"
+_MIRROR_ISTIO_ONLY = "SetMirrorRoute requires TrafficRouting, supports Istio only"
+_MANAGED_ROUTES_MISSING = "Rollout has missing field 'spec.strategy.canary.trafficRouting.managedRoutes'"
+_ROUTE_NOT_MANAGED = (
+    "Steps define a route that does not exist in spec.strategy.canary.trafficRouting.managedRoutes"
+)
+_STRATEGY_MISSING = "Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
+_UNSUPPORTED_STEP = "step type not supported by alb-rollouts yet"
+_UNSUPPORTED_STEPS: dict[type, str] = {models.Experiment: "experiment", models.Analysis: "analysis",
+                                       models.Plugin: "plugin"}
+
+
+def invalid_spec_message(rollout_name: str, field_error: str) -> str:
+    """The condition message for one field error, as the reference formats it."""
+    return f'The Rollout "{rollout_name}" is invalid: {field_error}'
+
+
+def validate(
+    rollout: models.Rollout,
+    *,
+    ingresses: Mapping[str, Any] | None = None,
+    services: Mapping[str, Any] | None = None,
+) -> str | None:
+    """The InvalidSpec message for the first problem, in the reference's order; None when valid."""
+    found = errors(rollout, ingresses=ingresses, services=services)
+    return found[0] if found else None
+
+
+def check(
+    rollout: models.Rollout,
+    *,
+    ingresses: Mapping[str, Any] | None = None,
+    services: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise `models.InvalidSpec` with the message `validate` returns, if any."""
+    message = validate(rollout, ingresses=ingresses, services=services)
+    if message is not None:
+        raise models.InvalidSpec(message)
+
+
+def errors(
+    rollout: models.Rollout,
+    *,
+    ingresses: Mapping[str, Any] | None = None,
+    services: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Every InvalidSpec message in order; resources are looked at only when the spec itself is valid."""
+    field_errors = list(_spec_errors(rollout))
+    canary = rollout.canary
+    alb = canary.alb if canary is not None else None
+    if not field_errors and canary is not None and alb is not None:
+        field_errors = list(_resource_errors(rollout, canary, alb, ingresses, services))
+    return [invalid_spec_message(rollout.name, error) for error in field_errors]
+
+
+# --- field-error formatting -------------------------------------------------------------------------
+
+
+def _invalid(path: str, value: Any, detail: str) -> str:
+    return parsing.field_error(path, _INVALID, value, detail)
+
+
+def _invalid_raw(path: str, rendered: str, detail: str) -> str:
+    """An Invalid error whose value is already rendered (Go `%#v` of a struct, or a nil pointer's "null")."""
+    return f"{path}: {_INVALID}: {rendered}: {detail}"
+
+
+def _go_string(value: str | None) -> str:
+    return json.dumps(value or "", ensure_ascii=False)
+
+
+def _string_match(match: models.HeaderMatch) -> str:
+    return (f"v1alpha1.StringMatch{{Exact:{_go_string(match.exact)}, Prefix:{_go_string(match.prefix)}, "
+            f"Regex:{_go_string(match.regex)}}}")
+
+
+def _mirror_route(step: models.SetMirrorRoute) -> str:
+    # The model keeps only the name; match and percentage render as unset.
+    return (f"v1alpha1.SetMirrorRoute{{Name:{_go_string(step.name)}, Match:[]v1alpha1.RouteMatch(nil), "
+            "Percentage:(*int32)(nil)}")
+
+
+# --- the Rollout spec (reference validation.go order, our additions where they fit) ------------------
+
+
+def _spec_errors(rollout: models.Rollout) -> Iterator[str]:
+    if rollout.replicas < 0:
+        yield _invalid("spec.replicas", rollout.replicas, "must be greater than or equal to 0")
+    canary = rollout.canary
+    if canary is None:
+        if rollout.strategy_kind == "blueGreen":
+            yield parsing.field_error(f"{_S}.blueGreen", "Forbidden", detail="the blueGreen strategy is not "
+                                      "supported by alb-rollouts yet; use a canary with trafficRouting.alb")
+        else:
+            yield parsing.field_error(f"{_S}.strategy", "Required value", detail=_STRATEGY_MISSING)
+        return
+    routing = _routing_error(canary)
+    if routing is not None or canary.alb is None:  # the second never holds: _routing_error rejects it
+        yield routing or ""
+        return
+    yield from _canary_errors(canary, canary.alb)
+    yield from _alb_errors(canary.alb)
+
+
+def _routing_error(canary: models.CanaryStrategy) -> str | None:
+    path = f"{_CANARY}.trafficRouting"
+    others = list(canary.other_traffic_routers)
+    if canary.alb is not None:
+        if not others:
+            return None
+        return _invalid(path, ["alb", *others], "alb-rollouts routes with alb alone; remove the others")
+    if others:
+        value: Any = others[0] if len(others) == 1 else others
+        return _invalid(path, value, "traffic router not supported by alb-rollouts (only alb)")
+    return parsing.field_error(path, "Required value", detail="alb-rollouts serves canaries routed by "
+                               "trafficRouting.alb only; a canary without it is not supported")
+
+
+def _canary_errors(canary: models.CanaryStrategy, alb: models.AlbRouting) -> Iterator[str]:
+    stable, canary_svc = canary.stable_service, canary.canary_service
+    if canary_svc and canary_svc == stable:
+        yield _invalid(f"{_S}.stableService", stable, _DUPLICATED_SERVICES)
+    ping_pong = canary.ping_pong
+    if ping_pong is not None:
+        if not ping_pong.ping_service:
+            yield _invalid(f"{_S}.pingPong.pingService", "", _PING_PONG_MISSING)
+        if not ping_pong.pong_service:
+            yield _invalid(f"{_S}.pingPong.pongService", "", _PING_PONG_MISSING)
+        if ping_pong.ping_service == ping_pong.pong_service:
+            yield _invalid(f"{_S}.pingPong.pingService", ping_pong.ping_service, _DUPLICATED_PING_PONG)
+        if not alb.root_service:
+            yield _invalid(f"{_S}.trafficRouting.alb.rootService", "", _ROOT_SERVICE_MISSING)
+    else:
+        if not stable:
+            yield _invalid(f"{_S}.stableService", "", _SERVICES_MISSING)
+        if not canary_svc:
+            yield _invalid(f"{_S}.canaryService", "", _SERVICES_MISSING)
+    if canary.scale_down_delay_seconds is not None and canary.dynamic_stable_scale:
+        yield _invalid(f"{_S}.dynamicStableScale", True, _DYNAMIC_WITH_DELAY)
+    if canary.max_traffic_weight is not None:
+        yield _invalid(f"{_S}.trafficRouting.maxTrafficWeight", canary.max_traffic_weight, _MAX_WEIGHT)
+    max_weight = canary.max_traffic_weight if canary.max_traffic_weight is not None else 100
+    for index, step in enumerate(canary.steps):
+        yield from _step_errors(index, step, canary, max_weight)
+
+
+def _step_errors(
+    index: int, step: models.Step, canary: models.CanaryStrategy, max_weight: int
+) -> Iterator[str]:
+    path = f"{_S}.steps[{index}]"
+    unsupported = _UNSUPPORTED_STEPS.get(type(step))
+    if unsupported is not None:
+        yield _invalid(f"{_CANARY}.steps[{index}]", unsupported, _UNSUPPORTED_STEP)
+        return
+    if isinstance(step, models.SetWeight) and not 0 <= step.weight <= max_weight:
+        yield _invalid(f"{path}.setWeight", step.weight, f"SetWeight needs to be between 0 and {max_weight}")
+    elif isinstance(step, models.Pause) and step.duration_seconds is not None and step.duration_seconds < 0:
+        yield _invalid(f"{path}.pause.duration", step.duration_seconds, "Duration needs to be greater than 0")
+    elif isinstance(step, models.SetCanaryScale):
+        yield from _canary_scale_errors(index, step)
+    elif isinstance(step, models.SetHeaderRoute | models.SetMirrorRoute):
+        yield from _route_errors(path, step, canary)
+
+
+def _canary_scale_errors(index: int, step: models.SetCanaryScale) -> Iterator[str]:
+    path = f"{_CANARY}.steps[{index}].setCanaryScale"
+    if step.weight is not None and not 0 <= step.weight <= 100:
+        yield _invalid(f"{path}.weight", step.weight, "must be between 0 and 100")
+    if step.replicas is not None and step.replicas < 0:
+        yield _invalid(f"{path}.replicas", step.replicas, "must be greater than or equal to 0")
+
+
+def _route_errors(
+    path: str, step: models.SetHeaderRoute | models.SetMirrorRoute, canary: models.CanaryStrategy
+) -> Iterator[str]:
+    if isinstance(step, models.SetHeaderRoute):
+        kind = "setHeaderRoute"
+        for j, match in enumerate(step.match or ()):
+            where = f"{path}.setHeaderRoute.match[{j}]"
+            if not match.has_value:
+                yield _invalid_raw(where, '"null"', _MATCH_MISSED)
+            elif not match.exact or match.prefix or match.regex:
+                yield _invalid_raw(where, _string_match(match), _ALB_EXACT_ONLY)
+    else:
+        kind = "setMirrorRoute"
+        yield _invalid_raw(f"{path}.setMirrorRoute", _mirror_route(step), _MIRROR_ISTIO_ONLY)
+    # The model cannot tell `managedRoutes: []` from a missing field; both read as missing.
+    if not canary.managed_routes:
+        yield parsing.field_error(f"{_S}.trafficRouting.managedRoutes", "Required value",
+                                  detail=_MANAGED_ROUTES_MISSING)
+    elif step.name not in canary.managed_routes:
+        yield _invalid(f"{path}.{kind}", step.name, _ROUTE_NOT_MANAGED)
+
+
+def _alb_errors(alb: models.AlbRouting) -> Iterator[str]:
+    """Ours: the reference fails these only when it renders the action (or lets the LBC reject them)."""
+    port = alb.service_port
+    if port == 0:
+        yield parsing.field_error(f"{_ALB}.servicePort", "Required value",
+                                  detail="the Services' port the ALB action forwards to (1-65535)")
+    elif not 1 <= port <= 65535:
+        yield _invalid(f"{_ALB}.servicePort", port, "must be between 1 and 65535, inclusive")
+    stickiness = alb.stickiness
+    if stickiness is not None and stickiness.enabled and not 1 <= stickiness.duration_seconds <= 604800:
+        yield _invalid(f"{_ALB}.stickinessConfig.durationSeconds", stickiness.duration_seconds,
+                       STICKINESS_DURATION_MESSAGE)
+
+
+# --- referenced Services and Ingresses (reference controller.go order) -------------------------------
+
+
+def _service_refs(canary: models.CanaryStrategy) -> list[tuple[str, str]]:
+    refs = [(f"{_CANARY}.stableService", canary.stable_service),
+            (f"{_CANARY}.canaryService", canary.canary_service)]
+    if canary.ping_pong is not None:
+        refs += [(f"{_CANARY}.pingPong.pingService", canary.ping_pong.ping_service),
+                 (f"{_CANARY}.pingPong.pongService", canary.ping_pong.pong_service)]
+    # The rootService is an action name, not necessarily a Service (the LBC does not require one).
+    return [(path, name) for path, name in refs if name]
+
+
+def _resource_errors(
+    rollout: models.Rollout,
+    canary: models.CanaryStrategy,
+    alb: models.AlbRouting,
+    ingresses: Mapping[str, Any] | None,
+    services: Mapping[str, Any] | None,
+) -> Iterator[str]:
+    refs = _service_refs(canary)
+    if services is not None:
+        for path, name in refs:
+            if name not in services:
+                yield _invalid(path, name, f'service "{name}" not found')
+                return
+    # Empty `ingresses` is dropped by the reference's remarshal (omitempty), so it counts as unset.
+    single, multi = bool(alb.ingress), bool(alb.ingresses)
+    if single == multi:
+        both = "Both are configured." if single else "Neither are configured."
+        yield parsing.field_error(_ALB, "Internal error",
+                                  detail=f"Either Ingress or Ingresses must be configured. {both}")
+        return
+    names = (alb.ingresses or ()) if multi else (alb.ingress or "",)
+    path = f"{_ALB}.ingresses" if multi else f"{_ALB}.ingress"
+    if ingresses is not None:
+        for name in names:
+            if name not in ingresses:
+                yield _invalid(path, list(names) if multi else name,
+                               f'ingress.networking.k8s.io "{name}" not found')
+                return
+    if services is not None:
+        for ref_path, name in refs:
+            owner = ingress_checks.managed_by(services[name])
+            if owner is not None and owner != rollout.name:
+                yield _invalid(ref_path, name, f'Service "{name}" is managed by another Rollout')
+    if ingresses is not None:
+        action = alb.root_service or canary.stable_service
+        for name in names:
+            problem = _ingress_problem(ingresses[name], name, action)
+            if problem is not None:
+                yield _invalid(path, name, problem)
+
+
+def _ingress_problem(ingress: Any, name: str, action: str) -> str | None:
+    shape = ingress_checks.ingress_shape_problem(ingress, name)
+    if shape is not None:
+        return shape
+    if not ingress_checks.ingress_has_service(ingress, action):
+        return f"ingress `{name}` has no rules using service {action} backend"
+    for where, port in ingress_checks.service_ports(ingress, action):
+        if not ingress_checks.is_use_annotation(port):
+            port_text = ingress_checks.describe_port(port)
+            return (f"ingress `{name}` {where} routes service {action} to {port_text}, "
+                    "not to port name use-annotation, so the ALB would not apply the weights")
+    return None
