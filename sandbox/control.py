@@ -1,0 +1,110 @@
+"""The sandbox's control endpoint (aiohttp on loopback): LBC knobs, API fault hooks and the traffic probe.
+
+    POST /lbc      {"lagSeconds": S, "paused": bool, "rejectActions": bool} -> the knobs in force
+    GET  /lbc                                                              -> the knobs in force
+    POST /faults   the API server's fault-hook JSON                        -> what was applied
+    GET  /traffic?requests=N&ingress=<ns>/<name>[&seed=S]  -> {"requests", "failed", "byService"}
+
+It only forwards to the LBC simulator, the API server's Faults and the probe; it holds no state of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from sandbox import aws, traffic
+from sandbox.apiserver import faults as faulting
+from sandbox.apiserver import storage as storing
+from sandbox.lbc import LoadBalancerController
+
+__all__ = ["ControlServer"]
+
+_MAX_REQUESTS = 1_000_000
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except json.JSONDecodeError as err:
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"body is not JSON: {err}"}),
+                                 content_type="application/json") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
+                                 content_type="application/json")
+    return body
+
+
+class ControlServer:
+    """Serves the control API for one running sandbox."""
+
+    def __init__(self, *, lbc: LoadBalancerController, faults: faulting.Faults, storage: storing.Storage,
+                 endpoint_url: str, region: str = aws.REGION) -> None:
+        self._lbc = lbc
+        self._faults = faults
+        self._storage = storage
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._exit = contextlib.AsyncExitStack()
+        self._elbv2: Any = None
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._elbv2 = await self._exit.enter_async_context(
+            aws.client("elbv2", self._endpoint_url, region=self._region)
+        )
+        app = web.Application()
+        app.router.add_post("/lbc", self._post_lbc)
+        app.router.add_get("/lbc", self._get_lbc)
+        app.router.add_post("/faults", self._post_faults)
+        app.router.add_get("/traffic", self._get_traffic)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self.url = f"http://{host}:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._exit.aclose()
+
+    async def _post_lbc(self, request: web.Request) -> web.Response:
+        try:
+            return web.json_response(self._lbc.configure(await _body(request)))
+        except ValueError as err:
+            return _error(400, str(err))
+
+    async def _get_lbc(self, request: web.Request) -> web.Response:
+        return web.json_response(self._lbc.knobs.as_dict())
+
+    async def _post_faults(self, request: web.Request) -> web.Response:
+        try:
+            return web.json_response(self._faults.configure(await _body(request)))
+        except storing.ApiError as err:
+            return web.json_response(err.status, status=err.code)
+        except (TypeError, ValueError) as err:
+            return _error(400, f"faults: {err}")
+
+    async def _get_traffic(self, request: web.Request) -> web.Response:
+        ingress = request.query.get("ingress", "")
+        namespace, _, name = ingress.partition("/")
+        if not namespace or not name:
+            return _error(400, "ingress must be <namespace>/<name>")
+        try:
+            count = int(request.query.get("requests", "100"))
+            seed = int(request.query.get("seed", "0"))
+        except ValueError:
+            return _error(400, "requests and seed must be integers")
+        if not 0 < count <= _MAX_REQUESTS:
+            return _error(400, f"requests must be between 1 and {_MAX_REQUESTS}")
+        result = await traffic.probe(self._storage, self._elbv2, namespace, name, requests=count, seed=seed)
+        return web.json_response(result.as_dict())

@@ -1,0 +1,172 @@
+"""Traffic probe: N simulated requests "through the ALB" of an Ingress, as a user would see them.
+
+Reads the ALB's current rules and targets from ELBv2 once, then routes each request in memory: the first
+rule (by priority) whose conditions match the request, else the default rule; a target group by the forward
+weights; a registered target at random. A request fails when no forward applies, the chosen target group has
+no target, or the target's IP is not a Ready pod. Seeded, so runs are reproducible. It only reads, never
+writes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.apiserver import storage as storing
+
+__all__ = ["ProbeResult", "Request", "probe", "ready_pod_ips"]
+
+_INGRESSES = "ingresses.networking.k8s.io"
+_GONE_STATES = ("draining", "unhealthy.draining", "unused")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What every simulated request carries: a host, a path, GET, no extra headers, no query."""
+
+    host: str
+    path: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    requests: int
+    failed: int
+    by_service: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        by_service = dict(sorted(self.by_service.items()))
+        return {"requests": self.requests, "failed": self.failed, "byService": by_service}
+
+
+def ready_pod_ips(storage: storing.Storage) -> set[str]:
+    """IPs of pods whose Ready condition is True and that are not being deleted."""
+    ready: set[str] = set()
+    for pod in storage.list("pods"):
+        status = pod.get("status") or {}
+        conditions = status.get("conditions") or []
+        ok = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        if ok and status.get("podIP") and not pod["metadata"].get("deletionTimestamp"):
+            ready.add(status["podIP"])
+    return ready
+
+
+def _glob(pattern: str, value: str, *, ignore_case: bool) -> bool:
+    """ALB wildcards: `*` any run of characters, `?` exactly one."""
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _matches(condition: dict[str, Any], request: Request) -> bool:
+    match condition.get("Field"):
+        case "host-header":
+            values = (condition.get("HostHeaderConfig") or {}).get("Values") or condition.get("Values") or []
+            return any(_glob(v, request.host, ignore_case=True) for v in values)
+        case "path-pattern":
+            values = (condition.get("PathPatternConfig") or {}).get("Values") or condition.get("Values") or []
+            return any(_glob(v, request.path, ignore_case=False) for v in values)
+        case "http-header":
+            config = condition.get("HttpHeaderConfig") or {}
+            name = str(config.get("HttpHeaderName", "")).lower()
+            sent = [v for k, v in request.headers if k.lower() == name]
+            return any(_glob(p, v, ignore_case=True) for p in config.get("Values") or [] for v in sent)
+        case "http-request-method":
+            return request.method in ((condition.get("HttpRequestMethodConfig") or {}).get("Values") or [])
+    return False  # query-string and source-ip: the probe's requests carry neither
+
+
+def _request_for(ingress: dict[str, Any], hostname: str) -> Request:
+    for rule in (ingress.get("spec") or {}).get("rules") or []:
+        for path in (rule.get("http") or {}).get("paths") or []:
+            return Request(host=rule.get("host") or hostname, path=path.get("path") or "/")
+    return Request(host=hostname, path="/")
+
+
+async def _find_load_balancer(elbv2: Any, hostname: str) -> str | None:
+    paginator = elbv2.get_paginator("describe_load_balancers")
+    async for page in paginator.paginate():
+        for lb in page["LoadBalancers"]:
+            if str(lb["DNSName"]).lower() == hostname.lower():
+                return str(lb["LoadBalancerArn"])
+    return None
+
+
+async def _routed_action(elbv2: Any, lb_arn: str, request: Request) -> dict[str, Any] | None:
+    listeners = await elbv2.describe_listeners(LoadBalancerArn=lb_arn)
+    http = [listener for listener in listeners["Listeners"] if listener["Port"] == 80]
+    if not http:
+        return None
+    rules: list[dict[str, Any]] = []
+    async for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=http[0]["ListenerArn"]):
+        rules.extend(page["Rules"])
+    ordered = sorted((r for r in rules if not r.get("IsDefault")), key=lambda r: int(r["Priority"]))
+    ordered += [r for r in rules if r.get("IsDefault")]
+    for rule in ordered:
+        if rule.get("IsDefault") or all(_matches(c, request) for c in rule.get("Conditions") or []):
+            actions = sorted(rule.get("Actions") or [], key=lambda a: a.get("Order", 1))
+            return actions[-1] if actions else None
+    return None
+
+
+async def _service_of(elbv2: Any, storage: storing.Storage, arns: list[str], prefix: str) -> dict[str, str]:
+    """Service name per target-group ARN, from the ingress.k8s.aws/resource tag (TGBs as a fallback)."""
+    names: dict[str, str] = {}
+    for start in range(0, len(arns), 20):
+        described = await elbv2.describe_tags(ResourceArns=arns[start:start + 20])
+        for item in described["TagDescriptions"]:
+            tags = {t["Key"]: t["Value"] for t in item.get("Tags") or []}
+            resource = tags.get("ingress.k8s.aws/resource", "")
+            if resource.startswith(prefix):
+                names[item["ResourceArn"]] = resource[len(prefix):].rpartition(":")[0]
+    for tgb in storage.list("targetgroupbindings.elbv2.k8s.aws"):
+        spec = tgb.get("spec") or {}
+        arn = spec.get("targetGroupARN")
+        if arn in arns and arn not in names:
+            names[arn] = (spec.get("serviceRef") or {}).get("name", arn)
+    return {arn: names.get(arn, arn) for arn in arns}
+
+
+async def probe(storage: storing.Storage, elbv2: Any, namespace: str, name: str, *, requests: int,
+                seed: int = 0, request: Request | None = None) -> ProbeResult:
+    """Send `requests` simulated requests to the ALB of Ingress namespace/name (see the module docstring)."""
+    rng = random.Random(seed)
+    ingress = storage.get(_INGRESSES, namespace, name)
+    lb_entries = (((ingress or {}).get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    hostname = str(lb_entries[0].get("hostname") or "") if lb_entries else ""
+    lb_arn = await _find_load_balancer(elbv2, hostname) if ingress is not None and hostname else None
+    if ingress is None or lb_arn is None:
+        return ProbeResult(requests=requests, failed=requests)
+    action = await _routed_action(elbv2, lb_arn, request or _request_for(ingress, hostname))
+    if action is None or action.get("Type") != "forward":
+        return ProbeResult(requests=requests, failed=requests)
+    tuples = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+    if not tuples and action.get("TargetGroupArn"):
+        tuples = [{"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
+    arns = [str(t["TargetGroupArn"]) for t in tuples]
+    weights = [int(t.get("Weight", 1)) for t in tuples]
+    if not arns or sum(weights) <= 0:
+        return ProbeResult(requests=requests, failed=requests)
+    targets: dict[str, list[str]] = {}
+    for arn in set(arns):
+        health = await elbv2.describe_target_health(TargetGroupArn=arn)
+        targets[arn] = sorted(d["Target"]["Id"] for d in health["TargetHealthDescriptions"]
+                              if d["TargetHealth"]["State"] not in _GONE_STATES)
+    services = await _service_of(elbv2, storage, sorted(set(arns)), f"{namespace}/{name}-")
+    ready = ready_pod_ips(storage)
+    served: Counter[str] = Counter()
+    failed = 0
+    for _ in range(requests):
+        arn = rng.choices(arns, weights=weights)[0]
+        if not targets[arn]:
+            failed += 1
+            continue
+        if rng.choice(targets[arn]) in ready:
+            served[services[arn]] += 1
+        else:
+            failed += 1
+    return ProbeResult(requests=requests, failed=failed, by_service=dict(served))
