@@ -1,0 +1,143 @@
+"""Client-side rate shaping for ELBv2: a token bucket that slows down on Throttling, and the retry policy.
+
+Room: act (AWS). Decides how long to wait before a call and whether an error is worth retrying; it never
+calls AWS itself and never reads the wall clock (time and sleep are injected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+__all__ = [
+    "RETRYABLE_CODES",
+    "THROTTLING_CODES",
+    "Monotonic",
+    "RetryPolicy",
+    "Sleep",
+    "TokenBucket",
+    "is_retryable",
+    "is_throttling",
+]
+
+Monotonic = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+# Codes AWS uses for "slow down"; 5xx statuses are retried as well (see is_retryable).
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalError",
+    }
+)
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+
+
+def is_retryable(code: str, http_status: int) -> bool:
+    """Throttling-like codes and server-side (5xx) failures are transient; everything else is an answer."""
+    return code in RETRYABLE_CODES or http_status >= 500
+
+
+def is_throttling(code: str) -> bool:
+    return code in THROTTLING_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded by a number of attempts and a total deadline."""
+
+    max_attempts: int = 6
+    base_seconds: float = 0.2
+    cap_seconds: float = 10.0
+    deadline_seconds: float = 30.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Delay before retry number `attempt` (1-based): uniform in [0, min(cap, base * 2**attempt)]."""
+        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** attempt))
+        return rng.uniform(0.0, ceiling)
+
+
+class TokenBucket:
+    """Shapes every ELBv2 call of the process; `slow_down()` halves the rate for a while after throttling."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        monotonic: Monotonic,
+        sleep: Sleep,
+        min_rate: float = 0.2,
+        recovery_seconds: float = 30.0,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("token bucket needs rate > 0 and burst >= 1")
+        self.configured_rate = rate
+        self.rate = rate
+        self.burst = burst
+        self.min_rate = min(min_rate, rate)
+        self.recovery_seconds = recovery_seconds
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._stamp = monotonic()
+        self._recover_at: float | None = None
+        # Waiters queue up behind one lock so tokens are handed out first come, first served.
+        self._lock = asyncio.Lock()
+
+    @property
+    def tokens(self) -> float:
+        return self._tokens
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self._stamp)
+        self._stamp = now
+        self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
+        # Recovery is stepwise: double the rate every recovery period until the configured rate is back.
+        while self._recover_at is not None and now >= self._recover_at:
+            self.rate = min(self.configured_rate, self.rate * 2)
+            recovered = self.rate >= self.configured_rate
+            self._recover_at = None if recovered else self._recover_at + self.recovery_seconds
+
+    async def acquire(self) -> float:
+        """Wait for one token; returns the seconds waited."""
+        waited = 0.0
+        async with self._lock:
+            while True:
+                self._refill(self._monotonic())
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return waited
+                delay = (1.0 - self._tokens) / self.rate
+                waited += delay
+                await self._sleep(delay)
+
+    def slow_down(self) -> None:
+        """AWS said Throttling: halve the rate (not below min_rate), drop saved-up burst, recover later."""
+        now = self._monotonic()
+        self._refill(now)
+        self.rate = max(self.min_rate, self.rate / 2)
+        self._tokens = min(self._tokens, 1.0)
+        self._recover_at = now + self.recovery_seconds
