@@ -19,8 +19,9 @@ _PATCH_TYPES = (patching.MERGE_PATCH, patching.JSON_PATCH, patching.STRATEGIC_PA
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    text = json.dumps(body, separators=(",", ":"))
-    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+    data = json.dumps(body, separators=(",", ":")).encode()
+    all_headers = {**(headers or {}), "Content-Type": "application/json"}
+    return web.Response(body=data, status=status, headers=all_headers)
 
 
 async def body_of(request: web.Request) -> Any:
