@@ -23,6 +23,7 @@ __all__ = [
     "check_writable",
     "cleanup_patch",
     "desired_ingress",
+    "diff",
     "encode",
     "merge_patch",
     "weight_patch",
@@ -163,7 +164,7 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def _diff(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+def diff(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     """RFC 7386 merge patch from current to desired: changed keys only, None deletes, lists whole."""
     patch: dict[str, Any] = {}
     for key in sorted(set(current) | set(desired)):
@@ -172,7 +173,7 @@ def _diff(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
         elif key not in current:
             patch[key] = _sorted(desired[key])
         elif isinstance(current[key], dict) and isinstance(desired[key], dict):
-            sub = _diff(current[key], desired[key])
+            sub = diff(current[key], desired[key])
             if sub:
                 patch[key] = sub
         elif current[key] != desired[key]:
@@ -194,7 +195,7 @@ def merge_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, A
         "metadata": {"annotations": rules.annotations_of(desired)},
         "spec": {"rules": _rules_of(desired)},
     }
-    patch = _diff(before, after)
+    patch = diff(before, after)
     if not patch:
         return None
     resource_version = (current.get("metadata") or {}).get("resourceVersion")
