@@ -1,0 +1,81 @@
+"""Shared sandbox fixtures: moto on loopback (one per session, reset after each test), aiobotocore clients,
+the API server and its storage, the simulated cluster, and the LBC simulator.
+
+    moto_server   session: sandbox.aws.MotoServer (ThreadedMotoServer on 127.0.0.1, port 0)
+    aws_endpoint  moto's URL; resets every AWS resource after the test
+    elbv2, ec2    aiobotocore clients on aws_endpoint
+    api_server    sandbox.apiserver.server.ApiServer on 127.0.0.1, port 0
+    storage       api_server.storage (the in-process Storage API)
+    cluster       sandbox.cluster.Cluster on storage (pods Ready at once)
+    lbc           sandbox.lbc.LoadBalancerController on storage + moto (knobs at their defaults)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import aws
+from sandbox.apiserver.server import ApiServer
+from sandbox.apiserver.storage import Storage
+from sandbox.lbc import LoadBalancerController
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[aws.MotoServer]:
+    server = aws.MotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def aws_endpoint(moto_server: aws.MotoServer) -> AsyncIterator[str]:
+    yield moto_server.endpoint_url
+    await moto_server.areset()
+
+
+@pytest.fixture
+async def elbv2(aws_endpoint: str) -> AsyncIterator[Any]:
+    async with aws.client("elbv2", aws_endpoint) as made:
+        yield made
+
+
+@pytest.fixture
+async def ec2(aws_endpoint: str) -> AsyncIterator[Any]:
+    async with aws.client("ec2", aws_endpoint) as made:
+        yield made
+
+
+@pytest.fixture
+async def api_server() -> AsyncIterator[ApiServer]:
+    server = ApiServer(bookmark_interval=0.2, watch_timeout=5.0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def storage(api_server: ApiServer) -> Storage:
+    return api_server.storage
+
+
+@pytest.fixture
+async def cluster(storage: Storage) -> AsyncIterator[Any]:
+    from sandbox.cluster import Cluster
+
+    made = Cluster(storage, pod_ready_seconds=0.0)
+    await made.start()
+    yield made
+    await made.stop()
+
+
+@pytest.fixture
+async def lbc(storage: Storage, aws_endpoint: str) -> AsyncIterator[LoadBalancerController]:
+    # Retries are logged as warnings; keep them visible in failures, not as noise in passing runs.
+    logging.getLogger("sandbox.lbc").setLevel(logging.ERROR)
+    async with LoadBalancerController(storage, endpoint_url=aws_endpoint, cluster="test") as made:
+        yield made
