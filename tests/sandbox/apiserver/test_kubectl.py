@@ -1,0 +1,136 @@
+"""kubectl (a client nobody here wrote) against the emulator, run as a subprocess while the emulator serves.
+
+Covers: discovery + list (`get ns`, short names), `get -w` streaming a new object, `apply --validate=false`
+creating and then strategic-merging a built-in, `patch --type merge`, `patch --type json`, the 415 a strategic
+patch on a CR gets, `patch --subresource=status`, `wait --for=jsonpath` (watch with fieldSelector), `delete`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sandbox.apiserver.kubeconfig import write_kubeconfig
+from tests.sandbox.apiserver.polling import until
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = pytest.mark.skipif(
+    KUBECTL is None, reason="kubectl is not installed (apt-get install kubernetes-client)"
+)
+
+ROLLOUT = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r1\nspec:\n  replicas: 2\n"
+SERVICE = (
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  selector: {app: %s}\n"
+    "  ports:\n  - port: %d\n    name: http\n"
+)
+
+
+class Kubectl:
+    def __init__(self, tmp: Path, url: str) -> None:
+        self.tmp = tmp
+        self.kubeconfig = str(write_kubeconfig(tmp / "kubeconfig", url))
+        self.env = {**os.environ, "HOME": str(tmp)}
+
+    async def start(self, *args: str) -> asyncio.subprocess.Process:
+        assert KUBECTL is not None
+        return await asyncio.create_subprocess_exec(
+            KUBECTL, "--kubeconfig", self.kubeconfig, *args, env=self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+
+    async def __call__(self, *args: str) -> tuple[int, str, str]:
+        proc = await self.start(*args)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    def file(self, name: str, text: str) -> str:
+        path = self.tmp / name
+        path.write_text(text)
+        return str(path)
+
+
+@pytest.fixture
+def kubectl(kube_api, tmp_path) -> Kubectl:
+    return Kubectl(tmp_path, kube_api.url)
+
+
+async def test_get_namespaces(kubectl):
+    code, out, _ = await kubectl("get", "ns", "-o", "name")
+    assert (code, out.split()) == (
+        0,
+        ["namespace/default", "namespace/kube-node-lease", "namespace/kube-public", "namespace/kube-system"],
+    )
+
+
+async def test_apply_then_reapply_builtin_and_custom(kubectl, kube_api):
+    assert await kubectl("apply", "--validate=false", "-f", kubectl.file("ro.yaml", ROLLOUT)) == (
+        0, "rollout.argoproj.io/r1 created\n", "",
+    )
+    created = await kubectl("apply", "--validate=false", "-f", kubectl.file("s.yaml", SERVICE % ("a", 80)))
+    assert created == (0, "service/s created\n", "")
+    changed = kubectl.file("s.yaml", SERVICE % ("b", 81))
+    code, out, _ = await kubectl("apply", "--validate=false", "-f", changed)
+    assert (code, out) == (0, "service/s configured\n")
+    svc = kube_api.storage.get("services", "default", "s")
+    assert svc is not None
+    assert (svc["spec"]["selector"], svc["spec"]["ports"]) == ({"app": "b"}, [{"name": "http", "port": 81}])
+    code, out, _ = await kubectl("get", "ro", "-o", "name")
+    assert (code, out) == (0, "rollout.argoproj.io/r1\n")
+
+
+async def test_patch_types(kubectl, kube_api):
+    await kubectl("apply", "--validate=false", "-f", kubectl.file("ro.yaml", ROLLOUT))
+    code, out, _ = await kubectl("patch", "rollout", "r1", "--type", "merge", "-p", '{"spec":{"replicas":3}}')
+    assert (code, out) == (0, "rollout.argoproj.io/r1 patched\n")
+    ops = '[{"op":"replace","path":"/spec/replicas","value":4}]'
+    assert (await kubectl("patch", "rollout", "r1", "--type", "json", "-p", ops))[0] == 0
+    code, _, err = await kubectl("patch", "rollout", "r1", "-p", '{"spec":{"replicas":5}}')
+    assert code == 1
+    assert err == (
+        "error: application/strategic-merge-patch+json is not supported by argoproj.io/v1alpha1, "
+        "Kind=Rollout: "
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml\n"
+    )
+    status = '{"status":{"phase":"Healthy"}}'
+    code, _, _ = await kubectl("patch", "rollout", "r1", "--subresource=status", "--type=merge", "-p", status)
+    assert code == 0
+    code, out, _ = await kubectl("get", "rollout", "r1", "-o", "json")
+    got = json.loads(out)
+    assert (got["spec"], got["status"]) == ({"replicas": 4}, {"phase": "Healthy"})
+    assert got["metadata"]["generation"] == 3
+
+
+async def test_wait_for_jsonpath_and_delete(kubectl, kube_api):
+    await kubectl("apply", "--validate=false", "-f", kubectl.file("ro.yaml", ROLLOUT))
+    condition = "--for=jsonpath={.status.phase}=Healthy"
+    waiter = await kubectl.start("wait", condition, "rollout/r1", "--timeout=20s")
+    # kubectl lists, then watches with fieldSelector=metadata.name=r1; change the object once it watches.
+    await until(lambda: kube_api.open_watches, within=15, what="kubectl to watch")
+    kube_api.storage.merge_patch("rollouts.argoproj.io", "default", "r1", {"status": {"phase": "Healthy"}},
+                                 subresource="status")
+    out, _ = await asyncio.wait_for(waiter.communicate(), 20)
+    assert (waiter.returncode, out.decode()) == (0, "rollout.argoproj.io/r1 condition met\n")
+    assert await kubectl("delete", "rollout", "r1") == (0, 'rollout.argoproj.io "r1" deleted\n', "")
+    assert kube_api.storage.get("rollouts.argoproj.io", "default", "r1") is None
+
+
+async def test_get_watch_streams_new_objects(kubectl, kube_api):
+    kube_api.storage.create("configmaps", {"metadata": {"name": "first"}})
+    proc = await kubectl.start("get", "configmaps", "-w", "-o", "name")
+    assert proc.stdout is not None
+    try:
+        first = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert first == b"configmap/first\n"
+        kube_api.storage.create("configmaps", {"metadata": {"name": "second"}})
+        second = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert second == b"configmap/second\n"
+    finally:
+        proc.kill()
+        await proc.wait()
