@@ -1,0 +1,342 @@
+"""The planner: from one `Snapshot` and `now`, what the world should look like next, and the trigger to it.
+
+Room: plan (pure, synchronous). It follows the reference's canary reconcile (traffic, scaling, pause, step
+advance, promotion, pause status, conditions, phase) on immutable data and returns a frozen `Plan`. It never
+reads a clock, never logs (it returns reasons) and never performs a write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from statemachine import events, models, phases, states, status, steps, weights
+from statemachine.snapshot import Snapshot
+from statemachine.states import States
+
+__all__ = ["DEFAULT_VERIFY_RETRY_INTERVAL", "Plan", "choose_trigger", "plan"]
+
+DEFAULT_VERIFY_RETRY_INTERVAL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one reconcile should do, decided up front.
+
+    `weights` is the desired `status.canary.weights` (canary, stable, additional); `write_weights` False means
+    traffic must not be touched this cycle. `verify` asks `service/` to verify the weights once written.
+    `status_patch` is the `/status` merge-patch body or None; `after` is the Rollout as it will look once the
+    status is written (the machine's guards read it).
+    """
+
+    key: str
+    source: States
+    target: States
+    trigger: str | None
+    reason: str
+    weight_row: str
+    weights: models.TrafficWeights | None
+    write_weights: bool
+    remove_routes: bool
+    verify: bool
+    canary_replicas: int | None
+    stable_replicas: int | None
+    step_index: int | None
+    status: models.RolloutStatus
+    status_patch: dict[str, Any] | None
+    events: tuple[events.Event, ...]
+    requeue_after: float | None
+    after: models.Rollout
+
+    @property
+    def canary_weight(self) -> int:
+        return self.weights.canary.weight if self.weights else 0
+
+    @property
+    def stable_weight(self) -> int:
+        return self.weights.stable.weight if self.weights else 100
+
+    @property
+    def additional(self) -> tuple[models.WeightDestination, ...]:
+        return self.weights.additional if self.weights else ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    """The step/pause/abort outcome of one cycle before it is turned into a status."""
+
+    index: int | None
+    stable_rs: str
+    ping_pong: str
+    abort: bool
+    aborted_at: str | None
+    pause_conditions: tuple[models.PauseCondition, ...]
+    controller_pause: bool
+    step_advanced: bool
+    reason: str
+    events: tuple[events.Event, ...]
+
+
+def plan(snapshot: Snapshot, *, now: datetime,
+         verify_retry_interval: float = DEFAULT_VERIFY_RETRY_INTERVAL) -> Plan:
+    """Decide the next desired world for one Rollout."""
+    rollout = snapshot.rollout
+    source = states.state_from_status(rollout)
+    if snapshot.invalid_spec is not None:
+        return _plan_invalid(snapshot, source, snapshot.invalid_spec, now=now)
+    if snapshot.pod_hash != rollout.status.current_pod_hash:
+        return _plan_new_revision(snapshot, source, now=now)
+    return _plan_progress(snapshot, source, now=now, verify_retry_interval=verify_retry_interval)
+
+
+def _plan_invalid(snapshot: Snapshot, source: States, message: str, *, now: datetime) -> Plan:
+    rollout = snapshot.rollout
+    old = rollout.status
+    facts = phases.ConditionFacts(message, snapshot.revision, "", 0)
+    new = dataclasses.replace(old, observed_generation=str(rollout.generation),
+                              conditions=phases.next_conditions(rollout, old, facts, now=now))
+    phase, text = phases.calculate_phase(rollout, new, now=now)
+    new = dataclasses.replace(new, phase=phase, message=text)
+    previous = old.condition(phases.INVALID_SPEC)
+    fresh = previous is None or previous.status != "True" or previous.message != message
+    found = (events.Event(events.WARNING, events.INVALID_SPEC, message),) if fresh else ()
+    return _finish(snapshot, source, new, found, reason=f"InvalidSpec: {message}", decision=None,
+                   prepared=None, write=False, verify=False, replicas=(None, None), step_advanced=False,
+                   new_revision=False, requeue=None)
+
+
+def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> Plan:
+    """A new pod template: reset the step index, pauses, abort and promoteFull (resetRolloutStatus)."""
+    rollout, new_rs = snapshot.rollout, snapshot.new_rs
+    old = rollout.status
+    count = len(rollout.steps)
+    index: int | None = 0 if count else None
+    found: tuple[events.Event, ...] = ()
+    reason = f"new pod template {snapshot.pod_hash}"
+    if new_rs is not None and old.stable_rs == new_rs.hash and count:
+        index = count
+        found = (events.Event(events.NORMAL, events.SKIP_STEPS, "Rollback to stable"),)
+        reason = "Rollback to stable"
+    new = dataclasses.replace(old, current_pod_hash=snapshot.pod_hash, current_step_index=index,
+                              abort=False, aborted_at=None, pause_conditions=(), controller_pause=False,
+                              promote_full=False)
+    after = dataclasses.replace(rollout, status=new)
+    counts = weights.traffic_routed_counts(after, old.canary.weights)
+    new = _with_conditions(snapshot, new, now=now)
+    return _finish(snapshot, source, new, found, reason=reason, decision=None, prepared=old.canary.weights,
+                   write=False, verify=False, replicas=counts, step_advanced=False, new_revision=True,
+                   requeue=None)
+
+
+def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
+                   verify_retry_interval: float) -> Plan:
+    rollout = snapshot.rollout
+    old = rollout.status
+    decision = weights.desired_weight(snapshot)
+    previous = old.canary.weights
+    stable_hash = snapshot.stable_rs.hash if snapshot.stable_rs else ""
+    found: list[events.Event] = []
+    modified = False
+    new_weights = previous
+    if not decision.hold:
+        candidate = weights.weight_status(rollout, decision.weight, decision.canary_hash, stable_hash)
+        modified = weights.weights_differ(previous, candidate)
+        if modified:
+            new_weights = candidate
+            found.append(events.Event(events.NORMAL, events.TRAFFIC_WEIGHT_UPDATED,
+                                      weights.traffic_weight_message(previous, candidate)))
+        elif previous is not None and snapshot.weights_known and snapshot.verified is not None:
+            new_weights = dataclasses.replace(previous, verified=snapshot.verified)
+    verify = (snapshot.verify_weights and not decision.hold
+              and steps.should_verify_weight(rollout, decision.weight))
+    if not verify:
+        weight_ok = True
+    elif modified or not snapshot.weights_known:
+        weight_ok = False
+    else:
+        weight_ok = new_weights is not None and new_weights.verified is True
+    requeue = None if weight_ok else verify_retry_interval
+    counts, scale_requeue = _replica_counts(snapshot, now=now)
+    requeue = _earliest(requeue, scale_requeue)
+    progress = _advance(snapshot, now=now, weight_ok=weight_ok)
+    found.extend(progress.events)
+    paused = dataclasses.replace(old, current_step_index=progress.index,
+                                 pause_conditions=progress.pause_conditions)
+    expiry = steps.pause_expiry(dataclasses.replace(rollout, status=paused))
+    if expiry is not None and expiry >= now:
+        # the step completes strictly after its expiry, so an exact hit is retried a second later
+        requeue = _earliest(requeue, (expiry - now).total_seconds() or 1.0)
+    new = dataclasses.replace(
+        old, current_step_index=progress.index, stable_rs=progress.stable_rs, abort=progress.abort,
+        aborted_at=progress.aborted_at, pause_conditions=progress.pause_conditions,
+        controller_pause=progress.controller_pause,
+        promote_full=old.promote_full and snapshot.pod_hash != progress.stable_rs,
+        canary=models.CanaryStatus(weights=new_weights, stable_ping_pong=progress.ping_pong),
+    )
+    new = _with_conditions(snapshot, new, now=now)
+    condition = new.condition(phases.PROGRESSING)
+    old_condition = old.condition(phases.PROGRESSING)
+    if (condition is not None and condition.reason == phases.ROLLOUT_ABORTED
+            and (old_condition is None or old_condition.reason != phases.ROLLOUT_ABORTED)):
+        found.append(events.rollout_aborted(snapshot.revision))
+    reason = progress.reason or _weight_reason(decision, modified, verify, weight_ok)
+    return _finish(snapshot, source, new, tuple(found), reason=reason, decision=decision,
+                   prepared=new_weights, write=not decision.hold, verify=verify, replicas=counts,
+                   step_advanced=progress.step_advanced, new_revision=False, requeue=requeue)
+
+
+def _weight_reason(decision: weights.WeightDecision, modified: bool, verify: bool, weight_ok: bool) -> str:
+    if decision.hold:
+        return f"holding traffic: stable ReplicaSet cannot take {100 - decision.weight}% yet"
+    if verify and not weight_ok:
+        return f"waiting for AWS to confirm canary weight {decision.weight}"
+    verb = "setting" if modified else "keeping"
+    return f"{verb} canary weight {decision.weight} ({decision.row})"
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
+
+
+Counts = tuple[int | None, int | None]
+
+
+def _replica_counts(snapshot: Snapshot, *, now: datetime) -> tuple[Counts, float | None]:
+    """Desired (canary, stable) sizes; an aborted canary keeps its size for abortScaleDownDelaySeconds."""
+    rollout = snapshot.rollout
+    old = rollout.status
+    replicas = rollout.replicas
+    if states.is_promoted(rollout):
+        return (replicas, replicas), None
+    dynamic = rollout.canary is not None and rollout.canary.dynamic_stable_scale
+    if old.abort and not dynamic:
+        keep = snapshot.new_rs.spec_replicas if snapshot.new_rs else 0
+        delay = weights.abort_scale_down_delay(rollout)
+        if delay == 0:
+            return (keep, replicas), None
+        deadline = (models.parse_time(old.aborted_at) or now) + timedelta(seconds=delay)
+        if now < deadline:
+            return (keep, replicas), (deadline - now).total_seconds()
+        return (0, replicas), None
+    return weights.traffic_routed_counts(rollout, old.canary.weights), None
+
+
+def _advance(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> _Progress:
+    """Step advance, promotion, abort index and pauses (syncRolloutStatusCanary, CalculatePauseStatus)."""
+    rollout = snapshot.rollout
+    old = rollout.status
+    count = len(rollout.steps)
+    index = weights.step_index(rollout)
+    stable_rs, ping_pong = old.stable_rs, old.canary.stable_ping_pong
+    clear_pauses = remove_abort = remove_step_pause = advanced = False
+    reason = ""
+    found: list[events.Event] = []
+    if old.promote_full:
+        clear_pauses = remove_abort = True
+        index = count if count else index
+    if old.abort and states.is_promoted(rollout):
+        remove_abort = True
+    aborted = old.abort and not remove_abort
+    promotion = "" if aborted else steps.should_full_promote(snapshot, weight_ok=weight_ok)
+    if promotion:
+        clear_pauses = remove_abort = True
+        index = count if count else None
+        reason = promotion
+        if old.stable_rs != snapshot.pod_hash:
+            if rollout.canary is not None and rollout.canary.ping_pong is not None:
+                ping_pong = "pong" if ping_pong == "ping" else "ping"
+            stable_rs = snapshot.pod_hash
+            found.append(events.rollout_completed(snapshot.revision, snapshot.pod_hash, promotion))
+    elif aborted:
+        if count:
+            index = count if old.stable_rs == snapshot.pod_hash else 0
+        reason = phases.aborted_message(snapshot.revision)
+    elif steps.step_completed(snapshot, now=now, weight_ok=weight_ok):
+        step, current = weights.current_step(rollout)
+        assert step is not None and current is not None  # step_completed is False without a current step
+        found.append(events.step_completed(current, count, steps.step_string(step)))
+        index = current + 1
+        remove_step_pause = advanced = True
+        reason = found[-1].message
+    if aborted:
+        aborted_at = old.aborted_at or models.format_time(now)
+        return _Progress(index, stable_rs, ping_pong, True, aborted_at, (), False, advanced, reason,
+                         tuple(found))
+    conditions = old.pause_conditions
+    controller_pause = old.controller_pause
+    if remove_step_pause:
+        conditions = tuple(c for c in conditions if c.reason != steps.CANARY_PAUSE_STEP)
+    elif not promotion and steps.wants_pause_condition(rollout):
+        conditions = (*conditions, models.PauseCondition(steps.CANARY_PAUSE_STEP, models.format_time(now)))
+        controller_pause = True
+        reason = reason or f"paused: {steps.CANARY_PAUSE_STEP}"
+    if clear_pauses:
+        conditions = ()
+    controller_pause = controller_pause and bool(conditions)
+    return _Progress(index, stable_rs, ping_pong, False, None, conditions, controller_pause, advanced, reason,
+                     tuple(found))
+
+
+def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: datetime) -> models.RolloutStatus:
+    """Fill replica counts, observedGeneration, conditions, phase and message of a planned status."""
+    rollout = snapshot.rollout
+    sets = {rs.name: rs for rs in (snapshot.new_rs, snapshot.stable_rs, *snapshot.others) if rs is not None}
+    new_rs = snapshot.new_rs
+    new = dataclasses.replace(
+        new, observed_generation=str(rollout.generation),
+        replicas=sum(rs.current_replicas for rs in sets.values()),
+        updated_replicas=new_rs.current_replicas if new_rs else 0,
+        ready_replicas=sum(rs.ready_replicas for rs in sets.values()),
+        available_replicas=sum(rs.available_replicas for rs in sets.values()),
+    )
+    name = new_rs.name if new_rs else ""
+    facts = phases.ConditionFacts(None, snapshot.revision, name, new.available_replicas)
+    new = dataclasses.replace(new, conditions=phases.next_conditions(rollout, new, facts, now=now))
+    phase, message = phases.calculate_phase(rollout, new, now=now)
+    return dataclasses.replace(new, phase=phase, message=message)
+
+
+def choose_trigger(source: States, target: States, *, step_advanced: bool, new_revision: bool) -> str | None:
+    """The trigger that moves `source` to `target` in the machine's table; None when nothing moves."""
+    if source is target and not step_advanced and not new_revision:
+        return None
+    if target is States.Degraded:
+        return "invalidate"
+    if source is States.Degraded:
+        return "revalidate"
+    if new_revision or (source is States.Promoted and target is not States.Aborted):
+        return "update"
+    rules = (
+        (target is States.Aborted, "abort"),
+        (target is States.Promoted, "promote"),
+        (source is States.Aborted, "retry"),
+        (target is States.Paused, "pause"),
+        (source is States.Paused, "resume"),
+        (step_advanced, "complete_step"),
+        (target is States.WeightSet and source is States.Verifying, "weights_verified"),
+        (target is States.WeightSet, "set_weight"),
+        (target is States.Verifying, "verify"),
+    )
+    return next((trigger for matched, trigger in rules if matched), "reset_weight")
+
+
+def _finish(snapshot: Snapshot, source: States, new: models.RolloutStatus, found: tuple[events.Event, ...], *,
+            reason: str, decision: weights.WeightDecision | None, prepared: models.TrafficWeights | None,
+            write: bool, verify: bool, replicas: Counts, step_advanced: bool,
+            new_revision: bool, requeue: float | None) -> Plan:
+    rollout = snapshot.rollout
+    after = dataclasses.replace(rollout, status=new)
+    target = states.state_from_status(after)
+    return Plan(
+        key=rollout.key, source=source, target=target,
+        trigger=choose_trigger(source, target, step_advanced=step_advanced, new_revision=new_revision),
+        reason=reason, weight_row=decision.row if decision else "", weights=prepared,
+        write_weights=write, remove_routes=bool(decision and decision.remove_routes), verify=verify,
+        canary_replicas=replicas[0], stable_replicas=replicas[1], step_index=new.current_step_index,
+        status=new, status_patch=status.status_patch(rollout.raw_status, new), events=found,
+        requeue_after=requeue, after=after,
+    )

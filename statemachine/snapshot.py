@@ -1,0 +1,67 @@
+"""The frozen view of the world the planner decides from: a parsed Rollout plus what the cluster showed.
+
+Room: plan (pure). `service/` builds a `Snapshot` from its caches and the last AWS answer; nothing here reads
+a clock, a cache or the network. Every field is data the controller observed, never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from statemachine import models
+
+__all__ = ["ReplicaSetView", "Snapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSetView:
+    """What the planner needs of one ReplicaSet; `replicas` is status.replicas (None: use the spec count)."""
+
+    name: str
+    hash: str
+    spec_replicas: int
+    available_replicas: int = 0
+    ready_replicas: int = 0
+    replicas: int | None = None
+    revision: int = 0
+
+    @property
+    def current_replicas(self) -> int:
+        return self.spec_replicas if self.replicas is None else self.replicas
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One reconcile's observations.
+
+    `new_rs` is the ReplicaSet of the current pod template (None until created); `stable_rs` the one named by
+    `status.stableRS` (None when unset or missing); `others` every other ReplicaSet of the Rollout.
+    `template_hash` is the current template's pod-template hash (defaults to `new_rs.hash`).
+    `verified` is the latest weight-verification answer for the weights in status (None: not checked);
+    `weights_known` says whether the Ingress is known to carry the weights in status; `verify_weights` is the
+    `--aws-verify-target-group` flag; `invalid_spec` the validation message (None when the spec is valid).
+    """
+
+    rollout: models.Rollout
+    new_rs: ReplicaSetView | None = None
+    stable_rs: ReplicaSetView | None = None
+    others: tuple[ReplicaSetView, ...] = ()
+    template_hash: str = ""
+    verified: bool | None = None
+    weights_known: bool = True
+    verify_weights: bool = False
+    invalid_spec: str | None = None
+
+    @property
+    def pod_hash(self) -> str:
+        """The hash of the current pod template: what `status.currentPodHash` must become."""
+        if self.template_hash:
+            return self.template_hash
+        return self.new_rs.hash if self.new_rs else self.rollout.status.current_pod_hash
+
+    @property
+    def revision(self) -> int:
+        """The revision of the update in flight (the new ReplicaSet's, else the Rollout's annotation)."""
+        if self.new_rs is not None and self.new_rs.revision:
+            return self.new_rs.revision
+        return self.rollout.revision
