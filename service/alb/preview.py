@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
 from service.alb import actions, ingress_patch
-from statemachine import models
+from statemachine import models, validation
 
 __all__ = [
     "NotAlb",
@@ -89,8 +90,8 @@ def routing_for(rollout: models.Rollout) -> ingress_patch.Routing:
 
 
 def fallback_desired_weight(rollout: models.Rollout) -> int:
-    """FALLBACK until statemachine.planning lands: last setWeight at or before currentStepIndex, 100 past the
-    last step, 0 when fully promoted (stableRS == currentPodHash), aborted or without steps."""
+    """FALLBACK when statemachine.planning is absent: last setWeight at or before currentStepIndex, 100
+    past the last step, 0 when fully promoted (stableRS == currentPodHash), aborted or without steps."""
     status = rollout.status
     if status.stable_rs == status.current_pod_hash or status.abort or not rollout.steps:
         return 0
@@ -104,7 +105,7 @@ def fallback_desired_weight(rollout: models.Rollout) -> int:
 
 
 def derive_state(rollout: models.Rollout) -> str:
-    """FALLBACK until statemachine.machine lands: the machine state read straight from the status."""
+    """FALLBACK when statemachine.planning is absent: the machine state read straight from the status."""
     status = rollout.status
     if status.abort:
         return "Aborted"
@@ -115,32 +116,56 @@ def derive_state(rollout: models.Rollout) -> str:
     return "Progressing"
 
 
-def _decide(rollout: models.Rollout) -> tuple[int, bool]:
-    """(desired weight, remove managed routes) from the statemachine's weight rules when present."""
-    weights = _optional("statemachine.weights")
-    snapshot_module = _optional("statemachine.snapshot")
-    if weights is None or snapshot_module is None:
-        status = rollout.status
-        done = status.stable_rs == status.current_pod_hash or status.abort or status.promote_full
-        return fallback_desired_weight(rollout), done
-    # Offline there are no ReplicaSets: assume both are healthy at the sizes the current step wants.
-    canary_count, stable_count = weights.traffic_routed_counts(rollout, rollout.status.canary.weights)
-    view = snapshot_module.ReplicaSetView
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    state: str
+    weight: int
+    remove_routes: bool
+    status: dict[str, Any] | None
+    planned: bool
+
+
+def _healthy_snapshot(rollout: models.Rollout, weights: ModuleType, snapshot_module: ModuleType) -> Any:
+    """Offline there are no ReplicaSets: assume both are healthy at the sizes the current step wants."""
     status = rollout.status
-    new_rs = view(name=f"{rollout.name}-{status.current_pod_hash}", hash=status.current_pod_hash,
-                  spec_replicas=canary_count, available_replicas=canary_count)
+    canary_count, stable_count = weights.traffic_routed_counts(rollout, status.canary.weights)
+    view = snapshot_module.ReplicaSetView
     stable_rs = view(name=f"{rollout.name}-{status.stable_rs}", hash=status.stable_rs,
-                     spec_replicas=stable_count, available_replicas=stable_count)
+                     spec_replicas=stable_count, available_replicas=stable_count, ready_replicas=stable_count)
+    new_rs = view(name=f"{rollout.name}-{status.current_pod_hash}", hash=status.current_pod_hash,
+                  spec_replicas=canary_count, available_replicas=canary_count, ready_replicas=canary_count)
     if status.stable_rs == status.current_pod_hash:
         new_rs = stable_rs
-    snapshot = snapshot_module.Snapshot(
+    return snapshot_module.Snapshot(
         rollout=rollout,
         new_rs=new_rs,
         stable_rs=stable_rs if status.stable_rs else None,
         template_hash=status.current_pod_hash,
     )
-    decision = weights.desired_weight(snapshot)
-    return int(decision.weight), bool(decision.remove_routes)
+
+
+def _weights_part(patch: dict[str, Any] | None) -> dict[str, Any] | None:
+    canary = ((patch or {}).get("status") or {}).get("canary")
+    if not isinstance(canary, dict) or "weights" not in canary:
+        return None
+    return {"status": {"canary": {"weights": canary["weights"]}}}
+
+
+def _decide(rollout: models.Rollout, now: datetime | None) -> _Decision:
+    """State, weight, route removal and weights status patch: from statemachine.planning when it is there."""
+    planning = _optional("statemachine.planning")
+    weights = _optional("statemachine.weights")
+    snapshot_module = _optional("statemachine.snapshot")
+    if planning is None or weights is None or snapshot_module is None or now is None:
+        status = rollout.status
+        done = status.stable_rs == status.current_pod_hash or status.abort or status.promote_full
+        desired = fallback_desired_weight(rollout)
+        return _Decision(derive_state(rollout), desired, done, status_patch(rollout, desired), planned=False)
+    result = planning.plan(_healthy_snapshot(rollout, weights, snapshot_module), now=now)
+    current = rollout.status.canary.weights
+    desired = result.canary_weight if result.write_weights else (current.canary.weight if current else 0)
+    return _Decision(str(result.target.value), int(desired), bool(result.remove_routes),
+                     _weights_part(result.status_patch), planned=True)
 
 
 def _header_route(rollout: models.Rollout) -> ingress_patch.HeaderRoute | None:
@@ -196,17 +221,19 @@ def preview(
     *,
     weight: int | None = None,
     classes: Sequence[str] = ingress_patch.DEFAULT_CLASSES,
+    now: datetime | None = None,
 ) -> Preview:
-    """Plan one Rollout; raises InvalidSpec, NotAlb, Refusal, IngressError or StickinessError."""
+    """Plan one Rollout at `now` (None: without the planner); raises InvalidSpec, NotAlb, Refusal,
+    IngressError or StickinessError."""
     rollout = models.parse_rollout(rollout_obj)
-    validation = _optional("statemachine.validation")
-    if validation is not None:
-        validation.check(rollout, ingresses=ingresses, services=services)
+    validation.check(rollout, ingresses=ingresses, services=services)
     routing = routing_for(rollout)
     assert rollout.canary is not None and rollout.canary.alb is not None  # routing_for checked it
-    desired, remove_routes = _decide(rollout)
+    decision = _decide(rollout, now)
+    desired, remove_routes, status = decision.weight, decision.remove_routes, decision.status
     if weight is not None:
         desired = weight
+        status = status_patch(rollout, weight)
     header = None if remove_routes else _header_route(rollout)
     patches: list[tuple[str, str, dict[str, Any] | None]] = []
     for name in rollout.canary.alb.ingress_names:
@@ -221,7 +248,5 @@ def preview(
             remove_managed_routes=remove_routes, classes=classes,
         )
         patches.append((rollout.namespace, name, body))
-    state = derive_state(rollout)
-    return Preview(rollout.key, state, actions.split_weights(desired).canary, tuple(patches),
-                   status_patch(rollout, desired))
+    return Preview(rollout.key, decision.state, actions.split_weights(desired).canary, tuple(patches), status)
 

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -145,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     classes = tuple(args.classes) if args.classes else ingress_patch.DEFAULT_CLASSES
     try:
-        result = preview.preview(rollout, ingresses, services, weight=args.weight, classes=classes)
+        result = preview.preview(
+            rollout, ingresses, services, weight=args.weight, classes=classes, now=datetime.now(UTC)
+        )
     except models.InvalidSpec as error:
         print(f"InvalidSpec: {error.message}", file=sys.stderr)
         return 1
