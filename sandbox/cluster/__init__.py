@@ -1,1 +1,5 @@
-"""Simulated cluster behaviour (ReplicaSets, Endpoints, garbage collection) on top of the emulator's storage."""
+"""Simulated cluster behaviour (ReplicaSets, Endpoints, garbage collection) on the emulator's storage."""
+
+from sandbox.cluster.running import Cluster
+
+__all__ = ["Cluster"]
