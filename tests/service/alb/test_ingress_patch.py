@@ -11,6 +11,7 @@ re-rendering a patched Ingress yields no patch.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -347,3 +348,45 @@ def test_rerendering_a_patched_ingress_yields_no_patch(
     assert patch is not None  # the first write always adds the action
     patched = apply_merge_patch(ingress, patch)
     assert ingress_patch.weight_patch(patched, routing, **kwargs) is None
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.sampled_from(["", "stable", "r1", "use-annotation", "alb"]),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["http", "paths", "backend", "service", "name", "port", "resource", "host", "path"]),
+        inner,
+        max_size=4,
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200)
+@given(
+    annotations=st.one_of(_json, st.dictionaries(st.sampled_from([KEY, LEGACY, "x"]), _json, max_size=3)),
+    spec=st.one_of(
+        _json, st.fixed_dictionaries({"rules": _json}), st.fixed_dictionaries({"ingressClassName": _json})
+    ),
+    whole=st.one_of(st.none(), _json),
+)
+def test_any_ingress_shape_gives_an_answer_never_a_crash(annotations: Any, spec: Any, whole: Any) -> None:
+    ingress: Any = whole
+    if whole is None:
+        ingress = {"metadata": {"name": "i", "annotations": annotations}, "spec": spec}
+    route = HeaderRoute("r1", (actions.Match("X", "1"),))
+    calls: list[Callable[[], dict[str, Any] | None]] = [
+        lambda: ingress_patch.weight_patch(ingress, ROUTING, desired_weight=10, classes=("alb", ""),
+                                           header_route=route),
+        lambda: ingress_patch.cleanup_patch(ingress, "rollout", classes=("alb", ""))[0],
+    ]
+    for call in calls:
+        try:
+            result = call()
+        except (rules.IngressError, ingress_patch.Refusal) as error:
+            assert str(error)
+        else:
+            assert result is None or isinstance(result, dict)
