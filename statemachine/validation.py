@@ -1,6 +1,6 @@
 """Validating a parsed Rollout: the InvalidSpec message the reference shows, plus our stricter rules.
 
-Room: plan (pure). Never raises, never does I/O, never mutates its inputs.
+Room: plan (pure). Never raises (but `check`, whose job it is), never does I/O, never mutates its inputs.
 
 Public API:
 - `validate(rollout, *, ingresses=None, services=None) -> str | None`: the message of the InvalidSpec
@@ -153,20 +153,18 @@ def _spec_errors(rollout: models.Rollout) -> Iterator[str]:
         else:
             yield parsing.field_error(f"{_S}.strategy", "Required value", detail=_STRATEGY_MISSING)
         return
-    routing = _routing_error(canary)
-    if routing is not None or canary.alb is None:  # the second never holds: _routing_error rejects it
-        yield routing or ""
+    if canary.alb is None or canary.other_traffic_routers:
+        yield _routing_error(canary)
         return
     yield from _canary_errors(canary, canary.alb)
     yield from _alb_errors(canary.alb)
 
 
-def _routing_error(canary: models.CanaryStrategy) -> str | None:
+def _routing_error(canary: models.CanaryStrategy) -> str:
+    """Ours: why a canary not routed by alb alone cannot be served."""
     path = f"{_CANARY}.trafficRouting"
     others = list(canary.other_traffic_routers)
     if canary.alb is not None:
-        if not others:
-            return None
         return _invalid(path, ["alb", *others], "alb-rollouts routes with alb alone; remove the others")
     if others:
         value: Any = others[0] if len(others) == 1 else others
