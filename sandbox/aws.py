@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import urllib.request
 from collections.abc import AsyncIterator
@@ -63,6 +64,22 @@ class MotoServer:
     async def areset(self) -> None:
         await asyncio.to_thread(self.reset)
 
+    def warm_up(self) -> None:
+        """Build moto's EC2 and ELBv2 backends now (EC2's first use takes seconds; resets keep them)."""
+        for service, body in (("ec2", "Action=DescribeVpcs&Version=2016-11-15"),
+                              ("elasticloadbalancing", "Action=DescribeLoadBalancers&Version=2015-12-01")):
+            # moto routes by the credential scope and does not check signatures.
+            scope = f"testing/20260101/{REGION}/{service}/aws4_request"
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0",
+            }
+            request = urllib.request.Request(
+                f"{self.endpoint_url}/", data=body.encode(), method="POST", headers=headers
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:
+                response.read()
+
 
 @dataclass(frozen=True, slots=True)
 class Network:
@@ -72,10 +89,16 @@ class Network:
     subnet_ids: tuple[str, str]
 
 
+@functools.cache
+def _session() -> Any:
+    """One botocore session per process: loading the service models is the slow part of making a client."""
+    return get_session()
+
+
 @contextlib.asynccontextmanager
 async def client(service: str, endpoint_url: str, *, region: str = REGION) -> AsyncIterator[Any]:
     """An aiobotocore client for `service` ("elbv2", "ec2") pointed at moto, with fake credentials."""
-    session = get_session()
+    session = _session()
     config = AioConfig(
         retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10
     )

@@ -28,6 +28,7 @@ from sandbox.lbc import LoadBalancerController
 def moto_server() -> Iterator[aws.MotoServer]:
     server = aws.MotoServer()
     server.start()
+    server.warm_up()
     yield server
     server.stop()
 

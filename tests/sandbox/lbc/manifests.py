@@ -84,13 +84,13 @@ def backend_pair(storage: Storage, *, stable: list[str], canary: list[str]) -> N
 
 
 async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0, interval: float = 0.05) -> T:
-    """Poll `check` until it returns without AssertionError; at the deadline its last one fails the test."""
+    """Poll `check` until it returns; until the deadline, assertion and not-there-yet errors mean "retry"."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         try:
             return await check()
-        except AssertionError:
+        except (AssertionError, LookupError, ValueError):
             if loop.time() >= deadline:
                 raise
         await asyncio.sleep(interval)
