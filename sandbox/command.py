@@ -1,17 +1,84 @@
-"""`alb-rollouts sandbox` (placeholder until its issue lands)."""
+"""`alb-rollouts sandbox`: runs a local Kubernetes API, cluster, moto ELBv2 and LBC simulator until Ctrl-C.
+
+When ready it writes the state file (JSON: kubeconfig, apiServer, awsEndpointUrl, awsRegion, control) and
+prints `sandbox ready` with the same values. It never imports the product (`service/`, `statemachine/`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
 import sys
+from pathlib import Path
+
+from sandbox import running
 
 __all__ = ["configure", "run"]
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="Kubernetes API port (default 0: a free port)")
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="write the endpoints here as JSON when ready (kubeconfig goes next to it)")
+    parser.add_argument("--pod-ready-seconds", type=_seconds, default=1.0,
+                        help="how long a new pod takes to become Ready (default 1)")
+    parser.add_argument("--lbc-lag-seconds", type=_seconds, default=0.0,
+                        help="how long the LBC simulator takes to apply a change to AWS (default 0)")
+
+
+def _write_state(path: Path, state: running.SandboxState) -> None:
+    """Atomically, so a poller never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(state.as_dict(), indent=2) + "\n")
+    os.replace(partial, path)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    state_file: Path | None = args.state_file
+    kubeconfig = state_file.with_name(f"{state_file.stem}.kubeconfig") if state_file is not None else None
+    _remove(state_file)  # a stale file from an earlier run must not look ready
+    async with running.Sandbox(host=args.host, port=args.port, kubeconfig_path=kubeconfig,
+                               pod_ready_seconds=args.pod_ready_seconds,
+                               lbc_lag_seconds=args.lbc_lag_seconds) as sandbox:
+        if state_file is not None:
+            _write_state(state_file, sandbox.state)
+        print("sandbox ready")
+        for key, value in sandbox.state.as_dict().items():
+            print(f"{key}: {value}")
+        sys.stdout.flush()
+        await stopping.wait()
+        print("sandbox stopping")
+        sys.stdout.flush()
+    _remove(state_file)
+    _remove(kubeconfig)
+
+
+def _remove(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def run(args: argparse.Namespace) -> int:
-    print("alb-rollouts sandbox: not yet", file=sys.stderr)
-    return 2
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(args))
+    print("sandbox stopped")
+    return 0
