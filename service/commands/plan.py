@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -155,5 +156,10 @@ def run(args: argparse.Namespace) -> int:
     except (preview.NotAlb, ingress_patch.Refusal, rules.IngressError, actions.StickinessError) as error:
         print(f"alb-rollouts plan: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+    try:
+        print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) left early; silence the interpreter's own flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

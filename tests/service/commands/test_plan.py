@@ -5,7 +5,7 @@ step with the exact body the controller sends; a fresh Ingress (JSON List input)
 ping-pong with rootService both ways; multi-ingress order; header-route step (conditions, spec.rules); fully
 promoted; status patch with `verified` reset; stdin; --alb-ingress-classes; refusals (class, bookkeeping)
 exit 1 with nothing on stdout; InvalidSpec (parse, validation, missing Ingress/Service) exit 1; unreadable
-input and a bad --weight exit 2; the installed console script end to end.
+input and a bad --weight exit 2; the installed console script end to end, and a reader leaving early.
 """
 
 from __future__ import annotations
@@ -317,3 +317,15 @@ def test_console_script_end_to_end() -> None:
         ACTION: '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"canary",'
                 '"ServicePort":"80","Weight":30},{"ServiceName":"stable","ServicePort":"80","Weight":70}]}}'
     }
+
+
+def test_reader_leaving_early_is_not_an_error() -> None:
+    script = pathlib.Path(sys.executable).with_name("alb-rollouts")
+    process = subprocess.Popen([str(script), "plan", "-f", str(ROLLOUT), "-f", str(WRITTEN)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head -0`: gone before plan prints
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 0
+    assert err == b""
