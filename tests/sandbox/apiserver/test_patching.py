@@ -30,7 +30,7 @@ DOC = {"a": {"b": [1, 2]}, "m~n": 1, "x/y": 2}
 
 
 @pytest.mark.parametrize(("ops", "result"), [
-    pytest.param([{"op": "add", "path": "/a/b/1", "value": 9}], {**DOC, "a": {"b": [1, 9, 2]}}, id="at-index"),
+    pytest.param([{"op": "add", "path": "/a/b/1", "value": 9}], {**DOC, "a": {"b": [1, 9, 2]}}, id="index"),
     pytest.param([{"op": "add", "path": "/a/b/-", "value": 3}], {**DOC, "a": {"b": [1, 2, 3]}}, id="at-end"),
     pytest.param([{"op": "add", "path": "/c", "value": {}}], {**DOC, "c": {}}, id="add-key"),
     pytest.param([{"op": "remove", "path": "/m~0n"}], {"a": {"b": [1, 2]}, "x/y": 2}, id="escaped-tilde"),
