@@ -83,6 +83,8 @@ class Sandbox:
     async def start(self) -> None:
         if self._own_moto:
             await asyncio.to_thread(self.moto.start)
+            # Seconds of moto's EC2 set-up belong to start-up, not to the user's first Ingress.
+            await asyncio.to_thread(self.moto.warm_up)
         await self.api.start(self._host, self._port)
         self.cluster = Cluster(self.storage, pod_ready_seconds=self._pod_ready_seconds)
         await self.cluster.start()

@@ -8,6 +8,7 @@ the API server and its storage, the simulated cluster, and the LBC simulator.
     storage       api_server.storage (the in-process Storage API)
     cluster       sandbox.cluster.Cluster on storage (pods Ready at once)
     lbc           sandbox.lbc.LoadBalancerController on storage + moto (knobs at their defaults)
+    sandbox       sandbox.running.Sandbox (all of the above plus the control endpoint) sharing moto_server
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sandbox import aws
 from sandbox.apiserver.server import ApiServer
 from sandbox.apiserver.storage import Storage
 from sandbox.lbc import LoadBalancerController
+from sandbox.running import Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -79,4 +81,12 @@ async def lbc(storage: Storage, aws_endpoint: str) -> AsyncIterator[LoadBalancer
     # Retries are logged as warnings; keep them visible in failures, not as noise in passing runs.
     logging.getLogger("sandbox.lbc").setLevel(logging.ERROR)
     async with LoadBalancerController(storage, endpoint_url=aws_endpoint, cluster="test") as made:
+        yield made
+
+
+@pytest.fixture
+async def sandbox(moto_server: aws.MotoServer, aws_endpoint: str) -> AsyncIterator[Sandbox]:
+    logging.getLogger("sandbox.lbc").setLevel(logging.ERROR)
+    made = Sandbox(moto=moto_server, pod_ready_seconds=0.0, bookmark_interval=0.2, watch_timeout=5.0)
+    async with made:
         yield made

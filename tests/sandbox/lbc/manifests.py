@@ -76,6 +76,28 @@ def ready_pod(storage: Storage, name: str, ip: str, *, ready: bool = True, app: 
     storage.merge_patch("pods", "default", name, {"status": status}, subresource="status")
 
 
+def replica_set(name: str, replicas: int, *, app: str) -> dict[str, Any]:
+    labels = {"app": app}
+    container = {"name": "app", "image": "app:1", "ports": [{"name": "http", "containerPort": 8080}]}
+    return {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name, "namespace": "default"},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}},
+    }
+
+
+def pod_ips(storage: Storage, app: str, *, ready: bool = True) -> set[str]:
+    """IPs of the pods labelled app=<app> that are (or, with ready=False, are not) Ready."""
+    found = set()
+    for pod in storage.list("pods", "default", label_selector=f"app={app}"):
+        status = pod.get("status") or {}
+        conditions = status.get("conditions") or []
+        is_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        if status.get("podIP") and is_ready == ready:
+            found.add(status["podIP"])
+    return found
+
+
 def backend_pair(storage: Storage, *, stable: list[str], canary: list[str]) -> None:
     """Services stable and canary with EndpointSlices listing the given ready IPs."""
     for name, ips in (("stable", stable), ("canary", canary)):
