@@ -7,15 +7,13 @@ caller reads files and prints.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
 from service.alb import actions, ingress_patch
-from statemachine import models, validation
+from statemachine import models, planning, snapshot, validation, weights
 
 __all__ = [
     "NotAlb",
@@ -55,14 +53,6 @@ class Preview:
         }
 
 
-def _optional(module: str) -> ModuleType | None:
-    """A sibling statemachine module that may not have landed yet."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 def routing_for(rollout: models.Rollout) -> ingress_patch.Routing:
     """The Routing of a Rollout: ping-pong picks the target-group names, the key keeps root/stable."""
     canary = rollout.canary
@@ -90,7 +80,7 @@ def routing_for(rollout: models.Rollout) -> ingress_patch.Routing:
 
 
 def fallback_desired_weight(rollout: models.Rollout) -> int:
-    """FALLBACK when statemachine.planning is absent: last setWeight at or before currentStepIndex, 100
+    """FALLBACK when no `now` is given (no planner): last setWeight at or before currentStepIndex, 100
     past the last step, 0 when fully promoted (stableRS == currentPodHash), aborted or without steps."""
     status = rollout.status
     if status.stable_rs == status.current_pod_hash or status.abort or not rollout.steps:
@@ -105,7 +95,7 @@ def fallback_desired_weight(rollout: models.Rollout) -> int:
 
 
 def derive_state(rollout: models.Rollout) -> str:
-    """FALLBACK when statemachine.planning is absent: the machine state read straight from the status."""
+    """FALLBACK when no `now` is given (no planner): the machine state read straight from the status."""
     status = rollout.status
     if status.abort:
         return "Aborted"
@@ -122,21 +112,20 @@ class _Decision:
     weight: int
     remove_routes: bool
     status: dict[str, Any] | None
-    planned: bool
 
 
-def _healthy_snapshot(rollout: models.Rollout, weights: ModuleType, snapshot_module: ModuleType) -> Any:
+def _healthy_snapshot(rollout: models.Rollout) -> snapshot.Snapshot:
     """Offline there are no ReplicaSets: assume both are healthy at the sizes the current step wants."""
     status = rollout.status
     canary_count, stable_count = weights.traffic_routed_counts(rollout, status.canary.weights)
-    view = snapshot_module.ReplicaSetView
+    view = snapshot.ReplicaSetView
     stable_rs = view(name=f"{rollout.name}-{status.stable_rs}", hash=status.stable_rs,
                      spec_replicas=stable_count, available_replicas=stable_count, ready_replicas=stable_count)
     new_rs = view(name=f"{rollout.name}-{status.current_pod_hash}", hash=status.current_pod_hash,
                   spec_replicas=canary_count, available_replicas=canary_count, ready_replicas=canary_count)
     if status.stable_rs == status.current_pod_hash:
         new_rs = stable_rs
-    return snapshot_module.Snapshot(
+    return snapshot.Snapshot(
         rollout=rollout,
         new_rs=new_rs,
         stable_rs=stable_rs if status.stable_rs else None,
@@ -152,20 +141,16 @@ def _weights_part(patch: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _decide(rollout: models.Rollout, now: datetime | None) -> _Decision:
-    """State, weight, route removal and weights status patch: from statemachine.planning when it is there."""
-    planning = _optional("statemachine.planning")
-    weights = _optional("statemachine.weights")
-    snapshot_module = _optional("statemachine.snapshot")
-    if planning is None or weights is None or snapshot_module is None or now is None:
+    """State, weight, route removal and weights status patch: from statemachine.planning at `now`."""
+    if now is None:
         status = rollout.status
         done = status.stable_rs == status.current_pod_hash or status.abort or status.promote_full
         desired = fallback_desired_weight(rollout)
-        return _Decision(derive_state(rollout), desired, done, status_patch(rollout, desired), planned=False)
-    result = planning.plan(_healthy_snapshot(rollout, weights, snapshot_module), now=now)
+        return _Decision(derive_state(rollout), desired, done, status_patch(rollout, desired))
+    result = planning.plan(_healthy_snapshot(rollout), now=now)
     current = rollout.status.canary.weights
     desired = result.canary_weight if result.write_weights else (current.canary.weight if current else 0)
-    return _Decision(str(result.target.value), int(desired), bool(result.remove_routes),
-                     _weights_part(result.status_patch), planned=True)
+    return _Decision(result.target.value, desired, result.remove_routes, _weights_part(result.status_patch))
 
 
 def _header_route(rollout: models.Rollout) -> ingress_patch.HeaderRoute | None:
