@@ -81,7 +81,8 @@ class ApiServer:
             verb = route.verb if route else request.method.lower()
             plural = route.info.plural if route else None
             key = route.info.key if route else None
-            delay = self.faults.delay_for(verb, plural, key)
+            # The fault hooks' own endpoint is never slowed down or failed.
+            delay = self.faults.delay_for(verb, plural, key) if request.path != "/faults" else 0.0
             if delay > 0:
                 await asyncio.sleep(delay)
             failure = self.faults.take_failure(verb, plural, key) if route else None

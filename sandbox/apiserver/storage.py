@@ -238,7 +238,7 @@ class Storage:
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             new["metadata"]["resourceVersion"] = self._next_rv()
             self._bucket(info)[self._key(info, namespace, name)] = new
-            self._emit("MODIFIED", info, new)
+            self._emit("MODIFIED", info, new, stored)
             return copy.deepcopy(new)
         return self._remove(info, stored, propagation)
 
@@ -268,8 +268,11 @@ class Storage:
         self._rv += 1
         return str(self._rv)
 
-    def _emit(self, kind: streams.EventType, info: resources.ResourceInfo, obj: Obj) -> None:
-        self.history.record(streams.WatchEvent(kind, info.key, copy.deepcopy(obj)))
+    def _emit(
+        self, kind: streams.EventType, info: resources.ResourceInfo, obj: Obj, previous: Obj | None = None
+    ) -> None:
+        # `previous` is the replaced stored dict, which nothing mutates any more: no copy needed.
+        self.history.record(streams.WatchEvent(kind, info.key, copy.deepcopy(obj), previous))
 
     def _defaults(self, info: resources.ResourceInfo, obj: Obj) -> None:
         if info.key == "namespaces":
@@ -329,7 +332,7 @@ class Storage:
         self._bucket(info)[self._key(info, new_meta.get("namespace"), new_meta["name"])] = new
         if info.key == "customresourcedefinitions.apiextensions.k8s.io":
             self.registry.register(resources.from_crd(new))
-        self._emit("MODIFIED", info, new)
+        self._emit("MODIFIED", info, new, stored)
         return copy.deepcopy(new)
 
     def _remove(self, info: resources.ResourceInfo, obj: Obj, propagation: str) -> Obj:

@@ -21,11 +21,15 @@ EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
 @dataclass(frozen=True, slots=True)
 class WatchEvent:
-    """One change: the object as it was written (for DELETED, its last state with the deletion's RV)."""
+    """One change: the object as written (for DELETED, its last state with the deletion's RV).
+
+    `previous` is the state before a MODIFIED, so filtered watches can turn selector exits into DELETED.
+    """
 
     type: EventType
     resource: str
     object: dict[str, Any]
+    previous: dict[str, Any] | None = None
 
     @property
     def resource_version(self) -> int:
@@ -43,7 +47,9 @@ class Subscription:
 
     def deliver(self, event: WatchEvent) -> None:
         if not self.closed and (self.resource is None or self.resource == event.resource):
-            self._queue.put_nowait(WatchEvent(event.type, event.resource, copy.deepcopy(event.object)))
+            self._queue.put_nowait(
+                WatchEvent(event.type, event.resource, copy.deepcopy(event.object), event.previous)
+            )
 
     def close(self) -> None:
         if not self.closed:
@@ -98,7 +104,7 @@ class History:
         if resource_version < self.floor:
             raise errors.expired(resource_version, self.floor)
         return [
-            WatchEvent(e.type, e.resource, copy.deepcopy(e.object))
+            WatchEvent(e.type, e.resource, copy.deepcopy(e.object), e.previous)
             for e in self._events
             if e.resource == resource and e.resource_version > resource_version
         ]

@@ -26,6 +26,17 @@ def _visible(route: routing.Route, obj: dict[str, Any], match: selectors.Matcher
     return match(obj)
 
 
+def _as_seen(route: routing.Route, event: streams.WatchEvent, match: selectors.Matcher) -> str | None:
+    """The event type a filtered watcher sees: entering the selector is ADDED, leaving it DELETED."""
+    now = _visible(route, event.object, match)
+    if event.type != "MODIFIED" or event.previous is None:
+        return event.type if now else None
+    before = _visible(route, event.previous, match)
+    if now:
+        return "MODIFIED" if before else "ADDED"
+    return "DELETED" if before else None
+
+
 async def serve_watch(
     request: web.Request,
     route: routing.Route,
@@ -73,8 +84,9 @@ async def serve_watch(
             backlog.append(("BOOKMARK", end))
     else:
         try:
-            backlog = [(e.type, e.object) for e in store.events_since(route.info.key, int(rv))]
-            backlog = [(t, o) for t, o in backlog if _visible(route, o, match)]
+            for past in store.events_since(route.info.key, int(rv)):
+                if (seen := _as_seen(route, past, match)) is not None:
+                    backlog.append((seen, past.object))
         except errors.ApiError as exc:
             failure = exc
 
@@ -113,8 +125,8 @@ async def serve_watch(
                 continue
             except StopAsyncIteration:
                 break
-            if _visible(route, event.object, match):
-                await response.write(_line(event.type, event.object))
+            if (seen := _as_seen(route, event, match)) is not None:
+                await response.write(_line(seen, event.object))
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away: nothing more to send

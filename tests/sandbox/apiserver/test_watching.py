@@ -174,3 +174,20 @@ async def test_close_watches_ends_open_streams(api_client, kube_api):
     assert kube_api.faults.close_watches() == 1
     assert await asyncio.wait_for(task, 3) == []
     assert kube_api.open_watches == 0
+
+
+async def test_selector_exit_and_entry_become_deleted_and_added(api_client):
+    core = client.CoreV1Api(api_client)
+    await core.create_namespaced_config_map("default", cm("c", app="x"))
+    rv = (await core.list_namespaced_config_map("default")).metadata.resource_version
+    relabel = "application/merge-patch+json"
+    await core.patch_namespaced_config_map("c", "default", {"metadata": {"labels": {"app": "y"}}},
+                                           _content_type=relabel)
+    await core.patch_namespaced_config_map("c", "default", {"data": {"ignored": "1"}}, _content_type=relabel)
+    await core.patch_namespaced_config_map("c", "default", {"metadata": {"labels": {"app": "x"}}},
+                                           _content_type=relabel)
+    got = await collect(
+        core.list_namespaced_config_map, "default", count=2, resource_version=rv, label_selector="app=x",
+        timeout_seconds=2,
+    )
+    assert got == [("DELETED", "c"), ("ADDED", "c")]
