@@ -90,7 +90,7 @@ class ControlServer:
         try:
             return web.json_response(self._faults.configure(await _body(request)))
         except storing.ApiError as err:
-            return web.json_response(err.status, status=err.code)
+            return web.json_response(err.status(), status=err.code)
         except (TypeError, ValueError) as err:
             return _error(400, f"faults: {err}")
 

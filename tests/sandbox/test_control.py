@@ -1,0 +1,95 @@
+"""Control endpoint over HTTP: POST/GET /lbc (knobs, validation errors), POST /faults forwarded to the API
+server's hooks (an injected failure is then served by the API), GET /traffic (counts for an Ingress, parameter
+errors), and JSON error bodies for bodies that are not JSON objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sandbox.running import Sandbox
+from tests.sandbox.lbc import manifests
+from tests.sandbox.lbc.manifests import INGRESSES, eventually
+
+ACTION = "alb.ingress.kubernetes.io/actions.stable"
+
+
+async def _call(method: str, url: str, body: Any = None, raw: str | None = None) -> tuple[int, Any]:
+    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    async with aiohttp.ClientSession() as session, session.request(method, url, data=data) as response:
+        return response.status, json.loads(await response.text())
+
+
+async def test_lbc_knobs_round_trip(sandbox: Sandbox) -> None:
+    url = f"{sandbox.state.control}/lbc"
+    status, body = await _call("POST", url, {"lagSeconds": 2, "rejectActions": True})
+    assert (status, body) == (200, {"lagSeconds": 2.0, "paused": False, "rejectActions": True})
+    status, body = await _call("POST", url, {"paused": True})
+    assert (status, body) == (200, {"lagSeconds": 2.0, "paused": True, "rejectActions": True})
+    assert await _call("GET", url) == (200, {"lagSeconds": 2.0, "paused": True, "rejectActions": True})
+    assert sandbox.lbc is not None and sandbox.lbc.knobs.paused
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param('{"paused": "no"}', {"error": "paused must be true or false"}, id="bad-value"),
+        pytest.param('{"speed": 1}', {"error": "unknown knob(s): speed"}, id="unknown-knob"),
+        pytest.param("[]", {"error": "body must be a JSON object"}, id="not-object"),
+    ],
+)
+async def test_lbc_rejects_bad_bodies(sandbox: Sandbox, raw: str, expected: dict[str, str]) -> None:
+    assert await _call("POST", f"{sandbox.state.control}/lbc", raw=raw) == (400, expected)
+
+
+async def test_lbc_rejects_non_json(sandbox: Sandbox) -> None:
+    status, body = await _call("POST", f"{sandbox.state.control}/lbc", raw="{oops")
+    assert status == 400 and body["error"].startswith("body is not JSON: ")
+
+
+async def test_faults_are_forwarded_to_the_api_server(sandbox: Sandbox) -> None:
+    status, body = await _call("POST", f"{sandbox.state.control}/faults",
+                               {"fail": [{"verb": "get", "resource": "namespaces", "count": 1, "code": 503}]})
+    assert status == 200 and len(body["fail"]) == 1
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{sandbox.state.api_server}/api/v1/namespaces/default") as failed:
+            assert failed.status == 503
+        async with session.get(f"{sandbox.state.api_server}/api/v1/namespaces/default") as served:
+            assert served.status == 200
+    status, body = await _call("POST", f"{sandbox.state.control}/faults", {"fail": ["nope"]})
+    assert status == 400 and body["kind"] == "Status" and body["code"] == 400
+
+
+async def test_traffic_counts_requests_for_an_ingress(sandbox: Sandbox) -> None:
+    storage = sandbox.storage
+    for name, replicas in (("stable", 2), ("canary", 1)):
+        storage.create("services", manifests.service(name))
+        storage.create("replicasets.apps", manifests.replica_set(name, replicas, app=name))
+    storage.create(INGRESSES, manifests.ingress(annotations={ACTION: manifests.forward(("canary", 50),
+                                                                                      ("stable", 50))}))
+    url = f"{sandbox.state.control}/traffic?requests=400&ingress=default/app&seed=5"
+
+    async def served() -> dict[str, Any]:
+        status, body = await _call("GET", url)
+        assert status == 200 and body["failed"] == 0 and set(body["byService"]) == {"canary", "stable"}
+        return body
+
+    body = await eventually(served)
+    assert body["requests"] == 400 == sum(body["byService"].values())
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        pytest.param("requests=10", "ingress must be <namespace>/<name>", id="no-ingress"),
+        pytest.param(
+            "requests=ten&ingress=default/app", "requests and seed must be integers", id="bad-count"
+        ),
+        pytest.param("requests=0&ingress=default/app", "requests must be between 1 and 1000000", id="zero"),
+    ],
+)
+async def test_traffic_rejects_bad_parameters(sandbox: Sandbox, query: str, message: str) -> None:
+    assert await _call("GET", f"{sandbox.state.control}/traffic?{query}") == (400, {"error": message})
