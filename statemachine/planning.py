@@ -20,6 +20,8 @@ __all__ = ["DEFAULT_VERIFY_RETRY_INTERVAL", "Plan", "choose_trigger", "plan"]
 
 DEFAULT_VERIFY_RETRY_INTERVAL = 10.0
 
+Counts = tuple[int | None, int | None]
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -79,11 +81,15 @@ class _Progress:
     events: tuple[events.Event, ...]
 
 
-def plan(snapshot: Snapshot, *, now: datetime,
+def plan(snapshot: Snapshot, *, now: datetime, source: States | None = None,
          verify_retry_interval: float = DEFAULT_VERIFY_RETRY_INTERVAL) -> Plan:
-    """Decide the next desired world for one Rollout."""
+    """Decide the next desired world for one Rollout.
+
+    `source` is the state the Rollout's machine model is in (the target of its last plan); without it the
+    state is derived from the observed status, which already includes a user's abort, promote or pause.
+    """
     rollout = snapshot.rollout
-    source = states.state_from_status(rollout)
+    source = source or states.state_from_status(rollout)
     if snapshot.invalid_spec is not None:
         return _plan_invalid(snapshot, source, snapshot.invalid_spec, now=now)
     if snapshot.pod_hash != rollout.status.current_pod_hash:
@@ -123,7 +129,9 @@ def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> 
                               abort=False, aborted_at=None, pause_conditions=(), controller_pause=False,
                               promote_full=False)
     after = dataclasses.replace(rollout, status=new)
-    counts = weights.traffic_routed_counts(after, old.canary.weights)
+    counts: Counts = weights.traffic_routed_counts(after, old.canary.weights)
+    if snapshot.stable_rs is None:
+        counts = (rollout.replicas, None)
     new = _with_conditions(snapshot, new, now=now)
     return _finish(snapshot, source, new, found, reason=reason, decision=None, prepared=old.canary.weights,
                    write=False, verify=False, replicas=counts, step_advanced=False, new_revision=True,
@@ -202,9 +210,6 @@ def _earliest(a: float | None, b: float | None) -> float | None:
     return a if b is None else min(a, b)
 
 
-Counts = tuple[int | None, int | None]
-
-
 def _replica_counts(snapshot: Snapshot, *, now: datetime) -> tuple[Counts, float | None]:
     """Desired (canary, stable) sizes; an aborted canary keeps its size for abortScaleDownDelaySeconds."""
     rollout = snapshot.rollout
@@ -212,6 +217,8 @@ def _replica_counts(snapshot: Snapshot, *, now: datetime) -> tuple[Counts, float
     replicas = rollout.replicas
     if states.is_promoted(rollout):
         return (replicas, replicas), None
+    if snapshot.stable_rs is None:
+        return (replicas, None), None  # nothing to shift from: the first ReplicaSet takes every replica
     dynamic = rollout.canary is not None and rollout.canary.dynamic_stable_scale
     if old.abort and not dynamic:
         keep = snapshot.new_rs.spec_replicas if snapshot.new_rs else 0

@@ -10,7 +10,9 @@ from statemachine import models, parsing
 from statemachine.snapshot import ReplicaSetView, Snapshot
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
-STEPS: list[dict[str, Any]] = [{"setWeight": 10}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "1h"}}]
+STEPS: list[dict[str, Any]] = [
+    {"setWeight": 10}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "1h"}},
+]
 
 
 def rollout_dict(steps: list[dict[str, Any]] | None = None, status: dict[str, Any] | None = None, *,

@@ -1,8 +1,8 @@
 """Phase/message (reference §4.5) and the Progressing/Paused/InvalidSpec/Available conditions (§4.3).
 
-Aspects: each row of CalculateRolloutPhase in priority order with its exact message, the client-side wrapper
-rows, SetRolloutCondition's keep/replace rules and timestamps, and the condition moves for abort, retry, pause,
-resume, progress, completion, availability and InvalidSpec.
+Aspects: each row of CalculateRolloutPhase in priority order with its exact message, the client-side
+wrapper rows, SetRolloutCondition's keep/replace rules and timestamps, and the condition moves for abort,
+retry, pause, resume, progress, completion, availability and InvalidSpec.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ def _phase(status: dict[str, Any], *, paused: bool = False, restart: str | None 
     pytest.param({**HEALTHY, "conditions": [_cond("Progressing", "False", "RolloutAborted",
                                                   "Rollout aborted update to revision 2")]}, {"paused": True},
                  ("Degraded", "RolloutAborted: Rollout aborted update to revision 2"), id="1-aborted"),
-    pytest.param({**HEALTHY, "conditions": [_cond("Progressing", "False", "ProgressDeadlineExceeded", "slow")]},
-                 {}, ("Degraded", "ProgressDeadlineExceeded: slow"), id="1-deadline"),
+    pytest.param({**HEALTHY, "conditions": [
+                     _cond("Progressing", "False", "ProgressDeadlineExceeded", "slow")]}, {},
+                 ("Degraded", "ProgressDeadlineExceeded: slow"), id="1-deadline"),
     pytest.param({**HEALTHY, "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": EARLIER}]},
                  {"paused": True}, ("Paused", "manually paused"), id="2-spec-paused"),
     pytest.param({**HEALTHY, "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": EARLIER},
@@ -61,7 +62,8 @@ def _phase(status: dict[str, Any], *, paused: bool = False, restart: str | None 
                  ("Progressing", "updated replicas are still becoming available"), id="6-available"),
     pytest.param({**HEALTHY, "replicas": 12}, {"routed": False},
                  ("Progressing", "old replicas are pending termination"), id="8-basic-canary-old-replicas"),
-    pytest.param({**HEALTHY, "replicas": 12}, {}, ("Healthy", ""), id="8-traffic-routed-ignores-old-replicas"),
+    pytest.param({**HEALTHY, "replicas": 12}, {}, ("Healthy", ""),
+                 id="8-traffic-routed-ignores-old-replicas"),
     pytest.param({**HEALTHY, "stableRS": "old"}, {}, ("Progressing", "waiting for all steps to complete"),
                  id="8-not-promoted"),
     pytest.param({**HEALTHY, "stableRS": ""}, {}, ("Progressing", "waiting for all steps to complete"),
@@ -74,7 +76,8 @@ def test_calculate_phase(status: dict[str, Any], kwargs: dict[str, Any], expecte
 
 @pytest.mark.parametrize(("status", "expected"), [
     pytest.param({**HEALTHY, "observedGeneration": "1", "phase": "Healthy"},
-                 ("Progressing", "waiting for rollout spec update to be observed"), id="generation-not-observed"),
+                 ("Progressing", "waiting for rollout spec update to be observed"),
+                 id="generation-not-observed"),
     pytest.param({**HEALTHY, "controllerPause": True, "phase": "Paused", "message": "CanaryPauseStep"},
                  ("Progressing", "waiting for rollout to unpause"), id="unpausing"),
     pytest.param({**HEALTHY, "phase": "Paused", "message": "CanaryPauseStep"}, ("Paused", "CanaryPauseStep"),
@@ -91,11 +94,13 @@ def test_set_condition_keeps_same_status_and_reason() -> None:
     first = phases.set_condition((), "Paused", "True", "RolloutPaused", "Rollout is paused", now=NOW)
     assert first == (models.Condition("Paused", "True", "RolloutPaused", "Rollout is paused", STAMP, STAMP),)
     later = NOW + timedelta(hours=1)
-    assert phases.set_condition(first, "Paused", "True", "RolloutPaused", "Rollout is paused", now=later) is first
+    same = phases.set_condition(first, "Paused", "True", "RolloutPaused", "Rollout is paused", now=later)
+    assert same is first
     flipped = phases.set_condition(first, "Paused", "False", "RolloutPaused", "Rollout is paused", now=later)
     assert flipped[0].last_transition_time == "2026-11-26T13:00:00Z"
     same_status = phases.set_condition(first, "Paused", "True", "Other", "x", now=later)
-    assert (same_status[0].last_update_time, same_status[0].last_transition_time) == ("2026-11-26T13:00:00Z", STAMP)
+    times = (same_status[0].last_update_time, same_status[0].last_transition_time)
+    assert times == ("2026-11-26T13:00:00Z", STAMP)
 
 
 def _conditions(old: dict[str, Any], new_fields: dict[str, Any], *, paused: bool = False,
@@ -126,7 +131,8 @@ def test_pause_and_resume_conditions() -> None:
     assert got["Paused"] == ("True", "RolloutPaused", "Rollout is paused")
     manual = _conditions({}, {}, paused=True)
     assert manual["Paused"] == ("True", "RolloutPaused", "Rollout is paused")
-    old = {"conditions": [_cond("Progressing", "Unknown", "RolloutPaused"), _cond("Paused", "True", "RolloutPaused")]}
+    old = {"conditions": [_cond("Progressing", "Unknown", "RolloutPaused"),
+                          _cond("Paused", "True", "RolloutPaused")]}
     resumed = _conditions(old, {"pause_conditions": ()})
     assert resumed["Progressing"] == ("Unknown", "RolloutResumed", "Rollout is resumed")
     assert resumed["Paused"] == ("False", "RolloutPaused", "Rollout is paused")

@@ -16,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from statemachine import models, planning, weights
-from tests.statemachine.conftest import NOW, progressing_status, rollout_dict, rs, snapshot
+from tests.statemachine.conftest import NOW, rs, snapshot
+from tests.statemachine.conftest import progressing_status as ps
+from tests.statemachine.conftest import rollout_dict as ro
 
 
 def _decision(raw: dict[str, Any], **kwargs: Any) -> tuple[int, str, str, bool, bool]:
@@ -30,63 +32,72 @@ PROMOTED = {"currentPodHash": "old", "stableRS": "old", "currentStepIndex": 4, "
 
 
 @pytest.mark.parametrize(("raw", "kwargs", "expected"), [
-    pytest.param(rollout_dict(status=PROMOTED, dynamicStableScale=True),
-                 {"new": rs("old", 10, 7), "stable": rs("old", 10, 7)}, (30, "rollback-to-stable", "new", False, False),
+    pytest.param(ro(status=PROMOTED, dynamicStableScale=True),
+                 {"new": rs("old", 10, 7), "stable": rs("old", 10, 7)},
+                 (30, "rollback-to-stable", "new", False, False),
                  id="rollback-to-stable-dynamic"),
-    pytest.param(rollout_dict(status={**PROMOTED, "canary": {"weights": {
+    pytest.param(ro(status={**PROMOTED, "canary": {"weights": {
                      "canary": {"weight": 20, "podTemplateHash": "new"}, "stable": {"weight": 80}}}},
                      dynamicStableScale=True),
-                 {"new": rs("old", 10, 7), "stable": rs("old", 10, 7)}, (20, "rollback-to-stable", "new", False, True),
+                 {"new": rs("old", 10, 7), "stable": rs("old", 10, 7)},
+                 (20, "rollback-to-stable", "new", False, True),
                  id="rollback-to-stable-never-raises-weight"),
-    pytest.param(rollout_dict(status=PROMOTED), {"new": rs("old", 10), "stable": rs("old", 10)},
+    pytest.param(ro(status=PROMOTED), {"new": rs("old", 10), "stable": rs("old", 10)},
                  (0, "fully-promoted", "old", True, False), id="fully-promoted"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=50, abort=True)),
+    pytest.param(ro(status=ps(2, canary_weight=50, abort=True)),
                  {"new": rs("new", 5), "stable": rs("old", 10)}, (0, "aborted", "new", True, False),
                  id="aborted"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=50, abort=True), dynamicStableScale=True),
+    pytest.param(ro(status=ps(2, canary_weight=50, abort=True), dynamicStableScale=True),
                  {"new": rs("new", 5), "stable": rs("old", 6)}, (40, "aborted", "new", True, False),
                  id="aborted-dynamic-follows-stable-availability"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=30, abort=True), dynamicStableScale=True),
+    pytest.param(ro(status=ps(2, canary_weight=30, abort=True), dynamicStableScale=True),
                  {"new": rs("new", 5), "stable": rs("old", 6)}, (30, "aborted", "new", True, True),
                  id="aborted-dynamic-never-raises-weight"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=10)), {"new": None, "stable": rs("old", 10)},
+    pytest.param(ro(status=ps(2, canary_weight=10)), {"new": None, "stable": rs("old", 10)},
                  (0, "canary-unavailable", "", True, False), id="new-rs-missing"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=10)),
-                 {"new": rs("new", 5, 0), "stable": rs("old", 10)}, (0, "canary-unavailable", "new", True, False),
+    pytest.param(ro(status=ps(2, canary_weight=10)),
+                 {"new": rs("new", 5, 0), "stable": rs("old", 10)},
+                 (0, "canary-unavailable", "new", True, False),
                  id="new-rs-unavailable"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=50, promoteFull=True)),
+    pytest.param(ro(status=ps(2, canary_weight=50, promoteFull=True)),
                  {"new": rs("new", 10, 7), "stable": rs("old", 10)}, (50, "promote-full", "new", True, False),
                  id="promote-full-keeps-current-weight"),
-    pytest.param(rollout_dict(status={**progressing_status(2, promoteFull=True), "canary": {}}),
+    pytest.param(ro(status={**ps(2, promoteFull=True), "canary": {}}),
                  {"new": rs("new", 10, 7), "stable": rs("old", 10)}, (0, "promote-full", "new", True, False),
                  id="promote-full-without-weights"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=50, promoteFull=True),
+    pytest.param(ro(status=ps(2, canary_weight=50, promoteFull=True),
                               dynamicStableScale=True),
                  {"new": rs("new", 10, 7), "stable": rs("old", 10)}, (70, "promote-full", "new", True, False),
                  id="promote-full-dynamic-follows-canary-availability"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=10)),
-                 {"new": rs("new", 5, 1), "stable": rs("old", 10)}, (10, "previous-set-weight", "new", False, False),
+    pytest.param(ro(status=ps(2, canary_weight=10)),
+                 {"new": rs("new", 5, 1), "stable": rs("old", 10)},
+                 (10, "previous-set-weight", "new", False, False),
                  id="scaling-uses-previous-set-weight"),
-    pytest.param(rollout_dict(status=progressing_status(0)),
-                 {"new": rs("new", 1, 0 + 1), "stable": rs("old", 9)}, (0, "previous-set-weight", "new", False, True),
+    pytest.param(ro(status=ps(0)),
+                 {"new": rs("new", 1, 0 + 1), "stable": rs("old", 9)},
+                 (0, "previous-set-weight", "new", False, True),
                  id="no-previous-set-weight-is-0"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=10)),
-                 {"new": rs("new", 5), "stable": rs("old", 10)}, (50, "current-set-weight", "new", False, False),
+    pytest.param(ro(status=ps(2, canary_weight=10)),
+                 {"new": rs("new", 5), "stable": rs("old", 10)},
+                 (50, "current-set-weight", "new", False, False),
                  id="current-set-weight"),
-    pytest.param(rollout_dict(status=progressing_status(1, canary_weight=10)),
-                 {"new": rs("new", 1), "stable": rs("old", 10)}, (10, "current-set-weight", "new", False, False),
+    pytest.param(ro(status=ps(1, canary_weight=10)),
+                 {"new": rs("new", 1), "stable": rs("old", 10)},
+                 (10, "current-set-weight", "new", False, False),
                  id="pause-step-keeps-last-set-weight"),
-    pytest.param(rollout_dict(status=progressing_status(4, canary_weight=50)),
+    pytest.param(ro(status=ps(4, canary_weight=50)),
                  {"new": rs("new", 10), "stable": rs("old", 10)}, (100, "end-of-steps", "new", False, False),
                  id="end-of-steps"),
-    pytest.param(rollout_dict(status=progressing_status(4, canary_weight=50)),
-                 {"new": rs("new", 5), "stable": rs("old", 10)}, (50, "previous-set-weight", "new", False, False),
+    pytest.param(ro(status=ps(4, canary_weight=50)),
+                 {"new": rs("new", 5), "stable": rs("old", 10)},
+                 (50, "previous-set-weight", "new", False, False),
                  id="end-of-steps-while-scaling"),
-    pytest.param(rollout_dict([], status={**progressing_status(0), "currentStepIndex": None}),
+    pytest.param(ro([], status={**ps(0), "currentStepIndex": None}),
                  {"new": rs("new", 10), "stable": rs("old", 10)}, (0, "no-steps", "new", False, False),
                  id="no-steps"),
-    pytest.param(rollout_dict(status=progressing_status(2, canary_weight=10)),
-                 {"new": rs("new", 5), "stable": rs("old", 10, 4)}, (10, "previous-set-weight", "new", False, True),
+    pytest.param(ro(status=ps(2, canary_weight=10)),
+                 {"new": rs("new", 5), "stable": rs("old", 10, 4)},
+                 (10, "previous-set-weight", "new", False, True),
                  id="hold-when-stable-cannot-take-its-share"),
 ])
 def test_desired_weight_table(raw: dict[str, Any], kwargs: dict[str, Any], expected: tuple[Any, ...]) -> None:
@@ -97,7 +108,8 @@ def test_desired_weight_table(raw: dict[str, Any], kwargs: dict[str, Any], expec
     pytest.param([{"setWeight": 10}], {"currentStepIndex": 0}, {}, (1, 3), id="setWeight-rounds-up"),
     pytest.param([{"setWeight": 34}], {"currentStepIndex": 0}, {}, (2, 3), id="setWeight-ceil-1.02"),
     pytest.param([{"setWeight": 0}], {"currentStepIndex": 0}, {}, (0, 3), id="setWeight-0"),
-    pytest.param([{"setWeight": 10}, {"setCanaryScale": {"replicas": 2}}], {"currentStepIndex": 1}, {}, (2, 3),
+    pytest.param([{"setWeight": 10}, {"setCanaryScale": {"replicas": 2}}], {"currentStepIndex": 1}, {},
+                 (2, 3),
                  id="setCanaryScale-replicas"),
     pytest.param([{"setCanaryScale": {"weight": 50}}, {"setWeight": 10}], {"currentStepIndex": 1}, {}, (2, 3),
                  id="setCanaryScale-weight-rounds-up"),
@@ -105,7 +117,8 @@ def test_desired_weight_table(raw: dict[str, Any], kwargs: dict[str, Any], expec
                   {"setCanaryScale": {"matchTrafficWeight": True}}], {"currentStepIndex": 2}, {}, (1, 3),
                  id="matchTrafficWeight-cancels"),
     pytest.param([{"setWeight": 10}], {"currentStepIndex": 1}, {}, (3, 3), id="end-of-steps-full-canary"),
-    pytest.param([{"setWeight": 10}], {"currentStepIndex": 0, "promoteFull": True}, {}, (3, 3), id="promote-full"),
+    pytest.param([{"setWeight": 10}], {"currentStepIndex": 0, "promoteFull": True}, {}, (3, 3),
+                 id="promote-full"),
     pytest.param([{"setWeight": 10}], {"currentStepIndex": 0}, {"minPodsPerReplicaSet": 2}, (2, 3),
                  id="minPodsPerReplicaSet"),
     pytest.param([{"setWeight": 10}], {"currentStepIndex": 0}, {"dynamicStableScale": True}, (1, 3),
@@ -123,23 +136,23 @@ def test_desired_weight_table(raw: dict[str, Any], kwargs: dict[str, Any], expec
 ])
 def test_traffic_routed_counts(steps: list[dict[str, Any]], status: dict[str, Any], canary: dict[str, Any],
                                expected: tuple[int, int]) -> None:
-    rollout = snapshot(rollout_dict(steps, {"currentPodHash": "new", "stableRS": "old", **status}, replicas=3,
+    rollout = snapshot(ro(steps, {"currentPodHash": "new", "stableRS": "old", **status}, replicas=3,
                                     **canary)).rollout
     assert weights.traffic_routed_counts(rollout, rollout.status.canary.weights) == expected
 
 
 def test_current_step_and_index_rules() -> None:
-    no_steps = snapshot(rollout_dict([])).rollout
+    no_steps = snapshot(ro([])).rollout
     assert weights.current_step(no_steps) == (None, None)
-    nil_index = snapshot(rollout_dict(status={"currentPodHash": "x"})).rollout
+    nil_index = snapshot(ro(status={"currentPodHash": "x"})).rollout
     assert weights.current_step(nil_index) == (models.SetWeight(10), 0)
-    past_end = snapshot(rollout_dict(status={"currentStepIndex": 7})).rollout
+    past_end = snapshot(ro(status={"currentStepIndex": 7})).rollout
     assert weights.current_step(past_end) == (None, 7)
     assert weights.current_set_weight(past_end) == 100
 
 
 def test_weight_status_is_clamped() -> None:
-    rollout = snapshot(rollout_dict()).rollout
+    rollout = snapshot(ro()).rollout
     over = weights.weight_status(rollout, 150, "new", "old")
     assert (over.canary.weight, over.stable.weight) == (100, 0)
     under = weights.weight_status(rollout, -5, "new", "old")
@@ -193,15 +206,15 @@ step_strategy = st.one_of(
     stable_available=st.integers(0, 20),
     verified=st.one_of(st.none(), st.booleans()),
 )
-def test_weights_stay_in_range_and_sum_to_100(steps: list[dict[str, Any]], data: st.DataObject, replicas: int,
-                                               dynamic: bool, abort: bool, promote_full: bool, prior: int | None,
-                                               new_available: int, stable_available: int,
-                                               verified: bool | None) -> None:
+def test_weights_stay_in_range_and_sum_to_100(
+    steps: list[dict[str, Any]], data: st.DataObject, replicas: int, dynamic: bool, abort: bool,
+    promote_full: bool, prior: int | None, new_available: int, stable_available: int, verified: bool | None,
+) -> None:
     index = data.draw(st.integers(0, len(steps)))
-    status = progressing_status(index, canary_weight=prior or 0, abort=abort, promoteFull=promote_full)
+    status = ps(index, canary_weight=prior or 0, abort=abort, promoteFull=promote_full)
     if prior is None:
         status["canary"] = {}
-    raw = rollout_dict(steps, status, replicas=replicas, dynamicStableScale=dynamic)
+    raw = ro(steps, status, replicas=replicas, dynamicStableScale=dynamic)
     snap = snapshot(raw, new=rs("new", replicas, min(new_available, replicas)),
                     stable=rs("old", replicas, min(stable_available, replicas)), verified=verified,
                     verify_weights=True)
