@@ -82,6 +82,7 @@ def _delete_options(request: web.Request, body: Any) -> tuple[str | None, str | 
 async def serve_resource(request: web.Request, route: routing.Route, store: storage.Storage) -> web.Response:
     """Serve every verb except watch."""
     key, query = route.info.key, request.query
+    dry_run = query.get("dryRun") == "All"
     if route.verb == "list":
         items = store.list(key, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
         return json_response(_list_body(route, items, store.resource_version))
@@ -94,7 +95,6 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
     if route.verb == "create":
         body = _object_body(await body_of(request))
         _check_namespace(route, body)
-        dry_run = query.get("dryRun") == "All"
         return json_response(store.create(key, body, dry_run=dry_run), status=201)
     if route.verb == "update":
         body = _object_body(await body_of(request))
@@ -104,7 +104,7 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
             raise errors.bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL ({route.name})"
             )
-        return json_response(store.replace(key, body, subresource=route.subresource))
+        return json_response(store.replace(key, body, subresource=route.subresource, dry_run=dry_run))
     if route.verb == "patch":
         assert route.name is not None
         media = request.content_type
@@ -112,7 +112,7 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
             raise errors.unsupported_media_type(media, patching.ACCEPTED_FOR_CUSTOM)
         patched = store.patch(
             key, route.namespace, route.name, await body_of(request), content_type=media,
-            subresource=route.subresource,
+            subresource=route.subresource, dry_run=dry_run,
         )
         return json_response(patched)
     if route.verb == "delete":
@@ -120,7 +120,8 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
         raw = await request.read()
         rv, uid, propagation = _delete_options(request, json.loads(raw) if raw.strip() else None)
         deleted = store.delete(
-            key, route.namespace, route.name, resource_version=rv, uid=uid, propagation=propagation
+            key, route.namespace, route.name, resource_version=rv, uid=uid, propagation=propagation,
+            dry_run=dry_run,
         )
         if deleted is None:
             raise errors.not_found(route.info.group, route.info.plural, route.name)

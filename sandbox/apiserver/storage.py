@@ -148,7 +148,9 @@ class Storage:
         self._emit("ADDED", info, new)
         return copy.deepcopy(new)
 
-    def replace(self, resource: str, obj: Obj, *, subresource: str | None = None) -> Obj:
+    def replace(
+        self, resource: str, obj: Obj, *, subresource: str | None = None, dry_run: bool = False
+    ) -> Obj:
         """Full update (PUT); 409 Conflict when `metadata.resourceVersion` is stale."""
         info = self.registry.get(resource)
         incoming = copy.deepcopy(obj)
@@ -166,7 +168,7 @@ class Storage:
             )
         if rv not in (None, "") and str(rv) != stored["metadata"]["resourceVersion"]:
             raise errors.conflict(info.group, info.plural, name)
-        return self._update(info, stored, incoming, subresource)
+        return self._update(info, stored, incoming, subresource, dry_run=dry_run)
 
     def patch(
         self,
@@ -177,6 +179,7 @@ class Storage:
         *,
         content_type: str = patching.MERGE_PATCH,
         subresource: str | None = None,
+        dry_run: bool = False,
     ) -> Obj:
         """PATCH by media type; a resourceVersion the patch sets is a precondition (409 when stale)."""
         info = self.registry.get(resource)
@@ -189,7 +192,7 @@ class Storage:
         rv = _meta(patched).get("resourceVersion")
         if rv not in (None, "") and str(rv) != stored["metadata"]["resourceVersion"]:
             raise errors.conflict(info.group, info.plural, name)
-        return self._update(info, stored, patched, subresource)
+        return self._update(info, stored, patched, subresource, dry_run=dry_run)
 
     def merge_patch(
         self, resource: str, namespace: str | None, name: str, patch: Obj, *, subresource: str | None = None
@@ -208,6 +211,7 @@ class Storage:
         resource_version: str | None = None,
         uid: str | None = None,
         propagation: str = "Background",
+        dry_run: bool = False,
     ) -> Obj | None:
         """Delete (None when absent); finalizers only set deletionTimestamp; dependents are collected."""
         info = self.registry.get(resource)
@@ -230,6 +234,8 @@ class Storage:
                 name,
                 f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta['uid']}",
             )
+        if dry_run:
+            return copy.deepcopy(stored)
         if meta.get("finalizers"):
             if "deletionTimestamp" in meta:
                 return copy.deepcopy(stored)
@@ -291,7 +297,13 @@ class Storage:
             }
 
     def _update(
-        self, info: resources.ResourceInfo, stored: Obj, incoming: Obj, subresource: str | None
+        self,
+        info: resources.ResourceInfo,
+        stored: Obj,
+        incoming: Obj,
+        subresource: str | None,
+        *,
+        dry_run: bool = False,
     ) -> Obj:
         if subresource == "status" and info.status:
             new = copy.deepcopy(stored)
@@ -324,6 +336,8 @@ class Storage:
         new_meta.pop("managedFields", None)
         if _spec_part(new, info.status) != _spec_part(stored, info.status):
             new_meta["generation"] += 1
+        if dry_run:
+            return copy.deepcopy(new)
         if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
             return self._remove(info, new, "Background")
         if new == stored:

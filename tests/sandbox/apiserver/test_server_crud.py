@@ -316,3 +316,19 @@ async def test_crd_registers_resource(api_client):
     with pytest.raises(ApiException) as err:
         await co.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
     assert err.value.status == 404
+
+
+async def test_dry_run_patch_replace_delete_change_nothing(api_client, kube_api):
+    core = client.CoreV1Api(api_client)
+    made = await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    patched = await core.patch_namespaced_config_map(
+        "c", "default", {"data": {"a": "2"}}, dry_run="All", _content_type=MERGE
+    )
+    assert patched.data == {"a": "2"}
+    made.data = {"a": "3"}
+    replaced = await core.replace_namespaced_config_map("c", "default", made, dry_run="All")
+    assert replaced.data == {"a": "3"}
+    await core.delete_namespaced_config_map("c", "default", dry_run="All")
+    stored = kube_api.storage.get("configmaps", "default", "c")
+    assert stored is not None
+    assert (stored["data"], stored["metadata"]["resourceVersion"]) == ({"a": "1"}, made.metadata.resource_version)
