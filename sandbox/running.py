@@ -81,13 +81,14 @@ class Sandbox:
         return Path(self.state.kubeconfig)
 
     async def start(self) -> None:
-        if self._own_moto:
-            await asyncio.to_thread(self.moto.start)
-            # Seconds of moto's EC2 set-up belong to start-up, not to the user's first Ingress.
-            await asyncio.to_thread(self.moto.warm_up)
-        await self.api.start(self._host, self._port)
-        self.cluster = Cluster(self.storage, pod_ready_seconds=self._pod_ready_seconds)
-        await self.cluster.start()
+        moto_ready = asyncio.create_task(asyncio.to_thread(self._start_moto)) if self._own_moto else None
+        try:
+            await self.api.start(self._host, self._port)
+            self.cluster = Cluster(self.storage, pod_ready_seconds=self._pod_ready_seconds)
+            await self.cluster.start()
+        finally:
+            if moto_ready is not None:
+                await moto_ready
         self.lbc = LoadBalancerController(self.storage, endpoint_url=self.moto.endpoint_url,
                                           cluster=self._cluster_name, knobs=Knobs(lag_seconds=self._lag))
         await self.lbc.start()
@@ -102,6 +103,11 @@ class Sandbox:
         self._state = SandboxState(kubeconfig=str(written), api_server=self.api.url,
                                    aws_endpoint_url=self.moto.endpoint_url, aws_region=aws.REGION,
                                    control=self.control.url)
+
+    def _start_moto(self) -> None:
+        self.moto.start()
+        # Seconds of moto's EC2 set-up belong to start-up, not to the user's first Ingress.
+        self.moto.warm_up()
 
     async def stop(self) -> None:
         self._state = None

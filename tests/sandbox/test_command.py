@@ -1,0 +1,96 @@
+"""`alb-rollouts sandbox` as a user runs it (a subprocess): ready in under 10 s with the state file and the
+printed values, `kubectl get ns` answers through the kubeconfig, the control endpoint answers, a bad flag is
+refused, and SIGINT stops it cleanly (exit 0, state file removed). Tests in this module run in file order:
+the last one stops the shared process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+READY_WITHIN = 10.0
+
+
+class Running:
+    def __init__(self, process: subprocess.Popen[str], state_file: Path, ready_after: float) -> None:
+        self.process = process
+        self.state_file = state_file
+        self.ready_after = ready_after
+        self.state: dict[str, Any] = json.loads(state_file.read_text())
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "service.cli", "sandbox", *args]
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    state_file = tmp_path_factory.mktemp("sandbox") / "x.json"
+    started = time.monotonic()
+    process = subprocess.Popen(_command("--state-file", str(state_file), "--pod-ready-seconds", "0"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = started + READY_WITHIN + 20  # generous here; the test asserts the 10 s budget
+        while not state_file.exists():
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "no state file"
+            time.sleep(0.05)
+        yield Running(process, state_file, time.monotonic() - started)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+def test_ready_in_under_ten_seconds_with_state_file_and_output(running: Running) -> None:
+    assert running.ready_after < READY_WITHIN
+    state = running.state
+    assert list(state) == ["kubeconfig", "apiServer", "awsEndpointUrl", "awsRegion", "control"]
+    assert state["awsRegion"] == "us-east-1"
+    assert state["kubeconfig"] == str(running.state_file.with_name("x.kubeconfig"))
+    assert state["apiServer"] in Path(state["kubeconfig"]).read_text()
+    assert running.process.stdout is not None
+    lines = [running.process.stdout.readline().rstrip("\n") for _ in range(6)]
+    assert lines == ["sandbox ready", *(f"{key}: {value}" for key, value in state.items())]
+
+
+def test_kubectl_get_ns_answers(running: Running) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed on this machine")
+    result = subprocess.run([kubectl, "--kubeconfig", running.state["kubeconfig"], "get", "ns", "-o", "name"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "namespace/default" in result.stdout.split()
+
+
+def test_control_endpoint_answers(running: Running) -> None:
+    request = urllib.request.Request(f"{running.state['control']}/lbc", data=b'{"lagSeconds": 1.5}',
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read()) == {"lagSeconds": 1.5, "paused": False, "rejectActions": False}
+
+
+def test_bad_flag_is_refused() -> None:
+    result = subprocess.run(_command("--lbc-lag-seconds", "-1"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--lbc-lag-seconds: must be >= 0, got -1" in result.stderr
+
+
+def test_sigint_stops_cleanly(running: Running) -> None:
+    running.process.send_signal(signal.SIGINT)
+    out, err = running.process.communicate(timeout=30)
+    assert running.process.returncode == 0, err
+    assert out.splitlines()[-2:] == ["sandbox stopping", "sandbox stopped"]
+    assert not running.state_file.exists()
+    assert not Path(running.state["kubeconfig"]).exists()
