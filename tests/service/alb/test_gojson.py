@@ -63,6 +63,9 @@ def test_dumps_refuses_floats() -> None:
         pytest.param("1e+x", "invalid character 'x' in exponent of numeric literal", id="exponent"),
         pytest.param("{'a':1}", KEY_START.format("\\'"), id="quote"),
         pytest.param("NaN", "invalid character 'N' looking for beginning of value", id="nan"),
+        pytest.param("é", "invalid character 'Ã' looking for beginning of value", id="utf8-lead-byte"),
+        pytest.param("\x7f", "invalid character '\\x7f' looking for beginning of value", id="delete"),
+        pytest.param("\u00a0", "invalid character 'Â' looking for beginning of value", id="nbsp-lead-byte"),
     ],
 )
 def test_loads_reports_go_syntax_errors(text: str, message: str) -> None:
