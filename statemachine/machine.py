@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from transitions import Machine
 
@@ -115,15 +115,29 @@ def record_transition(event: Any) -> None:
 
 
 class QuietBinding:
-    """With model_override=True transitions binds only methods a model declares and warns about every other
-    one, for every model; our models declare none, so skip them silently instead."""
+    """Machine mix-in for thousands of models.
+
+    With model_override=True transitions binds only methods a model declares and logs a warning for every
+    other one, for every model; ours declare none, so they are skipped silently. transitions also scans its
+    model list on every `add_model` (quadratic in the number of Rollouts); each model here is a new object
+    (see `add_rollout`), so that scan is skipped. Don't use `dispatch`: models carry no bound triggers.
+    """
 
     model_override: bool
+    models: list[Any]
 
     def _checked_assignment(self, model: object, name: str, func: Any) -> None:
         if self.model_override and getattr(model, name, None) is None:
             return
         super()._checked_assignment(model, name, func)  # type: ignore[misc]
+
+    def add_model(self, model: Any, initial: Any = None) -> None:
+        registered, self.models = self.models, []
+        try:
+            super().add_model(model, initial)  # type: ignore[misc]
+        finally:
+            registered.extend(self.models)
+            self.models = registered
 
 
 MACHINE_OPTIONS: dict[str, Any] = {
@@ -136,15 +150,23 @@ MACHINE_OPTIONS: dict[str, Any] = {
 M = TypeVar("M", bound=Machine)
 
 
-def build_machine(machine_cls: type[M] = Machine, **options: Any) -> M:  # type: ignore[assignment]
+@overload
+def build_machine(**options: Any) -> Machine: ...
+
+
+@overload
+def build_machine(machine_cls: type[M], **options: Any) -> M: ...
+
+
+def build_machine(machine_cls: type[Machine] = Machine, **options: Any) -> Machine:
     """One machine from `TRANSITIONS`: `build_machine()` here, `build_machine(AsyncMachine, queued="model")`
     in `service/`. Extra `after_state_change` callbacks run after the transition record is written."""
     extra = options.pop("after_state_change", None) or []
     hooks = [record_transition, *(extra if isinstance(extra, list) else [extra])]
     quiet = type(f"Quiet{machine_cls.__name__}", (QuietBinding, machine_cls), {})
-    machine: M = quiet(states=States, transitions=TRANSITIONS, initial=States.Progressing,
-                       after_state_change=hooks, **{**MACHINE_OPTIONS, **options})
-    return machine
+    built: Machine = quiet(states=States, transitions=TRANSITIONS, initial=States.Progressing,
+                           after_state_change=hooks, **{**MACHINE_OPTIONS, **options})
+    return built
 
 
 def add_rollout(machine: Machine, rollout: models.Rollout) -> RolloutModel:

@@ -247,7 +247,7 @@ def test_ping_pong_flips_on_promotion() -> None:
 
 def test_verification_gates_the_step_and_requeues() -> None:
     raw = ro(status=ps(0, canary_weight=0))
-    cluster = {"new": rs("new", 1), "stable": rs("old", 10), "verify_weights": True}
+    cluster: dict[str, Any] = {"new": rs("new", 1), "stable": rs("old", 10), "verify_weights": True}
     written = planning.plan(snapshot(raw, **cluster), now=NOW, verify_retry_interval=3.0)
     assert (written.verify, written.requeue_after, written.step_index) == (True, 3.0, 0)
     raw = applied(raw, written.status_patch)
@@ -272,7 +272,7 @@ def test_unknown_ingress_weights_are_not_trusted() -> None:
 
 def test_events_are_not_repeated_and_unchanged_status_is_not_patched() -> None:
     raw = ro(status=ps(0, canary_weight=0))
-    cluster = {"new": rs("new", 1), "stable": rs("old", 10), "verify_weights": True}
+    cluster: dict[str, Any] = {"new": rs("new", 1), "stable": rs("old", 10), "verify_weights": True}
     first = planning.plan(snapshot(raw, **cluster), now=NOW)
     assert [e.message for e in first.events] == ["Traffic weight updated from 0 to 10"]
     raw = applied(raw, first.status_patch)
@@ -282,7 +282,7 @@ def test_events_are_not_repeated_and_unchanged_status_is_not_patched() -> None:
 
 def test_timed_pause_requeues_at_expiry() -> None:
     raw = ro([{"setWeight": 10}, {"pause": {"duration": "1h"}}], ps(1, canary_weight=10))
-    cluster = {"new": rs("new", 1), "stable": rs("old", 10)}
+    cluster: dict[str, Any] = {"new": rs("new", 1), "stable": rs("old", 10)}
     plan = planning.plan(snapshot(raw, **cluster), now=NOW)
     assert (plan.trigger, plan.requeue_after) == ("pause", 3600.0)
     assert plan.status_patch is not None

@@ -1,0 +1,51 @@
+"""The `/status` merge patch: only managed fields, Go omitempty on both sides, nested diffs, null removals.
+
+Aspects: an unchanged status gives None; empty values stored explicitly do not cause churn; unmanaged fields
+(`alb`, analysis state) are never touched; a removed `verified` becomes null; lists are replaced whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from statemachine import models, status
+from tests.statemachine.conftest import parse, progressing_status, rollout_dict
+
+
+def _rollout(**extra: object) -> models.Rollout:
+    return parse(rollout_dict(status=progressing_status(1, canary_weight=10, verified=False, **extra)))
+
+
+def test_unchanged_status_gives_no_patch() -> None:
+    rollout = _rollout(abort=False, replicas=0, message="", alb={"ingress": "i"})
+    assert status.status_patch(rollout.raw_status, rollout.status) is None
+
+
+def test_only_changed_managed_fields_are_sent() -> None:
+    rollout = _rollout(alb={"ingress": "i"})
+    weights = rollout.status.canary.weights
+    assert weights is not None
+    new = dataclasses.replace(
+        rollout.status, current_step_index=2, phase="Paused",
+        canary=models.CanaryStatus(weights=dataclasses.replace(weights, verified=None)),
+        pause_conditions=(models.PauseCondition("CanaryPauseStep", "2026-11-26T12:00:00Z"),),
+    )
+    assert status.status_patch(rollout.raw_status, new) == {"status": {
+        "currentStepIndex": 2, "phase": "Paused",
+        "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-11-26T12:00:00Z"}],
+        "canary": {"weights": {"verified": None}},
+    }}
+
+
+def test_cleared_fields_become_null_and_zero_index_is_kept() -> None:
+    rollout = _rollout(abort=True, abortedAt="2026-11-26T11:00:00Z")
+    new = dataclasses.replace(rollout.status, abort=False, aborted_at=None, current_step_index=0)
+    assert status.status_patch(rollout.raw_status, new) == {"status": {
+        "abort": None, "abortedAt": None, "currentStepIndex": 0}}
+
+
+def test_merge_diff() -> None:
+    old = {"a": 1, "b": {"c": 1, "d": 2}, "e": [1], "f": False}
+    new = {"a": 1, "b": {"c": 1}, "e": [1, 2], "f": 0}
+    assert status.merge_diff(old, new) == {"b": {"d": None}, "e": [1, 2], "f": 0}
+    assert status.merge_diff(old, new, ("a",)) == {}
