@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from service import cli
+
 PACKAGES = ["statemachine", "service", "sandbox"]
 FORBIDDEN_IN_STATEMACHINE = ("kubernetes_asyncio", "aiobotocore", "botocore", "aiohttp", "structlog",
                              "prometheus_client", "service", "sandbox")
@@ -43,9 +45,20 @@ def test_statemachine_is_pure() -> None:
 
 
 def test_cli_lists_every_command() -> None:
-    from service import cli
-
     parser = cli.build_parser()
     help_text = parser.format_help()
     for name in cli.COMMANDS:
         assert name in help_text
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_cli_imports_only_the_selected_command(name: str) -> None:
+    code = (
+        "import sys\n"
+        "from service import cli\n"
+        f"cli.build_parser({name!r})\n"
+        "others = [m for n, (m, _) in cli.COMMANDS.items() if n != " + repr(name) + " and m in sys.modules]\n"
+        "print(','.join(others))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
