@@ -3,7 +3,8 @@ an internet-facing ALB with an HTTP:80 listener, tagged target groups (IP type),
 annotation's, TargetGroupBindings and the Ingress hostname; weight changes are a ModifyRule in place; targets
 follow EndpointSlices; header conditions and lower-case JSON keys; the knobs (lagSeconds, paused,
 rejectActions) and their validation; bad annotations give one FailedBuildModel event and leave AWS as it was;
-non-alb Ingresses are ignored; deleting the Ingress removes the ALB, its target groups and bindings."""
+non-alb Ingresses are ignored; deleting the Ingress removes the ALB, its target groups and bindings; a
+defaultBackend action is the listener's default (ModifyListener in place); a group shares one ALB."""
 
 from __future__ import annotations
 
@@ -267,3 +268,51 @@ def test_knob_validation(body: dict[str, Any], message: str) -> None:
         controller.configure(body)
     assert str(err.value) == message
     assert controller.knobs.as_dict() == {"lagSeconds": 0.0, "paused": False, "rejectActions": False}
+
+
+async def test_default_backend_action_is_the_listener_default_modified_in_place(lbc, storage, elbv2) -> None:
+    manifests.backend_pair(storage, stable=["10.0.1.1"], canary=["10.0.2.1"])
+    made = manifests.ingress(annotations={ACTION: manifests.forward(("canary", 10), ("stable", 90))})
+    made["spec"] = {"ingressClassName": "alb",
+                    "defaultBackend": {"service": {"name": "stable", "port": {"name": "use-annotation"}}}}
+    storage.create(INGRESSES, made)
+
+    async def default_weights(expected: dict[str, int]) -> str:
+        lb = await _alb(elbv2, storage)
+        (listener,) = (await elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"]))["Listeners"]
+        (action,) = listener["DefaultActions"]
+        got = {(await _tags(elbv2, tg["TargetGroupArn"]))["ingress.k8s.aws/resource"]: tg["Weight"]
+               for tg in action["ForwardConfig"]["TargetGroups"]}
+        assert got == expected
+        return str(listener["ListenerArn"])
+
+    before = {"default/app-canary:80": 10, "default/app-stable:80": 90}
+    after = {"default/app-canary:80": 25, "default/app-stable:80": 75}
+    first = await eventually(lambda: default_weights(before))
+    _set_action(storage, manifests.forward(("canary", 25), ("stable", 75)))
+    second = await eventually(lambda: default_weights(after))
+    assert first == second
+    assert [r["IsDefault"] for r in await _rules(elbv2, storage)] == [True]
+
+
+async def test_group_members_share_one_alb_with_rules_in_group_order(lbc, storage, elbv2) -> None:
+    manifests.backend_pair(storage, stable=["10.0.1.1"], canary=["10.0.2.1"])
+    for name, order, backend in (("zeta", "-5", "stable"), ("alpha", "0", "canary")):
+        storage.create(INGRESSES, manifests.ingress(
+            name=name, backend=backend, use_annotation=False, host=f"{name}.example.com",
+            annotations={"alb.ingress.kubernetes.io/group.name": "shop",
+                         "alb.ingress.kubernetes.io/group.order": order}))
+
+    async def both_pointed() -> list[str]:
+        hostnames = {storage.get(INGRESSES, "default", n)["status"]["loadBalancer"]["ingress"][0]["hostname"]
+                     for n in ("zeta", "alpha")}
+        assert len(hostnames) == 1
+        (lb,) = (await elbv2.describe_load_balancers())["LoadBalancers"]
+        assert (await _tags(elbv2, lb["LoadBalancerArn"]))["ingress.k8s.aws/stack"] == "shop"
+        (listener,) = (await elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"]))["Listeners"]
+        rules = (await elbv2.describe_rules(ListenerArn=listener["ListenerArn"]))["Rules"]
+        ordered = sorted((r for r in rules if not r["IsDefault"]), key=lambda r: int(r["Priority"]))
+        return [r["Conditions"][0]["HostHeaderConfig"]["Values"][0] for r in ordered]
+
+    assert await eventually(both_pointed) == ["zeta.example.com", "alpha.example.com"]
+    assert {t["metadata"]["labels"]["ingress.k8s.aws/stack"] for t in storage.list(TGBS)} == {"shop"}
