@@ -123,7 +123,8 @@ def should_full_promote(snapshot: Snapshot, *, weight_ok: bool = True) -> str:
     if rollout.status.promote_full:
         return "Full promotion requested"
     count = len(rollout.steps)
-    if (count == 0 or weights.step_index(rollout) == count) and weight_ok:
+    index = weights.step_index(rollout)
+    if (index is None or index >= count) and weight_ok:  # past the end counts as the end
         return f"Completed all {count} canary steps"
     return ""
 

@@ -4,7 +4,8 @@ Aspects: a whole canary walk-through (every trigger, event string and phase on t
 once, index rule, canary kept for abortScaleDownDelaySeconds), retry, promote (pause conditions cleared under
 controllerPause), promote --full, spec.paused and unpause, a new template mid-rollout, rollback to stable,
 InvalidSpec, ping-pong flips, verification gating/requeue and the persisted `verified` flip, events never
-repeated for an unchanged fact, minimal status patches, and the initial deploy.
+repeated for an unchanged fact, minimal status patches, the initial deploy, and the property that planning
+never raises on any Rollout that parses.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from statemachine import planning
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from statemachine import models, planning
 from statemachine.snapshot import ReplicaSetView
 from statemachine.states import States
 from tests.statemachine.conftest import NOW, applied, rs, snapshot
@@ -300,3 +304,38 @@ def test_replica_view_defaults() -> None:
     assert (view.current_replicas, view.available_replicas) == (3, 0)
     snap = snapshot(ro(), new=ReplicaSetView("demo-x", "x", 3, revision=7))
     assert (snap.pod_hash, snap.revision) == ("x", 7)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 200) | st.text(max_size=8)
+    | st.sampled_from(["2026-11-26T11:00:00Z", "new", "old", "CanaryPauseStep", "1h"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+PATHS = [
+    ("status", "currentStepIndex"), ("status", "abortedAt"), ("status", "pauseConditions"),
+    ("status", "canary", "weights", "canary", "weight"), ("status", "canary", "weights"),
+    ("status", "stableRS"),
+    ("status", "conditions"), ("status", "observedGeneration"), ("spec", "replicas"), ("spec", "restartAt"),
+    ("spec", "strategy", "canary", "steps"), ("spec", "strategy", "canary", "dynamicStableScale"),
+    ("spec", "strategy", "canary", "abortScaleDownDelaySeconds"), ("status", "currentPodHash"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATHS), json_values, st.booleans(), st.booleans())
+def test_planning_never_raises_on_a_parsable_rollout(path: tuple[str, ...], value: Any, abort: bool,
+                                                     promote_full: bool) -> None:
+    raw = ro(status=ps(2, canary_weight=50, abort=abort, promoteFull=promote_full,
+                       pauseConditions=[{"reason": "CanaryPauseStep", "startTime": "2026-11-26T11:00:00Z"}]))
+    target: Any = raw
+    for key in path[:-1]:
+        target = target.setdefault(key, {}) if isinstance(target, dict) else {}
+    if isinstance(target, dict):
+        target[path[-1]] = value
+    try:
+        snap = snapshot(raw, **MID, verify_weights=True)
+    except models.InvalidSpec:
+        return
+    plan = planning.plan(snap, now=NOW)
+    assert plan.target in States
