@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox.apiserver import errors, patching, routing, storage
+from sandbox.apiserver import errors, patching, routing, storage, tables
 
-__all__ = ["body_of", "json_response", "serve_resource"]
+__all__ = ["body_of", "json_response", "printer_columns", "serve_resource"]
 
 _PATCH_TYPES = (patching.MERGE_PATCH, patching.JSON_PATCH, patching.STRATEGIC_PATCH)
 
@@ -70,6 +70,26 @@ def _list_body(route: routing.Route, items: list[dict[str, Any]], rv: str) -> di
     }
 
 
+def printer_columns(store: storage.Storage, route: routing.Route) -> list[dict[str, Any]] | None:
+    """The additionalPrinterColumns a CRD declares for the route's version, if a CRD defines the resource."""
+    crd = store.get("customresourcedefinitions.apiextensions.k8s.io", None, route.info.key)
+    for version in ((crd or {}).get("spec") or {}).get("versions") or []:
+        if version.get("name") == route.version:
+            columns = version.get("additionalPrinterColumns")
+            return list(columns) if isinstance(columns, list) else None
+    return None
+
+
+def _listing(
+    request: web.Request, route: routing.Route, store: storage.Storage, items: list[dict[str, Any]]
+) -> web.Response:
+    rv = store.resource_version
+    if tables.wants_table(request.headers.get("Accept", "")):
+        columns = printer_columns(store, route)
+        return json_response(tables.as_table(route.info, items, rv, printer_columns=columns))
+    return json_response(_list_body(route, items, rv))
+
+
 def _delete_options(request: web.Request, body: Any) -> tuple[str | None, str | None, str]:
     options = body if isinstance(body, dict) else {}
     preconditions = options.get("preconditions") or {}
@@ -85,12 +105,14 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
     dry_run = query.get("dryRun") == "All"
     if route.verb == "list":
         items = store.list(key, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
-        return json_response(_list_body(route, items, store.resource_version))
+        return _listing(request, route, store, items)
     if route.verb == "get":
         assert route.name is not None
         obj = store.get(key, route.namespace, route.name)
         if obj is None:
             raise errors.not_found(route.info.group, route.info.plural, route.name)
+        if route.subresource is None and tables.wants_table(request.headers.get("Accept", "")):
+            return _listing(request, route, store, [obj])
         return json_response(obj)
     if route.verb == "create":
         body = _object_body(await body_of(request))

@@ -60,6 +60,7 @@ class Storage:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
         self._rv = 0
+        self._service_ips = 0
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.create("namespaces", {"metadata": {"name": ns}})
 
@@ -285,6 +286,14 @@ class Storage:
             obj["status"] = {"phase": "Active"}
         elif info.key == "pods":
             obj["status"] = {"phase": "Pending"}
+        elif info.key == "services":
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("type", "ClusterIP")
+            if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
+                self._service_ips += 1
+                n = self._service_ips
+                spec["clusterIP"] = f"10.96.{n // 254}.{n % 254 + 1}"
+                spec["clusterIPs"] = [spec["clusterIP"]]
         elif info.key == "customresourcedefinitions.apiextensions.k8s.io":
             now = _timestamp(self._clock())
             obj["status"] = {

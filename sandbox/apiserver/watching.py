@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.apiserver import errors, routing, selectors, storage, streams
+from sandbox.apiserver import errors, handlers, routing, selectors, storage, streams, tables
 
 __all__ = ["serve_watch"]
 
@@ -90,6 +90,16 @@ async def serve_watch(
         except errors.ApiError as exc:
             failure = exc
 
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    columns = handlers.printer_columns(store, route) if as_table else None
+
+    def line(event_type: str, obj: dict[str, Any]) -> bytes:
+        # kubectl's `get -w` asks for Tables: each event then carries a one-row Table.
+        if as_table and event_type in ("ADDED", "MODIFIED", "DELETED"):
+            rv = obj["metadata"]["resourceVersion"]
+            obj = tables.as_table(route.info, [obj], rv, printer_columns=columns)
+        return _line(event_type, obj)
+
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     await response.prepare(request)
@@ -105,7 +115,7 @@ async def serve_watch(
     next_bookmark = loop.time() + bookmark_interval
     try:
         for event_type, obj in backlog:
-            await response.write(_line(event_type, obj))
+            await response.write(line(event_type, obj))
         while True:
             now = loop.time()
             if now >= deadline:
@@ -126,7 +136,7 @@ async def serve_watch(
             except StopAsyncIteration:
                 break
             if (seen := _as_seen(route, event, match)) is not None:
-                await response.write(_line(seen, event.object))
+                await response.write(line(seen, event.object))
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away: nothing more to send

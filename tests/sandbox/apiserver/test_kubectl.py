@@ -2,7 +2,8 @@
 
 Covers: discovery + list (`get ns`, short names), `get -w` streaming a new object, `apply --validate=false`
 creating and then strategic-merging a built-in, `patch --type merge`, `patch --type json`, the 415 a strategic
-patch on a CR gets, `patch --subresource=status`, `wait --for=jsonpath` (watch with fieldSelector), `delete`.
+patch on a CR gets, `patch --subresource=status`, `wait --for=jsonpath` (watch with fieldSelector), `delete`,
+server-side tables (built-in columns, Rollout columns, CRD additionalPrinterColumns with `-o wide`).
 """
 
 from __future__ import annotations
@@ -134,3 +135,36 @@ async def test_get_watch_streams_new_objects(kubectl, kube_api):
     finally:
         proc.kill()
         await proc.wait()
+
+
+async def test_get_prints_server_side_tables(kubectl, kube_api):
+    kube_api.storage.create("services", {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}})
+    code, out, _ = await kubectl("get", "svc", "web")
+    header = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    assert (code, out.split("\n")[0].split()) == (0, header)
+    assert out.split("\n")[1].split()[:5] == ["web", "ClusterIP", "10.96.0.2", "<none>", "80/TCP"]
+    kube_api.storage.create("rollouts.argoproj.io", {"metadata": {"name": "r"}, "spec": {"replicas": 3}})
+    code, out, _ = await kubectl("get", "rollouts")
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "DESIRED", "CURRENT", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert lines[1].split()[:2] == ["r", "3"]
+
+
+async def test_get_uses_crd_printer_columns(kubectl, kube_api):
+    column = {"name": "Color", "type": "string", "jsonPath": ".spec.color"}
+    wide = {"name": "Size", "type": "integer", "jsonPath": ".spec.size", "priority": 1}
+    kube_api.storage.create("customresourcedefinitions.apiextensions.k8s.io", {
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [
+                {"name": "v1", "served": True, "storage": True, "additionalPrinterColumns": [wide, column]}
+            ],
+        },
+    })
+    widget = {"metadata": {"name": "w"}, "spec": {"color": "red", "size": 2}}
+    kube_api.storage.create("widgets.example.com", widget)
+    code, out, _ = await kubectl("get", "widgets", "-o", "wide")
+    assert code == 0
+    rows = [line.split() for line in out.splitlines()]
+    assert rows == [["NAME", "COLOR", "AGE", "SIZE"], ["w", "red", "0s", "2"]]

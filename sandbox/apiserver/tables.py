@@ -1,0 +1,182 @@
+"""Server-side printing (`Accept: ...;as=Table;g=meta.k8s.io`): the columns `kubectl get` shows per kind.
+
+Part of the sandbox API emulator; it formats objects for display and never changes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sandbox.apiserver import resources
+
+__all__ = ["as_table", "human_age", "wants_table"]
+
+Obj = dict[str, Any]
+Column = tuple[str, Callable[[Obj], Any], int]  # (header, cell, priority)
+
+
+def wants_table(accept: str) -> bool:
+    """True when the client asks for a meta.k8s.io Table (kubectl's default for `get`)."""
+    return any("as=Table" in part and "g=meta.k8s.io" in part for part in accept.split(","))
+
+
+def human_age(stamp: str | None, now: datetime) -> str:
+    """Kubernetes' HumanDuration of the time since `stamp`."""
+    if not stamp:
+        return "<unknown>"
+    created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    s = max(int((now - created).total_seconds()), 0)
+    m, h, d = s // 60, s // 3600, s // 86400
+    if s < 120:
+        return f"{s}s"
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    if h < 192:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    return f"{d}d" if d < 730 else f"{d // 365}y"
+
+
+def _path(obj: Obj, dotted: str) -> Any:
+    value: Any = obj
+    for part in dotted.strip(".").split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _field(dotted: str, default: Any = "<none>") -> Callable[[Obj], Any]:
+    return lambda o: v if (v := _path(o, dotted)) not in (None, "") else default
+
+
+def _pod_ready(pod: Obj) -> str:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    total = len((pod.get("spec") or {}).get("containers") or [])
+    return f"{sum(1 for c in statuses if c.get('ready'))}/{total}"
+
+
+def _service_ports(svc: Obj) -> str:
+    ports = (svc.get("spec") or {}).get("ports") or []
+    return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
+
+
+def _endpoint_addresses(ep: Obj) -> str:
+    pairs = [
+        f"{a.get('ip')}:{p.get('port')}"
+        for subset in ep.get("subsets") or []
+        for a in subset.get("addresses") or []
+        for p in subset.get("ports") or []
+    ]
+    if not pairs:
+        return "<none>"
+    return ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+
+
+def _hosts(ing: Obj) -> str:
+    return ",".join(r.get("host", "*") for r in (ing.get("spec") or {}).get("rules") or []) or "*"
+
+
+def _ingress_address(ing: Obj) -> str:
+    lbs = ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return ",".join(str(lb.get("hostname") or lb.get("ip")) for lb in lbs)
+
+
+_COLUMNS: dict[str, list[Column]] = {
+    "pods": [
+        ("Ready", _pod_ready, 0),
+        ("Status", _field("status.phase", "Unknown"), 0),
+        ("Restarts", lambda o: 0, 0),
+        ("IP", _field("status.podIP"), 1),
+        ("Node", _field("spec.nodeName"), 1),
+    ],
+    "replicasets.apps": [
+        ("Desired", _field("spec.replicas", 0), 0),
+        ("Current", _field("status.replicas", 0), 0),
+        ("Ready", _field("status.readyReplicas", 0), 0),
+    ],
+    "services": [
+        ("Type", _field("spec.type", "ClusterIP"), 0),
+        ("Cluster-IP", _field("spec.clusterIP"), 0),
+        ("External-IP", lambda o: "<none>", 0),
+        ("Port(s)", _service_ports, 0),
+    ],
+    "endpoints": [("Endpoints", _endpoint_addresses, 0)],
+    "namespaces": [("Status", _field("status.phase", "Active"), 0)],
+    "configmaps": [("Data", lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {}), 0)],
+    "leases.coordination.k8s.io": [("Holder", _field("spec.holderIdentity", ""), 0)],
+    "ingresses.networking.k8s.io": [
+        ("Class", _field("spec.ingressClassName"), 0),
+        ("Hosts", _hosts, 0),
+        ("Address", _ingress_address, 0),
+        ("Ports", lambda o: "80", 0),
+    ],
+    "rollouts.argoproj.io": [
+        ("Desired", _field("spec.replicas", 1), 0),
+        ("Current", _field("status.replicas", None), 0),
+        ("Up-to-date", _field("status.updatedReplicas", None), 0),
+        ("Available", _field("status.availableReplicas", None), 0),
+    ],
+    "targetgroupbindings.elbv2.k8s.aws": [
+        ("Service-Name", _field("spec.serviceRef.name"), 0),
+        ("Service-Port", _field("spec.serviceRef.port"), 0),
+        ("Target-Type", _field("spec.targetType"), 0),
+        ("ARN", _field("spec.targetGroupARN"), 1),
+    ],
+}
+
+
+def _columns(info: resources.ResourceInfo, printer_columns: list[Obj] | None) -> list[Column]:
+    if printer_columns:
+        return [
+            (str(c.get("name", "")), _field(str(c.get("jsonPath", "")), None), int(c.get("priority", 0)))
+            for c in printer_columns
+            if c.get("jsonPath") != ".metadata.creationTimestamp"
+        ]
+    return _COLUMNS.get(info.key, [])
+
+
+def as_table(
+    info: resources.ResourceInfo,
+    objects: list[Obj],
+    resource_version: str,
+    *,
+    printer_columns: list[Obj] | None = None,
+    now: datetime | None = None,
+) -> Obj:
+    """A meta.k8s.io/v1 Table of `objects`: Name, the kind's columns, Age."""
+    moment = now or datetime.now(UTC)
+    found = _columns(info, printer_columns)
+    # Same order as kubectl prints: Name, the always-shown columns, Age, then the `-o wide` ones.
+    columns = [c for c in found if c[2] == 0] + [c for c in found if c[2]]
+    definitions = [_definition("Name", 0, "name")]
+    definitions += [_definition(h, p) for h, _, p in columns if p == 0]
+    definitions.append(_definition("Age", 0))
+    definitions += [_definition(h, p) for h, _, p in columns if p]
+    rows = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        cells = [meta.get("name", "")]
+        cells += [cell(obj) for _, cell, p in columns if p == 0]
+        cells.append(human_age(meta.get("creationTimestamp"), moment))
+        cells += [cell(obj) for _, cell, p in columns if p]
+        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
+        rows.append({"cells": cells, "object": partial})
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": definitions,
+        "rows": rows,
+    }
+
+
+def _definition(name: str, priority: int, fmt: str = "") -> Obj:
+    return {"name": name, "type": "string", "format": fmt, "description": "", "priority": priority}
