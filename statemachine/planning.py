@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from statemachine import events, models, phases, states, status, steps, weights
+from statemachine import events, models, phases, services, states, status, steps, weights
 from statemachine.snapshot import Snapshot
 from statemachine.states import States
 
@@ -29,6 +29,7 @@ class Plan:
 
     `weights` is the desired `status.canary.weights` (canary, stable, additional); `write_weights` False means
     traffic must not be touched this cycle. `verify` asks `service/` to verify the weights once written.
+    `selectors` are (Service, pod-template hash) pairs the Services should select.
     `status_patch` is the `/status` merge-patch body or None; `after` is the Rollout as it will look once the
     status is written (the machine's guards read it).
     """
@@ -45,6 +46,7 @@ class Plan:
     verify: bool
     canary_replicas: int | None
     stable_replicas: int | None
+    selectors: tuple[tuple[str, str], ...]
     step_index: int | None
     status: models.RolloutStatus
     status_patch: dict[str, Any] | None
@@ -109,8 +111,8 @@ def _plan_invalid(snapshot: Snapshot, source: States, message: str, *, now: date
     fresh = previous is None or previous.status != "True" or previous.message != message
     found = (events.Event(events.WARNING, events.INVALID_SPEC, message),) if fresh else ()
     return _finish(snapshot, source, new, found, reason=f"InvalidSpec: {message}", decision=None,
-                   prepared=None, write=False, verify=False, replicas=(None, None), step_advanced=False,
-                   new_revision=False, requeue=None)
+                   prepared=None, write=False, verify=False, replicas=(None, None), selectors=(),
+                   step_advanced=False, new_revision=False, requeue=None)
 
 
 def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> Plan:
@@ -134,8 +136,8 @@ def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> 
         counts = (rollout.replicas, None)
     new = _with_conditions(snapshot, new, now=now)
     return _finish(snapshot, source, new, found, reason=reason, decision=None, prepared=old.canary.weights,
-                   write=False, verify=False, replicas=counts, step_advanced=False, new_revision=True,
-                   requeue=None)
+                   write=False, verify=False, replicas=counts, selectors=(), step_advanced=False,
+                   new_revision=True, requeue=None)
 
 
 def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
@@ -192,6 +194,7 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
     reason = progress.reason or _weight_reason(decision, modified, verify, weight_ok)
     return _finish(snapshot, source, new, tuple(found), reason=reason, decision=decision,
                    prepared=new_weights, write=not decision.hold, verify=verify, replicas=counts,
+                   selectors=services.service_selectors(snapshot, decision.weight),
                    step_advanced=progress.step_advanced, new_revision=False, requeue=requeue)
 
 
@@ -333,7 +336,8 @@ def choose_trigger(source: States, target: States, *, step_advanced: bool, new_r
 
 def _finish(snapshot: Snapshot, source: States, new: models.RolloutStatus, found: tuple[events.Event, ...], *,
             reason: str, decision: weights.WeightDecision | None, prepared: models.TrafficWeights | None,
-            write: bool, verify: bool, replicas: Counts, step_advanced: bool,
+            write: bool, verify: bool, replicas: Counts, selectors: tuple[tuple[str, str], ...],
+            step_advanced: bool,
             new_revision: bool, requeue: float | None) -> Plan:
     rollout = snapshot.rollout
     after = dataclasses.replace(rollout, status=new)
@@ -343,7 +347,8 @@ def _finish(snapshot: Snapshot, source: States, new: models.RolloutStatus, found
         trigger=choose_trigger(source, target, step_advanced=step_advanced, new_revision=new_revision),
         reason=reason, weight_row=decision.row if decision else "", weights=prepared,
         write_weights=write, remove_routes=bool(decision and decision.remove_routes), verify=verify,
-        canary_replicas=replicas[0], stable_replicas=replicas[1], step_index=new.current_step_index,
+        canary_replicas=replicas[0], stable_replicas=replicas[1], selectors=selectors,
+        step_index=new.current_step_index,
         status=new, status_patch=status.status_patch(rollout.raw_status, new), events=found,
         requeue_after=requeue, after=after,
     )
