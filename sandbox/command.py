@@ -79,10 +79,10 @@ def _remove(path: Path | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if importlib.util.find_spec("moto") is None:
         print("alb-rollouts sandbox needs moto's server: pip install 'moto[server]'", file=sys.stderr)
         return 1
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve(args))
     print("sandbox stopped")
     return 0

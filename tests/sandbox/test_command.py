@@ -1,10 +1,12 @@
 """`alb-rollouts sandbox` as a user runs it (a subprocess): ready in under 10 s with the state file and the
 printed values, `kubectl get ns` answers through the kubeconfig, the control endpoint answers, a bad flag is
-refused, and SIGINT stops it cleanly (exit 0, state file removed). Tests in this module run in file order:
-the last one stops the shared process."""
+refused, a missing moto is reported, and SIGINT stops it cleanly (exit 0, state file removed). Tests in this
+module run in file order: the last one stops the shared process."""
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import shutil
 import signal
@@ -85,6 +87,18 @@ def test_bad_flag_is_refused() -> None:
     result = subprocess.run(_command("--lbc-lag-seconds", "-1"), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--lbc-lag-seconds: must be >= 0, got -1" in result.stderr
+
+
+def test_missing_moto_is_reported(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    from sandbox import command
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *rest: None if name == "moto" else real(name, *rest))
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    assert command.run(parser.parse_args([])) == 1
+    assert capsys.readouterr().err == "alb-rollouts sandbox needs moto's server: pip install 'moto[server]'\n"
 
 
 def test_sigint_stops_cleanly(running: Running) -> None:
