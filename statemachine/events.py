@@ -17,10 +17,12 @@ __all__ = [
     "SKIP_STEPS",
     "TRAFFIC_WEIGHT_UPDATED",
     "WARNING",
+    "WEIGHT_VERIFY_ERROR",
     "Event",
     "rollout_aborted",
     "rollout_completed",
     "step_completed",
+    "weight_verify_error",
 ]
 
 NORMAL = "Normal"
@@ -32,6 +34,7 @@ ROLLOUT_COMPLETED = "RolloutCompleted"
 ROLLOUT_ABORTED = "RolloutAborted"
 INVALID_SPEC = "InvalidSpec"
 SKIP_STEPS = "SkipSteps"
+WEIGHT_VERIFY_ERROR = "WeightVerifyError"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +58,7 @@ def rollout_completed(revision: int, pod_hash: str, reason: str) -> Event:
 
 def rollout_aborted(revision: int) -> Event:
     return Event(WARNING, ROLLOUT_ABORTED, f"Rollout aborted update to revision {revision}")
+
+
+def weight_verify_error(error: str) -> Event:
+    return Event(WARNING, WEIGHT_VERIFY_ERROR, f"Failed to verify weight: {error}")

@@ -161,6 +161,12 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
             new_weights = dataclasses.replace(previous, verified=snapshot.verified)
     verify = (snapshot.verify_weights and not decision.hold
               and steps.should_verify_weight(rollout, decision.weight))
+    if (verify and not modified and snapshot.verify_error is not None and new_weights is not None
+            and snapshot.verified is None):
+        # a failed verification waits in Verifying (SPEC §5); the event fires once, when verified turns False
+        if new_weights.verified is not False:
+            found.append(events.weight_verify_error(snapshot.verify_error))
+        new_weights = dataclasses.replace(new_weights, verified=False)
     if not verify:
         weight_ok = True
     elif modified or not snapshot.weights_known:
@@ -192,6 +198,8 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
             and (old_condition is None or old_condition.reason != phases.ROLLOUT_ABORTED)):
         found.append(events.rollout_aborted(snapshot.revision))
     reason = progress.reason or _weight_reason(decision, modified, verify, weight_ok)
+    if verify and not weight_ok and snapshot.verify_error is not None:
+        reason = f"{reason}: {snapshot.verify_error}"
     return _finish(snapshot, source, new, tuple(found), reason=reason, decision=decision,
                    prepared=new_weights, write=not decision.hold, verify=verify, replicas=counts,
                    selectors=services.service_selectors(snapshot, decision.weight),

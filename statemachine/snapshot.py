@@ -39,7 +39,8 @@ class Snapshot:
     `template_hash` is the current template's pod-template hash (defaults to `new_rs.hash`).
     `verified` is the latest weight-verification answer for the weights in status (None: not checked);
     `weights_known` says whether the Ingress is known to carry the weights in status; `verify_weights` is the
-    `--aws-verify-target-group` flag; `invalid_spec` the validation message (None when the spec is valid).
+    `--aws-verify-target-group` flag; `verify_error` the text of a failed verification (for example a denied
+    permission); `invalid_spec` the validation message (None when the spec is valid).
     """
 
     rollout: models.Rollout
@@ -50,6 +51,7 @@ class Snapshot:
     verified: bool | None = None
     weights_known: bool = True
     verify_weights: bool = False
+    verify_error: str | None = None
     invalid_spec: str | None = None
 
     @property

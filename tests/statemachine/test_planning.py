@@ -267,6 +267,21 @@ def test_verification_gates_the_step_and_requeues() -> None:
     assert confirmed.status_patch["status"]["canary"] == {"weights": {"verified": True}}
 
 
+def test_verification_error_waits_in_verifying_and_warns_once() -> None:
+    raw = ro(status=ps(0, canary_weight=10))
+    error = "AccessDenied: not authorized to perform: elasticloadbalancing:DescribeRules"
+    cluster: dict[str, Any] = {"new": rs("new", 1), "stable": rs("old", 10), "verify_weights": True,
+                               "verify_error": error}
+    plan = planning.plan(snapshot(raw, **cluster), now=NOW, source=States.WeightSet)
+    assert (plan.target, plan.trigger, plan.requeue_after) == (States.Verifying, "verify", 10.0)
+    assert [(e.type, e.reason, e.message) for e in plan.events] == [
+        ("Warning", "WeightVerifyError", f"Failed to verify weight: {error}")]
+    assert plan.reason == f"waiting for AWS to confirm canary weight 10: {error}"
+    raw = applied(raw, plan.status_patch)
+    again = planning.plan(snapshot(raw, **cluster), now=NOW + timedelta(seconds=10))
+    assert (again.events, again.status_patch, again.step_index) == ((), None, 0)
+
+
 def test_unknown_ingress_weights_are_not_trusted() -> None:
     raw = ro(status=ps(0, canary_weight=10))
     plan = planning.plan(snapshot(raw, new=rs("new", 1), stable=rs("old", 10), verify_weights=True,
