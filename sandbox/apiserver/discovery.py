@@ -81,6 +81,18 @@ def api_resource_list(registry: resources.Registry, group: str, version: str) ->
                     "verbs": _STATUS_VERBS,
                 }
             )
+        if info.scale is not None:
+            listed.append(
+                {
+                    "name": f"{info.plural}/scale",
+                    "singularName": "",
+                    "namespaced": info.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": _STATUS_VERBS,
+                }
+            )
     group_version = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": listed}
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox.apiserver import errors, patching, routing, storage, tables
+from sandbox.apiserver import errors, patching, routing, scaling, storage, tables
 
 __all__ = ["body_of", "json_response", "printer_columns", "serve_resource"]
 
@@ -90,6 +90,22 @@ def _listing(
     return json_response(_list_body(route, items, rv))
 
 
+async def _serve_scale(
+    request: web.Request, route: routing.Route, store: storage.Storage, *, dry_run: bool
+) -> web.Response:
+    if route.verb == "get":
+        return json_response(scaling.read_scale(route, store))
+    if route.verb == "update":
+        return json_response(scaling.write_scale(route, store, await body_of(request), None, dry_run=dry_run))
+    if route.verb == "patch":
+        media = request.content_type
+        if media not in _PATCH_TYPES:
+            raise errors.unsupported_media_type(media, patching.ACCEPTED_FOR_CUSTOM)
+        body = await body_of(request)
+        return json_response(scaling.write_scale(route, store, body, media, dry_run=dry_run))
+    raise errors.method_not_allowed()
+
+
 def _delete_options(request: web.Request, body: Any) -> tuple[str | None, str | None, str]:
     options = body if isinstance(body, dict) else {}
     preconditions = options.get("preconditions") or {}
@@ -103,6 +119,8 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
     """Serve every verb except watch."""
     key, query = route.info.key, request.query
     dry_run = query.get("dryRun") == "All"
+    if route.subresource == "scale":
+        return await _serve_scale(request, route, store, dry_run=dry_run)
     if route.verb == "list":
         items = store.list(key, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
         return _listing(request, route, store, items)

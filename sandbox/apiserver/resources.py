@@ -28,6 +28,8 @@ class ResourceInfo:
     status: bool = False
     custom: bool = False
     singular: str = field(default="")
+    # The scale subresource's (specReplicasPath, statusReplicasPath, labelSelectorPath), when served.
+    scale: tuple[str, str, str] | None = None
 
     @property
     def key(self) -> str:
@@ -54,6 +56,8 @@ def _core(
     return ResourceInfo("", ("v1",), kind, plural, ns, short, status)
 
 
+_APPS_SCALE = (".spec.replicas", ".status.replicas", ".status.selector")
+
 BUILT_IN: tuple[ResourceInfo, ...] = (
     _core("Namespace", "namespaces", ("ns",), status=True, ns=False),
     _core("Pod", "pods", ("po",), status=True),
@@ -63,8 +67,10 @@ BUILT_IN: tuple[ResourceInfo, ...] = (
     _core("ConfigMap", "configmaps", ("cm",)),
     _core("Secret", "secrets"),
     _core("ServiceAccount", "serviceaccounts", ("sa",)),
-    ResourceInfo("apps", ("v1",), "ReplicaSet", "replicasets", True, ("rs",), status=True),
-    ResourceInfo("apps", ("v1",), "Deployment", "deployments", True, ("deploy",), status=True),
+    ResourceInfo("apps", ("v1",), "ReplicaSet", "replicasets", True, ("rs",), status=True, scale=_APPS_SCALE),
+    ResourceInfo(
+        "apps", ("v1",), "Deployment", "deployments", True, ("deploy",), status=True, scale=_APPS_SCALE
+    ),
     ResourceInfo("discovery.k8s.io", ("v1",), "EndpointSlice", "endpointslices"),
     ResourceInfo("networking.k8s.io", ("v1",), "Ingress", "ingresses", True, ("ing",), status=True),
     ResourceInfo("networking.k8s.io", ("v1",), "IngressClass", "ingressclasses", False),
@@ -74,7 +80,10 @@ BUILT_IN: tuple[ResourceInfo, ...] = (
         "apiextensions.k8s.io", ("v1",), "CustomResourceDefinition", "customresourcedefinitions", False,
         ("crd", "crds"), status=True,
     ),
-    ResourceInfo("argoproj.io", ("v1alpha1",), "Rollout", "rollouts", True, ("ro",), True, True),
+    ResourceInfo(
+        "argoproj.io", ("v1alpha1",), "Rollout", "rollouts", True, ("ro",), True, True,
+        scale=(".spec.replicas", ".status.HPAReplicas", ".status.selector"),
+    ),
     ResourceInfo(
         "elbv2.k8s.aws", ("v1beta1",), "TargetGroupBinding", "targetgroupbindings", True, (), True, True
     ),
@@ -109,6 +118,17 @@ def from_crd(crd: dict[str, Any]) -> ResourceInfo:
     status = any("status" in (v.get("subresources") or {}) for v in versions) or "status" in (
         spec.get("subresources") or {}
     )
+    scale_spec = next(
+        (v["subresources"]["scale"] for v in versions if "scale" in (v.get("subresources") or {})),
+        (spec.get("subresources") or {}).get("scale"),
+    )
+    scale = None
+    if isinstance(scale_spec, dict):
+        scale = (
+            str(scale_spec.get("specReplicasPath", ".spec.replicas")),
+            str(scale_spec.get("statusReplicasPath", ".status.replicas")),
+            str(scale_spec.get("labelSelectorPath", "")),
+        )
     return ResourceInfo(
         group=group,
         versions=tuple(str(v["name"]) for v in versions),
@@ -119,6 +139,7 @@ def from_crd(crd: dict[str, Any]) -> ResourceInfo:
         status=status,
         custom=True,
         singular=str(names.get("singular") or ""),
+        scale=scale,
     )
 
 

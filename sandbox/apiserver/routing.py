@@ -79,7 +79,10 @@ def parse(
         raise _not_found()
     name = rest[1] if len(rest) >= 2 else None
     subresource = rest[2] if len(rest) == 3 else None
-    if subresource is not None and (subresource != "status" or not info.status):
+    served = {"status"} if info.status else set()
+    if info.scale is not None:
+        served.add("scale")
+    if subresource is not None and subresource not in served:
         raise _not_found()
     if info.namespaced and namespace is None and name is not None:
         raise _not_found()

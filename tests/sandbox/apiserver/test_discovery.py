@@ -1,7 +1,7 @@
 """Emulator discovery and client configuration.
 
 Covers: `/version`, `/api`, `/apis` (groups with preferred versions), `/apis/<group>`, resource lists with
-verbs, namespaced, kind, shortNames and `/status` entries, a CRD appearing in discovery once created, 404
+verbs, namespaced, kind, shortNames, `/status` and `/scale` entries, a CRD appearing in discovery once created, 404
 Status for `/openapi/v2` and unknown paths, 405 for writes to discovery, and kubeconfig files loaded by
 kubernetes-asyncio's own loader.
 """
@@ -55,8 +55,10 @@ async def test_resource_lists(kube_api):
     assert "endpoints/status" not in names
     _, _, argo = await get_json(f"{kube_api.url}/apis/argoproj.io/v1alpha1")
     assert [(r["name"], r.get("shortNames")) for r in argo["resources"]] == [
-        ("rollouts", ["ro"]), ("rollouts/status", None),
+        ("rollouts", ["ro"]), ("rollouts/status", None), ("rollouts/scale", None),
     ]
+    scale = argo["resources"][2]
+    assert (scale["group"], scale["version"], scale["kind"]) == ("autoscaling", "v1", "Scale")
 
 
 async def test_crd_appears_in_discovery(api_client, kube_api):

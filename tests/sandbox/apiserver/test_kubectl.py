@@ -168,3 +168,16 @@ async def test_get_uses_crd_printer_columns(kubectl, kube_api):
     assert code == 0
     rows = [line.split() for line in out.splitlines()]
     assert rows == [["NAME", "COLOR", "AGE", "SIZE"], ["w", "red", "0s", "2"]]
+
+
+@pytest.mark.parametrize(("kind", "resource", "body"), [
+    pytest.param("rollout", "rollouts.argoproj.io", {"spec": {"replicas": 1}}, id="rollout"),
+    pytest.param("rs", "replicasets.apps", {"spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}}}},
+                 id="replicaset"),
+])
+async def test_scale(kubectl, kube_api, kind, resource, body):
+    kube_api.storage.create(resource, {"metadata": {"name": "x"}, **body})
+    code, out, _ = await kubectl("scale", kind, "x", "--replicas=4")
+    assert code == 0 and out.endswith("/x scaled\n")
+    stored = kube_api.storage.get(resource, "default", "x")
+    assert stored is not None and stored["spec"]["replicas"] == 4
