@@ -1,8 +1,8 @@
 """Emulator discovery and client configuration.
 
 Covers: `/version`, `/api`, `/apis` (groups with preferred versions), `/apis/<group>`, resource lists with
-verbs, namespaced, kind, shortNames, `/status` and `/scale` entries, a CRD appearing in discovery once created,
-404 Status for `/openapi/v2` and unknown paths, 405 for writes to discovery, and kubeconfig files loaded by
+verbs, namespaced, kind, shortNames, `/status` and `/scale` entries, a CRD appearing in discovery once
+created, 404 Status for `/openapi/v2` and unknown paths, 405 for writes to discovery, and kubeconfig files loaded by
 kubernetes-asyncio's own loader.
 """
 
