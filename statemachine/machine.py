@@ -160,7 +160,8 @@ def build_machine(machine_cls: type[M], **options: Any) -> M: ...
 
 def build_machine(machine_cls: type[Machine] = Machine, **options: Any) -> Machine:
     """One machine from `TRANSITIONS`: `build_machine()` here, `build_machine(AsyncMachine, queued="model")`
-    in `service/`. Extra `after_state_change` callbacks run after the transition record is written."""
+    in `service/`. Extra `after_state_change` callbacks run after the transition record is written; attach
+    actions with `machine.on_enter_WeightSet(callback)` (callbacks get EventData with `plan` and `now`)."""
     extra = options.pop("after_state_change", None) or []
     hooks = [record_transition, *(extra if isinstance(extra, list) else [extra])]
     quiet = type(f"Quiet{machine_cls.__name__}", (QuietBinding, machine_cls), {})
