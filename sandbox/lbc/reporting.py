@@ -1,5 +1,5 @@
 """LBC simulator, reporting room: the controller's Kubernetes writes — TargetGroupBindings, Ingress status
-and the Ingress events (`FailedBuildModel`, `SuccessfullyReconciled`).
+and the Ingress events (`FailedBuildModel`, `FailedDeployModel`, `SuccessfullyReconciled`).
 
 Talks only through the in-process Storage API; never calls AWS.
 """
@@ -71,6 +71,10 @@ class Reporter:
         for member in failure.members:
             self.event(member, kind="Warning", reason="FailedBuildModel",
                        message=f"Failed build model due to {failure.message}")
+
+    def failed_deploy(self, stack: models.StackModel, message: str) -> None:
+        for member in stack.members:
+            self.event(member, kind="Warning", reason="FailedDeployModel", message=message)
 
     def reconciled(self, stack: models.StackModel) -> None:
         for member in stack.members:

@@ -28,6 +28,7 @@ _WATCHED = frozenset({
     "ingressclasses.networking.k8s.io", reporting.TGBS,
 })
 _RETRY_SECONDS = 1.0
+_RETRY_MAX_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -55,6 +56,7 @@ Work = models.StackModel | models.BuildFailure | StackDeleted | models.BindingTa
 class _Queued:
     due: float
     work: Work
+    attempts: int = 0
 
 
 def _shape(stack: models.StackModel) -> models.StackModel:
@@ -248,10 +250,17 @@ class LoadBalancerController:
             self._busy = False
         queue.remove(item)
 
-    @staticmethod
-    def _retry_later(key: str, item: _Queued, err: Exception) -> None:
+    def _retry_later(self, key: str, item: _Queued, err: Exception) -> None:
+        """Back off exponentially; a stack that AWS refuses gets one FailedDeployModel event per error."""
         _log.warning("applying %s failed (%s); retrying", key, err)
-        item.due = asyncio.get_running_loop().time() + _RETRY_SECONDS
+        if isinstance(item.work, models.StackModel):
+            message = f"Failed deploy model due to {err}"
+            if self._reported_failures.get(item.work.stack_id) != message:
+                self._reported_failures[item.work.stack_id] = message
+                self._reporter.failed_deploy(item.work, message)
+        item.attempts += 1
+        delay = min(_RETRY_SECONDS * 2 ** (item.attempts - 1), _RETRY_MAX_SECONDS)
+        item.due = asyncio.get_running_loop().time() + delay
 
     async def _apply(self, work: Work) -> None:
         assert self._deployer is not None

@@ -4,7 +4,9 @@ annotation's, TargetGroupBindings and the Ingress hostname; weight changes are a
 follow EndpointSlices; header conditions and lower-case JSON keys; the knobs (lagSeconds, paused,
 rejectActions) and their validation; bad annotations give one FailedBuildModel event and leave AWS as it was;
 non-alb Ingresses are ignored; deleting the Ingress removes the ALB, its target groups and bindings; a
-defaultBackend action is the listener's default (ModifyListener in place); a group shares one ALB."""
+defaultBackend action is the listener's default (ModifyListener in place); a group shares one ALB; an AWS
+refusal gives one FailedDeployModel event and is retried with backoff; a binding to a missing target group
+does not block the simulator."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tests.sandbox.lbc import manifests
 from tests.sandbox.lbc.manifests import INGRESSES, SLICES, TGBS, eventually
 
 ACTION = "alb.ingress.kubernetes.io/actions.stable"
+ARN_PREFIX = "arn:aws:elasticloadbalancing:us-east-1:123456789012"
 
 
 async def _tags(elbv2: Any, arn: str) -> dict[str, str]:
@@ -316,3 +319,41 @@ async def test_group_members_share_one_alb_with_rules_in_group_order(lbc, storag
 
     assert await eventually(both_pointed) == ["zeta.example.com", "alpha.example.com"]
     assert {t["metadata"]["labels"]["ingress.k8s.aws/stack"] for t in storage.list(TGBS)} == {"shop"}
+
+
+async def test_aws_refusal_gives_failed_deploy_model_and_retries(lbc, storage, elbv2) -> None:
+    manifests.backend_pair(storage, stable=["10.0.1.1"], canary=[])
+    storage.create(INGRESSES, manifests.ingress(annotations={
+        ACTION: '{"Type":"forward","TargetGroupName":"made-outside"}'}))
+
+    async def reported() -> None:
+        assert _events(storage, "FailedDeployModel") == [
+            "Failed deploy model due to An error occurred (TargetGroupNotFound) when calling the "
+            "DescribeTargetGroups operation: One or more target groups not found"
+        ]
+
+    await eventually(reported)
+    network = (await elbv2.describe_load_balancers())["LoadBalancers"][0]
+    made = await elbv2.create_target_group(Name="made-outside", Protocol="HTTP", Port=80,
+                                           VpcId=network["VpcId"], TargetType="ip")
+    outside = made["TargetGroups"][0]["TargetGroupArn"]
+
+    async def recovered() -> None:
+        (rule,) = [r for r in await _rules(elbv2, storage) if not r["IsDefault"]]
+        assert [t["TargetGroupArn"] for t in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]] == [outside]
+
+    await eventually(recovered, within=20)
+    assert len(_events(storage, "FailedDeployModel")) == 1
+
+
+async def test_binding_to_a_missing_target_group_does_not_block(lbc, storage, elbv2) -> None:
+    manifests.backend_pair(storage, stable=["10.0.1.1"], canary=[])
+    storage.create(TGBS, {
+        "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+        "metadata": {"name": "orphan", "namespace": "default"},
+        "spec": {"targetGroupARN": f"{ARN_PREFIX}:targetgroup/nope/0123456789ab", "targetType": "ip",
+                 "serviceRef": {"name": "stable", "port": 80}},
+    })
+    async with asyncio.timeout(10):
+        await lbc.settled()
+    assert (await elbv2.describe_target_groups())["TargetGroups"] == []
