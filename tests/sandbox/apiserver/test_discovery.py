@@ -2,8 +2,8 @@
 
 Covers: `/version`, `/api`, `/apis` (groups with preferred versions), `/apis/<group>`, resource lists with
 verbs, namespaced, kind, shortNames, `/status` and `/scale` entries, a CRD appearing in discovery once
-created, 404 Status for `/openapi/v2` and unknown paths, 405 for writes to discovery, and kubeconfig files loaded by
-kubernetes-asyncio's own loader.
+created, 404 Status for `/openapi/v2` and unknown paths, 405 for writes to discovery, and kubeconfig files
+loaded by kubernetes-asyncio's own loader.
 """
 
 from __future__ import annotations
