@@ -65,9 +65,14 @@ class EndpointsController:
         if event.resource == "services":
             self.sync(meta["namespace"], meta["name"])
         elif event.resource == "pods":
-            # Labels may have changed in either direction: recheck every Service in the namespace.
+            # A Service cares if it selects the pod now or did before (labels can change either way).
+            label_sets = [meta.get("labels")]
+            if event.previous is not None:
+                label_sets.append(event.previous["metadata"].get("labels"))
             for svc in self._store.list("services", meta["namespace"]):
-                self.sync(meta["namespace"], svc["metadata"]["name"])
+                selector = (svc.get("spec") or {}).get("selector") or {}
+                if any(selectors.labels_match_map(selector, labels) for labels in label_sets):
+                    self.sync(meta["namespace"], svc["metadata"]["name"])
 
     def sync(self, namespace: str, name: str) -> None:
         service = self._store.get("services", namespace, name)

@@ -215,3 +215,21 @@ async def test_cluster_started_later_resyncs(env):
         assert ep is not None and len(ep["subsets"][0]["addresses"]) == 2
     finally:
         await late.stop()
+
+
+async def test_relabelled_pod_leaves_and_joins_endpoints(env):
+    storage = env.server.storage
+    storage.create("services", service())
+    storage.create("replicasets.apps", replica_set(replicas=1))
+    await until(lambda: ready_pods(env), what="a ready pod")
+    name = storage.list("pods")[0]["metadata"]["name"]
+
+    def addresses() -> int:
+        ep = storage.get("endpoints", "default", "web")
+        return sum(len(s.get("addresses", [])) for s in (ep or {}).get("subsets", []))
+
+    await until(lambda: addresses() == 1, what="the pod in endpoints")
+    storage.merge_patch("pods", "default", name, {"metadata": {"labels": {"app": "other"}}})
+    await until(lambda: addresses() == 0, what="the relabelled pod to leave")
+    storage.merge_patch("pods", "default", name, {"metadata": {"labels": {"app": "web"}}})
+    await until(lambda: addresses() == 1, what="the pod to rejoin")
