@@ -59,6 +59,8 @@ async def serve_watch(
         timeout = float(raw_timeout) if raw_timeout else default_timeout
     except ValueError as exc:
         raise errors.bad_request(f"invalid timeoutSeconds: {raw_timeout!r}") from exc
+    if timeout <= 0:
+        timeout = default_timeout  # as upstream: zero means "the server's default"
     bookmarks = routing.is_true(query.get("allowWatchBookmarks"))
     initial_events = routing.is_true(query.get("sendInitialEvents"))
     rv = query.get("resourceVersion") or ""
