@@ -29,7 +29,9 @@ class Plan:
 
     `weights` is the desired `status.canary.weights` (canary, stable, additional); `write_weights` False means
     traffic must not be touched this cycle. `verify` asks `service/` to verify the weights once written.
-    `selectors` are (Service, pod-template hash) pairs the Services should select.
+    `selectors` are (Service, pod-template hash) pairs the Services should select. `remove_routes` asks for
+    the managed header routes to be removed; `header_route` is the setHeaderRoute step to apply now (only
+    from revision 2 on, as the reference does).
     `status_patch` is the `/status` merge-patch body or None; `after` is the Rollout as it will look once the
     status is written (the machine's guards read it).
     """
@@ -43,6 +45,7 @@ class Plan:
     weights: models.TrafficWeights | None
     write_weights: bool
     remove_routes: bool
+    header_route: models.SetHeaderRoute | None
     verify: bool
     canary_replicas: int | None
     stable_replicas: int | None
@@ -350,11 +353,16 @@ def _finish(snapshot: Snapshot, source: States, new: models.RolloutStatus, found
     rollout = snapshot.rollout
     after = dataclasses.replace(rollout, status=new)
     target = states.state_from_status(after)
+    remove_routes = bool(decision and decision.remove_routes)
+    step, _ = weights.current_step(rollout)
+    header_route = None
+    if decision is not None and not remove_routes and rollout.revision > 1:
+        header_route = step if isinstance(step, models.SetHeaderRoute) else None
     return Plan(
         key=rollout.key, source=source, target=target,
         trigger=choose_trigger(source, target, step_advanced=step_advanced, new_revision=new_revision),
         reason=reason, weight_row=decision.row if decision else "", weights=prepared,
-        write_weights=write, remove_routes=bool(decision and decision.remove_routes), verify=verify,
+        write_weights=write, remove_routes=remove_routes, header_route=header_route, verify=verify,
         canary_replicas=replicas[0], stable_replicas=replicas[1], selectors=selectors,
         step_index=new.current_step_index,
         status=new, status_patch=status.status_patch(rollout.raw_status, new), events=found,

@@ -354,3 +354,16 @@ def test_planning_never_raises_on_a_parsable_rollout(path: tuple[str, ...], valu
         return
     plan = planning.plan(snap, now=NOW)
     assert plan.target in States
+
+
+def test_header_route_step_is_applied_from_revision_2_and_completes_at_once() -> None:
+    step = {"setHeaderRoute": {"name": "hr", "match": [{"headerName": "x", "headerValue": {"exact": "y"}}]}}
+    cluster: dict[str, Any] = {"new": rs("new", 1), "stable": rs("old", 10)}
+    raw = ro([{"setWeight": 10}, step, {"pause": {}}], ps(1, canary_weight=10), revision="2")
+    plan = planning.plan(snapshot(raw, **cluster), now=NOW)
+    assert plan.header_route is not None and plan.header_route.name == "hr"
+    assert [e.message for e in plan.events] == ["Rollout step 2/3 completed (setHeaderRoute: hr)"]
+    first = planning.plan(snapshot(ro([step], ps(0), revision="1"), **cluster), now=NOW)
+    assert first.header_route is None
+    aborted = planning.plan(snapshot(ro([step], ps(0, abort=True), revision="2"), **cluster), now=NOW)
+    assert (aborted.header_route, aborted.remove_routes) == (None, True)
