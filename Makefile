@@ -18,14 +18,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check service statemachine sandbox tests
+	$(BIN)/ruff check service statemachine sandbox tests benchmarks
 	$(BIN)/mypy
 
 demo: $(STAMP)
 	@echo "make demo: not yet (lands with the controller issue)"
 
 bench: $(STAMP)
-	@echo "make bench: not yet"
+	$(BIN)/python benchmarks/machine_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
