@@ -122,17 +122,16 @@ class TokenBucket:
             self._recover_at = None if recovered else self._recover_at + self.recovery_seconds
 
     async def acquire(self) -> float:
-        """Wait for one token; returns the seconds waited."""
-        waited = 0.0
+        """Take one token, waiting for it when the bucket is empty; returns the seconds waited."""
         async with self._lock:
-            while True:
-                self._refill(self._monotonic())
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return waited
-                delay = (1.0 - self._tokens) / self.rate
-                waited += delay
-                await self._sleep(delay)
+            self._refill(self._monotonic())
+            # Reserve first (tokens may go negative), then wait exactly for the debt to be paid back.
+            self._tokens -= 1.0
+            if self._tokens >= 0.0:
+                return 0.0
+            delay = -self._tokens / self.rate
+            await self._sleep(delay)
+            return delay
 
     def slow_down(self) -> None:
         """AWS said Throttling: halve the rate (not below min_rate), drop saved-up burst, recover later."""

@@ -1,0 +1,220 @@
+"""Cached reads and the call budget.
+
+Aspects: the counting test (20 rollouts on one ALB with one listener: cold cost, then one step with the cache
+warm costs at most 2 ELBv2 calls in total); the rules freshness window; single flight shares one read, does
+not cache failures and survives a cancelled waiter; tags read once per ARN even when requested concurrently;
+rule parsing accepts both forward shapes; ALB hostname/name matching; target group name lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from service.aws import lookups, results, singleflight
+
+from .conftest import FakeClock, error_response
+
+NS = "default"
+ROLLOUTS = 20
+
+
+def request(ingress: str, dns: str, desired: int) -> results.WeightRequest:
+    c, s, extra = results.destinations(f"{ingress}-canary", f"{ingress}-stable", desired)
+    return results.WeightRequest(NS, (results.IngressTarget(ingress, (dns,)),), 80, c, s, extra)
+
+
+async def test_twenty_rollouts_on_one_alb_cost_at_most_two_calls_per_step(lbc, sut, clock, capsys):
+    alb = await lbc.alb("k8s-shared-group")
+    listener = await lbc.listener(alb.arn)
+    rules = []
+    for index in range(ROLLOUTS):
+        ingress = f"app{index}"
+        canary = await lbc.target_group(NS, ingress, f"{ingress}-canary")
+        stable = await lbc.target_group(NS, ingress, f"{ingress}-stable")
+        rule = await lbc.rule(listener, index + 1, [(canary, 0), (stable, 100)], path=f"/{ingress}")
+        rules.append((rule, canary, stable))
+    s = await sut()
+
+    # Cold: first verification of all 20 at weight 0 (LB scan, listeners, rules, 40 tags in 2 batches).
+    cold = await asyncio.gather(*(s.weights.verify(request(f"app{i}", alb.dns, 0)) for i in range(ROLLOUTS)))
+    assert all(o.verified for o in cold)
+    cold_calls = dict(s.client.calls)
+    assert cold_calls == {"DescribeLoadBalancers": 1, "DescribeListeners": 1, "DescribeRules": 1,
+                          "DescribeTags": 2}
+
+    # One step: the LBC applies 10% everywhere; every rollout verifies it at the same moment.
+    for rule, canary, stable in rules:
+        await lbc.set_weights(rule, [(canary, 10), (stable, 90)])
+    clock.advance(10)  # the step comes later than the rules' freshness window
+    s.client.calls.clear()
+    warm = await asyncio.gather(*(s.weights.verify(request(f"app{i}", alb.dns, 10)) for i in range(ROLLOUTS)))
+    assert all(o.verified for o in warm)
+    warm_calls = dict(s.client.calls)
+    assert sum(warm_calls.values()) <= 2
+    assert warm_calls == {"DescribeRules": 1}
+    with capsys.disabled():
+        print(f"\ncall budget, {ROLLOUTS} rollouts on one ALB/one listener: cold={cold_calls} "
+              f"warm step={warm_calls} (reference: {ROLLOUTS * 6} per step: per rollout 1 DescribeLoadBalancers "
+              f"+ 1 DescribeTargetGroups + 2 DescribeTags + 1 DescribeListeners + 1 DescribeRules)")
+
+
+async def test_rules_are_reread_after_the_freshness_window(lbc, sut, clock):
+    alb = await lbc.alb("k8s-default-app")
+    listener = await lbc.listener(alb.arn)
+    canary = await lbc.target_group(NS, "app", "app-canary")
+    stable = await lbc.target_group(NS, "app", "app-stable")
+    await lbc.rule(listener, 1, [(canary, 10), (stable, 90)])
+    s = await sut(rules_fresh_seconds=2.0)
+    await s.weights.verify(request("app", alb.dns, 10))
+    clock.advance(1)
+    await s.weights.verify(request("app", alb.dns, 10))
+    assert s.client.calls["DescribeRules"] == 1
+    clock.advance(2)
+    await s.weights.verify(request("app", alb.dns, 10))
+    assert s.client.calls["DescribeRules"] == 2
+    assert s.client.calls["DescribeListeners"] == 1  # listeners live longer
+
+
+async def test_single_flight_shares_one_load(clock: FakeClock):
+    flight: singleflight.SingleFlight[str, int] = singleflight.SingleFlight(1.0, monotonic=clock.monotonic)
+    loads = 0
+    gate = asyncio.Event()
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await gate.wait()
+        return loads
+
+    waiters = [asyncio.ensure_future(flight.get("k", load)) for _ in range(5)]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiters) == [1] * 5
+    assert await flight.get("k", load) == 1  # fresh
+    clock.advance(2)
+    assert await flight.get("k", load) == 2  # stale: loaded again
+
+
+async def test_single_flight_does_not_cache_failures(clock: FakeClock):
+    flight: singleflight.SingleFlight[str, int] = singleflight.SingleFlight(10.0, monotonic=clock.monotonic)
+    attempts = 0
+
+    async def load() -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise RuntimeError("first fails")
+        return 7
+
+    with pytest.raises(RuntimeError, match="first fails"):
+        await flight.get("k", load)
+    assert await flight.get("k", load) == 7
+
+
+async def test_single_flight_survives_a_cancelled_waiter(clock: FakeClock):
+    flight: singleflight.SingleFlight[str, int] = singleflight.SingleFlight(10.0, monotonic=clock.monotonic)
+    gate = asyncio.Event()
+
+    async def load() -> int:
+        await gate.wait()
+        return 3
+
+    first = asyncio.ensure_future(flight.get("k", load))
+    second = asyncio.ensure_future(flight.get("k", load))
+    await asyncio.sleep(0)
+    first.cancel()
+    gate.set()
+    assert await second == 3
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_single_flight_forget_and_clear(clock: FakeClock):
+    flight: singleflight.SingleFlight[str, int] = singleflight.SingleFlight(10.0, monotonic=clock.monotonic)
+    counter = iter(range(100))
+
+    async def load() -> int:
+        return next(counter)
+
+    assert await flight.get("k", load) == 0
+    flight.forget("k")
+    assert await flight.get("k", load) == 1
+    flight.clear()
+    assert await flight.get("k", load) == 2
+
+
+async def test_tags_fetched_once_per_arn_under_concurrency(lbc, sut):
+    arns = [await lbc.target_group(NS, "app", f"svc{i}") for i in range(3)]
+    s = await sut()
+    answers = await asyncio.gather(s.reads.tags(arns), s.reads.tags(arns[:2]), s.reads.tags(reversed(arns)))
+    assert s.client.calls["DescribeTags"] == 1
+    assert answers[1][arns[0]]["ingress.k8s.aws/resource"] == "default/app-svc0:80"
+    assert answers[2][arns[2]]["ingress.k8s.aws/resource"] == "default/app-svc2:80"
+
+
+async def test_tags_failure_reaches_every_waiter_and_is_not_cached(lbc, sut):
+    arn = await lbc.target_group(NS, "app", "svc")
+    s = await sut()
+    gate = asyncio.Event()
+    failed: list[str] = []
+
+    async def deny_once(request: Any, **_: Any) -> Any:
+        if failed:
+            return None
+        failed.append("x")
+        await gate.wait()  # keep the read in flight until the second caller is waiting on it
+        return error_response(request, "AccessDenied", "denied")
+
+    s.client.client.meta.events.register("before-send.elastic-load-balancing-v2.DescribeTags", deny_once)
+    first = asyncio.ensure_future(s.reads.tags([arn]))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(s.reads.tags([arn]))
+    await asyncio.sleep(0)
+    gate.set()
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    assert [str(o) for o in outcomes] == ["DescribeTags: AccessDenied: denied"] * 2
+    assert s.client.calls["DescribeTags"] == 1
+    assert (await s.reads.tags([arn]))[arn]["ingress.k8s.aws/resource"] == "default/app-svc:80"
+
+
+async def test_target_group_arn_by_name(lbc, sut):
+    arn = await lbc.target_group(NS, "app", "svc")
+    name = arn.split("/")[1]
+    s = await sut()
+    assert await s.reads.target_group_arn(name) == arn
+    assert await s.reads.target_group_arn(name) == arn
+    assert s.client.calls["DescribeTargetGroups"] == 1
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    pytest.param({"RuleArn": "r", "Priority": "3", "Actions": [{"Type": "forward", "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": "a", "Weight": 10}, {"TargetGroupArn": "b", "Weight": 90}]}}]},
+        lookups.Rule("r", 80, "3", (lookups.Forward((("a", 10), ("b", 90))),)), id="forward-config"),
+    pytest.param({"RuleArn": "r", "Priority": "default", "Actions": [
+        {"Type": "forward", "TargetGroupArn": "a"}]},
+        lookups.Rule("r", 80, "default", (lookups.Forward((("a", None),)),)), id="top-level-arn"),
+    pytest.param({"RuleArn": "r", "Priority": "1", "Actions": [
+        {"Type": "authenticate-oidc"}, {"Type": "forward", "TargetGroupArn": "x",
+                                        "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": "a"}]}}]},
+        lookups.Rule("r", 80, "1", (lookups.Forward((("a", None),)),)), id="both-shapes-prefer-config"),
+    pytest.param({"RuleArn": "r", "Priority": "1", "Actions": [{"Type": "fixed-response"},
+                                                               {"Type": "forward"}]},
+                 lookups.Rule("r", 80, "1", ()), id="no-forward"),
+])
+def test_parse_rule(raw, expected):
+    assert lookups.parse_rule(raw, 80) == expected
+
+
+@pytest.mark.parametrize(("hostname", "name", "matches"), [
+    pytest.param("k8s-default-app-1.us-east-1.elb.amazonaws.com", "k8s-default-app", True, id="plain"),
+    pytest.param("internal-k8s-default-app-123.eu-west-1.elb.amazonaws.com", "k8s-default-app", True,
+                 id="internal"),
+    pytest.param("K8S-Default-App-1.us-east-1.elb.amazonaws.com", "k8s-default-app", True, id="case"),
+    pytest.param("k8s-default-app2-1.us-east-1.elb.amazonaws.com", "k8s-default-app", False, id="other-name"),
+    pytest.param("k8s-default-app-1.us-east-1.elb.amazonaws.com", "", False, id="no-name"),
+])
+def test_hostname_matches_name(hostname, name, matches):
+    assert lookups.hostname_matches_name(hostname, name) is matches

@@ -1,0 +1,182 @@
+"""Rate shaping and retries: the token bucket, backoff with full jitter, and verification under Throttling.
+
+Aspects: the bucket allows a burst then paces at its rate, halves its rate on throttling and recovers
+stepwise; backoff stays within its jitter ceiling; retryable codes (Throttling, RequestLimitExceeded,
+TooManyRequestsException, 5xx) are retried and verification still converges while the bucket slows down;
+persistent throttling and the total deadline end in an unverified result (never an exception); a call that
+hangs past its deadline is retried; non-retryable errors are sent once; metrics count each outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+
+from service.aws import results, throttling
+
+from .conftest import FakeClock, Lbc
+
+NS = "default"
+
+
+async def test_bucket_allows_burst_then_paces(clock: FakeClock):
+    bucket = throttling.TokenBucket(5, 3, monotonic=clock.monotonic, sleep=clock.sleep)
+    waits = [await bucket.acquire() for _ in range(5)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert waits[3] == pytest.approx(0.2)
+    assert waits[4] == pytest.approx(0.2)
+    assert sum(clock.sleeps) == pytest.approx(0.4)
+
+
+async def test_bucket_slows_down_and_recovers_stepwise(clock: FakeClock):
+    bucket = throttling.TokenBucket(8, 20, monotonic=clock.monotonic, sleep=clock.sleep, recovery_seconds=30)
+    bucket.slow_down()
+    bucket.slow_down()
+    assert bucket.rate == 2
+    assert bucket.tokens <= 1.0
+    clock.advance(30)
+    await bucket.acquire()
+    assert bucket.rate == 4
+    clock.advance(30)
+    await bucket.acquire()
+    assert bucket.rate == 8
+    clock.advance(300)
+    await bucket.acquire()
+    assert bucket.rate == 8
+
+
+async def test_bucket_rate_never_below_minimum(clock: FakeClock):
+    bucket = throttling.TokenBucket(1, 1, monotonic=clock.monotonic, sleep=clock.sleep, min_rate=0.25)
+    for _ in range(10):
+        bucket.slow_down()
+    assert bucket.rate == 0.25
+
+
+def test_bucket_rejects_nonsense_settings(clock: FakeClock):
+    with pytest.raises(ValueError, match="rate > 0"):
+        throttling.TokenBucket(0, 1, monotonic=clock.monotonic, sleep=clock.sleep)
+
+
+def test_backoff_is_full_jitter_under_a_capped_ceiling():
+    policy = throttling.RetryPolicy(base_seconds=0.5, cap_seconds=4)
+    rng = random.Random(7)
+    for attempt in range(1, 10):
+        ceiling = min(4.0, 0.5 * 2 ** attempt)
+        samples = [policy.backoff(attempt, rng) for _ in range(200)]
+        assert all(0 <= value <= ceiling for value in samples)
+        assert max(samples) > ceiling * 0.8  # jitter spans the range
+
+
+@pytest.mark.parametrize(("code", "status", "retryable"), [
+    pytest.param("Throttling", 400, True, id="throttling"),
+    pytest.param("RequestLimitExceeded", 400, True, id="request-limit"),
+    pytest.param("TooManyRequestsException", 429, True, id="too-many"),
+    pytest.param("InternalFailure", 500, True, id="5xx"),
+    pytest.param("Whatever", 503, True, id="any-5xx"),
+    pytest.param("AccessDenied", 403, False, id="access-denied"),
+    pytest.param("ValidationError", 400, False, id="validation"),
+])
+def test_retryable_classification(code, status, retryable):
+    assert throttling.is_retryable(code, status) is retryable
+
+
+async def simple_alb(lbc: Lbc, weights: tuple[int, int]) -> Any:
+    alb = await lbc.alb("k8s-default-app")
+    listener = await lbc.listener(alb.arn)
+    canary = await lbc.target_group(NS, "app", "canary")
+    stable = await lbc.target_group(NS, "app", "stable")
+    await lbc.rule(listener, 1, [(canary, weights[0]), (stable, weights[1])])
+    return alb
+
+
+def request(alb: Any, desired: int = 20) -> results.WeightRequest:
+    c, s, extra = results.destinations("canary", "stable", desired)
+    return results.WeightRequest(NS, (results.IngressTarget("app", (alb.dns,)),), 80, c, s, extra)
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    pytest.param("Throttling", 400, id="Throttling"),
+    pytest.param("RequestLimitExceeded", 400, id="RequestLimitExceeded"),
+    pytest.param("TooManyRequestsException", 429, id="TooManyRequestsException"),
+    pytest.param("InternalFailure", 500, id="5xx"),
+])
+async def test_verification_converges_through_transient_errors(lbc, sut, clock, code, status):
+    alb = await simple_alb(lbc, (20, 80))
+    s = await sut(max_rps=5, burst=20)
+    for operation in ("DescribeLoadBalancers", "DescribeListeners", "DescribeRules", "DescribeTags"):
+        s.faults.fail(operation, code, times=2, status=status)
+    outcome = await s.weights.verify(request(alb))
+    assert outcome.verified is True, outcome.reason
+    assert dict(s.client.calls) == {"DescribeLoadBalancers": 3, "DescribeListeners": 3, "DescribeRules": 3,
+                                    "DescribeTags": 3}
+    assert clock.sleeps  # backed off (on the fake clock: no real waiting)
+    throttled = code != "InternalFailure"
+    assert (s.client.bucket.rate < 5) is throttled
+    value = s.registry.get_sample_value("aws_api_throttled_total", {"operation": "DescribeRules"})
+    assert value == (2 if throttled else None)
+    outcome_label = "throttled" if throttled else "error"
+    assert s.registry.get_sample_value(
+        "aws_api_requests_total", {"operation": "DescribeRules", "outcome": outcome_label}) == 2
+    assert s.registry.get_sample_value(
+        "aws_api_requests_total", {"operation": "DescribeRules", "outcome": "success"}) == 1
+    assert s.registry.get_sample_value(
+        "aws_api_request_duration_seconds_count", {"operation": "DescribeRules"}) == 3
+
+
+async def test_persistent_throttling_gives_an_unverified_result(lbc, sut, clock):
+    alb = await simple_alb(lbc, (20, 80))
+    policy = throttling.RetryPolicy(max_attempts=4)
+    s = await sut(max_rps=5, burst=20, policy=policy)
+    s.faults.fail("DescribeLoadBalancers", "Throttling", times=50)
+    outcome = await s.weights.verify(request(alb))
+    assert outcome.verified is False
+    assert outcome.error == ("AWS kept throttling elasticloadbalancing:DescribeLoadBalancers (Throttling); "
+                             "will retry")
+    assert s.client.calls["DescribeLoadBalancers"] == 4
+    assert s.client.bucket.rate == pytest.approx(5 / 16)
+    # Later, AWS calms down: the next verification converges.
+    s.faults.failures.clear()
+    clock.advance(60)
+    assert (await s.weights.verify(request(alb))).verified is True
+
+
+async def test_total_deadline_stops_retrying(lbc, sut, clock):
+    alb = await simple_alb(lbc, (20, 80))
+    policy = throttling.RetryPolicy(max_attempts=100, base_seconds=1, cap_seconds=1000, deadline_seconds=5)
+    s = await sut(policy=policy)
+    s.faults.fail("DescribeLoadBalancers", "Throttling", times=100)
+    outcome = await s.weights.verify(request(alb))
+    assert outcome.verified is False
+    assert sum(clock.sleeps) <= 5
+    assert s.client.calls["DescribeLoadBalancers"] < 100
+
+
+async def test_hanging_call_is_cut_by_its_deadline_and_retried(lbc, sut):
+    alb = await simple_alb(lbc, (20, 80))
+    s = await sut()
+    s.client.call_timeout_seconds = 0.2
+    hung: list[int] = []
+
+    async def hang_once(request: Any, **_: Any) -> None:
+        if not hung:
+            hung.append(1)
+            await asyncio.sleep(5)
+
+    s.client.client.meta.events.register("before-send.elastic-load-balancing-v2.DescribeRules", hang_once)
+    outcome = await s.weights.verify(request(alb))
+    assert outcome.verified is True
+    assert s.client.calls["DescribeRules"] == 2
+    assert s.registry.get_sample_value(
+        "aws_api_requests_total", {"operation": "DescribeRules", "outcome": "error"}) == 1
+
+
+async def test_concurrent_verifications_under_throttling_share_reads_and_never_raise(lbc, sut):
+    alb = await simple_alb(lbc, (20, 80))
+    s = await sut(max_rps=5, burst=2)
+    s.faults.fail("DescribeRules", "Throttling", times=3)
+    outcomes = await asyncio.gather(*(s.weights.verify(request(alb)) for _ in range(10)))
+    assert all(o.verified for o in outcomes)
+    assert s.client.calls["DescribeRules"] == 4  # one shared read, retried three times
