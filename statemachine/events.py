@@ -11,17 +11,23 @@ from dataclasses import dataclass
 __all__ = [
     "INVALID_SPEC",
     "NORMAL",
+    "PATCHING_ALB_INGRESS",
     "ROLLOUT_ABORTED",
     "ROLLOUT_COMPLETED",
     "ROLLOUT_STEP_COMPLETED",
     "SKIP_STEPS",
+    "TRAFFIC_ROUTING_ERROR",
     "TRAFFIC_WEIGHT_UPDATED",
     "WARNING",
     "WEIGHT_VERIFY_ERROR",
     "Event",
+    "patching_header_route",
+    "patching_ingress",
+    "removing_managed_routes",
     "rollout_aborted",
     "rollout_completed",
     "step_completed",
+    "traffic_routing_error",
     "weight_verify_error",
 ]
 
@@ -35,6 +41,8 @@ ROLLOUT_ABORTED = "RolloutAborted"
 INVALID_SPEC = "InvalidSpec"
 SKIP_STEPS = "SkipSteps"
 WEIGHT_VERIFY_ERROR = "WeightVerifyError"
+PATCHING_ALB_INGRESS = "PatchingALBIngress"
+TRAFFIC_ROUTING_ERROR = "TrafficRoutingError"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +70,24 @@ def rollout_aborted(revision: int) -> Event:
 
 def weight_verify_error(error: str) -> Event:
     return Event(WARNING, WEIGHT_VERIFY_ERROR, f"Failed to verify weight: {error}")
+
+
+def patching_ingress(ingress: str, desired_weight: int) -> Event:
+    """Before a weight patch (reference §1.5): `` Updating Ingress `<name>` to desiredWeight '<w>' ``."""
+    message = f"Updating Ingress `{ingress}` to desiredWeight '{desired_weight}'"
+    return Event(NORMAL, PATCHING_ALB_INGRESS, message)
+
+
+def patching_header_route(ingress: str, route: str) -> Event:
+    """Before a header-route patch (§1.6); names the route where the reference printed a struct with `%d`."""
+    return Event(NORMAL, PATCHING_ALB_INGRESS, f"Updating Ingress `{ingress}` to headerRoute '{route}'")
+
+
+def removing_managed_routes(ingress: str) -> Event:
+    """Before managed routes are removed (§1.6): `` Updating Ingress `<name>` removing managed routes ``."""
+    return Event(NORMAL, PATCHING_ALB_INGRESS, f"Updating Ingress `{ingress}` removing managed routes")
+
+
+def traffic_routing_error(error: str) -> Event:
+    """A failed Ingress patch (reference §1.5: Warning `TrafficRoutingError` with the error text)."""
+    return Event(WARNING, TRAFFIC_ROUTING_ERROR, error)
