@@ -57,8 +57,9 @@ async def test_twenty_rollouts_on_one_alb_cost_at_most_two_calls_per_step(lbc, s
     assert warm_calls == {"DescribeRules": 1}
     with capsys.disabled():
         print(f"\ncall budget, {ROLLOUTS} rollouts on one ALB/one listener: cold={cold_calls} "
-              f"warm step={warm_calls} (reference: {ROLLOUTS * 6} per step: per rollout 1 DescribeLoadBalancers "
-              f"+ 1 DescribeTargetGroups + 2 DescribeTags + 1 DescribeListeners + 1 DescribeRules)")
+              f"warm step={warm_calls} (reference: {ROLLOUTS * 6} per step: per rollout 1 "
+              "DescribeLoadBalancers + 1 DescribeTargetGroups + 2 DescribeTags + 1 DescribeListeners "
+              "+ 1 DescribeRules)")
 
 
 async def test_rules_are_reread_after_the_freshness_window(lbc, sut, clock):
