@@ -5,8 +5,10 @@ a question before acting. Every function accepts any JSON-like value and never r
 and never mutates its input.
 
 Helpers:
-- `ingress_has_service(ingress, service)`: whether any path of any http rule routes to `service`
-  (networking/v1 `backend.service.name` or legacy `backend.serviceName`); odd shapes read as "no".
+- `backend_service(path)`: the service a path routes to (networking/v1 `backend.service.name` or legacy
+  `backend.serviceName`), None for a `resource` backend or any odd shape.
+- `ingress_has_service(ingress, service)` / `rules_have_service(rules, service)`: whether any path of any
+  http rule routes to `service`; odd shapes read as "no".
 - `ingress_shape_problem(ingress, name)`: a sentence naming the Ingress and what is unusual about it
   (annotations not a map of strings, rules not a list, a rule without `http`, zero paths, a path without
   a backend or with a `resource` backend), or None when every rule can be read and written.
@@ -23,11 +25,13 @@ from typing import Any
 __all__ = [
     "MANAGED_BY_ANNOTATION",
     "USE_ANNOTATION",
+    "backend_service",
     "describe_port",
     "ingress_has_service",
     "ingress_shape_problem",
     "is_use_annotation",
     "managed_by",
+    "rules_have_service",
     "service_ports",
 ]
 
@@ -66,9 +70,20 @@ def _located_paths(ingress: Any) -> Iterator[tuple[str, Any]]:
             yield f"spec.rules[{r}].http.paths[{p}]", path
 
 
+def backend_service(path: Any) -> str | None:
+    """The service a path routes to, or None for a `resource` backend, no backend or an odd shape."""
+    return _backend_service(path)[0]
+
+
+def rules_have_service(rules: Any, service: str) -> bool:
+    """Whether any path of any rule in `spec.rules` routes to `service` (rules without `http` route none)."""
+    rule_list = rules if isinstance(rules, list) else []
+    return any(backend_service(path) == service for rule in rule_list for path in _paths(rule))
+
+
 def ingress_has_service(ingress: Any, service: str) -> bool:
     """Whether any path of any http rule routes to `service` (reference HasRuleWithService, crash-free)."""
-    return any(_backend_service(path)[0] == service for _, path in _located_paths(ingress))
+    return rules_have_service(_rules(ingress), service)
 
 
 def service_ports(ingress: Any, service: str) -> list[tuple[str, Any]]:
@@ -123,7 +138,7 @@ def _path_problem(path: Any, label: str, where: str) -> str | None:
         return f"{label} {where} has no backend"
     if backend.get("resource") is not None:
         return f"{label} {where} has a resource backend: alb-rollouts routes only to Services"
-    if _backend_service(path)[0] is None:
+    if backend_service(path) is None:
         return f"{label} {where}.backend names no service"
     return None
 

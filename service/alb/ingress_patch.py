@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.alb import actions, bookkeeping, gojson, reset, rules
+from statemachine import ingress_checks
 
 __all__ = [
     "DEFAULT_CLASSES",
@@ -58,11 +59,6 @@ class HeaderRoute:
     matches: tuple[actions.Match, ...] | None
 
 
-def _label(ingress: dict[str, Any]) -> str:
-    metadata = ingress.get("metadata") or {}
-    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or '?'}"
-
-
 def check_writable(ingress: Any, classes: Sequence[str] = DEFAULT_CLASSES) -> bookkeeping.Managed:
     """The parsed bookkeeping of an Ingress we may write; raises IngressError or Refusal otherwise."""
     rules.check_shape(ingress)
@@ -71,14 +67,14 @@ def check_writable(ingress: Any, classes: Sequence[str] = DEFAULT_CLASSES) -> bo
         shown = f'"{ingress_class}"' if ingress_class else '"" (no class)'
         allowed = ", ".join(f'"{c}"' for c in classes)
         raise Refusal(
-            f'refusing to write Ingress "{_label(ingress)}": its class {shown} is not one of '
+            f'refusing to write Ingress "{rules.label(ingress)}": its class {shown} is not one of '
             f"--alb-ingress-classes [{allowed}]"
         )
     try:
         return bookkeeping.parse(rules.annotations_of(ingress).get(bookkeeping.KEY))
     except bookkeeping.BookkeepingError as error:
         raise Refusal(
-            f'refusing to write Ingress "{_label(ingress)}": '
+            f'refusing to write Ingress "{rules.label(ingress)}": '
             f"cannot parse annotation {bookkeeping.KEY}: {error}"
         ) from None
 
@@ -110,7 +106,7 @@ def desired_ingress(
     """The Ingress as the rollout wants it; raises Refusal, IngressError or StickinessError."""
     managed = check_writable(current, classes)
     new_rules = _rules_of(current)
-    if not rules.has_service(new_rules, routing.action_service):
+    if not ingress_checks.rules_have_service(new_rules, routing.action_service):
         raise rules.IngressError(f"ingress does not have service `{routing.action_service}` in rules")
     annotations = rules.annotations_of(current)
     prefix = routing.prefix

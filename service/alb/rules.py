@@ -1,9 +1,10 @@
 """Reading and rewriting an Ingress's rules for ALB routing (apply room, pure).
 
-Finds the service backends, inserts and removes the `use-annotation` path of a header route and sorts paths
-by `managedRoutes` (reference §1.6). Unusual Ingresses (no `http`, `resource` backends, zero paths, no
-annotations) are read without crashing; malformed ones raise `IngressError` naming the field. Never does I/O
-and never mutates its input.
+Which service a path routes to is read by `statemachine.ingress_checks` (shared with validation). Here: JSON
+type checks before a write, the class, the `use-annotation` path of a header route (insert, remove) and the
+`managedRoutes` sort of paths (reference §1.6). Unusual Ingresses (no `http`, `resource` backends, zero
+paths, no annotations) are read without crashing; malformed ones raise `IngressError` naming the field.
+Never does I/O and never mutates its input.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+from statemachine.ingress_checks import backend_service, rules_have_service
+
 __all__ = [
     "CLASS_ANNOTATION",
     "IngressError",
     "annotations_of",
-    "backend_service",
     "check_shape",
-    "has_service",
     "ingress_class",
     "insert_route_path",
     "is_legacy",
+    "label",
     "remove_route_path",
     "sort_paths",
 ]
@@ -33,7 +35,8 @@ class IngressError(ValueError):
     """An Ingress we cannot read or write; `str()` says what is wrong and where."""
 
 
-def _name(ingress: dict[str, Any]) -> str:
+def label(ingress: dict[str, Any]) -> str:
+    """`<namespace>/<name>` as messages show an Ingress (`?` for what is missing)."""
     metadata = ingress.get("metadata")
     if not isinstance(metadata, dict):
         return "?"
@@ -41,7 +44,7 @@ def _name(ingress: dict[str, Any]) -> str:
 
 
 def _fail(ingress: dict[str, Any], where: str, what: str) -> IngressError:
-    return IngressError(f'ingress "{_name(ingress)}": {where} {what}')
+    return IngressError(f'ingress "{label(ingress)}": {where} {what}')
 
 
 def check_shape(ingress: Any) -> None:
@@ -110,28 +113,13 @@ def is_legacy(ingress: dict[str, Any]) -> bool:
     return str(ingress.get("apiVersion", "")).endswith("v1beta1")
 
 
-def backend_service(path: dict[str, Any]) -> str | None:
-    """The service a path routes to, or None for a `resource` backend or no backend."""
-    backend = path.get("backend") or {}
-    service = backend.get("service")
-    if isinstance(service, dict):
-        name = service.get("name")
-        return name if isinstance(name, str) else None
-    legacy = backend.get("serviceName")
-    return legacy if isinstance(legacy, str) else None
-
-
 def _paths(rule: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The paths list of a rule to rewrite in place; None for a rule without `http` (nothing to add to)."""
     http = rule.get("http")
     if not isinstance(http, dict):
         return None
     paths = http.get("paths")
     return paths if isinstance(paths, list) else []
-
-
-def has_service(rules: Sequence[dict[str, Any]], service: str) -> bool:
-    """Whether any path of any rule routes to `service` (rules without `http` are skipped)."""
-    return any(backend_service(path) == service for rule in rules for path in (_paths(rule) or []))
 
 
 def _route_path(route: str, legacy: bool) -> dict[str, Any]:
@@ -145,7 +133,7 @@ def _route_path(route: str, legacy: bool) -> dict[str, Any]:
 def insert_route_path(rules: Sequence[dict[str, Any]], route: str, *, legacy: bool) -> list[dict[str, Any]]:
     """Rules with a `/*` use-annotation path for `route` first in every http rule, unless one exists."""
     result = copy.deepcopy(list(rules))
-    if has_service(result, route):
+    if rules_have_service(result, route):
         return result
     for rule in result:
         paths = _paths(rule)

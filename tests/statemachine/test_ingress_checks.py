@@ -1,9 +1,9 @@
 """Crash-free readers of raw Ingress and Service dicts used by validation.
 
-Aspects: `ingress_has_service` on v1, legacy and odd shapes; `service_ports` locations; `is_use_annotation`
-and `describe_port`; `ingress_shape_problem` for ordinary Ingresses (None) and its exact sentences;
-`managed_by`; hypothesis: no helper raises on any JSON value, and an Ingress without a shape problem has
-a service backend on every path of every rule.
+Aspects: `ingress_has_service`, `rules_have_service` and `backend_service` on v1, legacy and odd shapes;
+`service_ports` locations; `is_use_annotation` and `describe_port`; `ingress_shape_problem` for ordinary
+Ingresses (None) and its exact sentences; `managed_by`; hypothesis: no helper raises on any JSON value, and
+an Ingress without a shape problem has a service backend on every path of every rule.
 """
 
 from __future__ import annotations
@@ -54,6 +54,27 @@ MANAGED_BY = ingress_checks.MANAGED_BY_ANNOTATION
 ])
 def test_ingress_has_service(obj: Any, expected: bool) -> None:
     assert ingress_checks.ingress_has_service(obj, "stable") is expected
+
+
+def test_rules_have_service_skips_unusual_rules() -> None:
+    unusual: list[Any] = [{"host": "no-http"}, http(), {"http": {}}, http(RESOURCE), http({"path": "/"}), "x"]
+    assert not ingress_checks.rules_have_service(unusual, "stable")
+    assert ingress_checks.rules_have_service([*unusual, http(v1_path("stable"))], "stable")
+    assert ingress_checks.rules_have_service([http(LEGACY)], "stable")
+    assert not ingress_checks.rules_have_service({"http": {}}, "stable")
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    pytest.param(v1_path("stable"), "stable", id="v1"),
+    pytest.param(LEGACY, "stable", id="legacy"),
+    pytest.param(RESOURCE, None, id="resource"),
+    pytest.param({"path": "/"}, None, id="no-backend"),
+    pytest.param({"backend": {"service": {"name": 5}}}, None, id="name-not-string"),
+    pytest.param({"backend": {"service": "stable"}}, None, id="service-not-object"),
+    pytest.param("stable", None, id="not-an-object"),
+])
+def test_backend_service(path: Any, expected: str | None) -> None:
+    assert ingress_checks.backend_service(path) == expected
 
 
 def test_service_ports_lists_every_location() -> None:

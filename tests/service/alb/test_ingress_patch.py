@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from service.alb import actions, ingress_patch, rules
 from service.alb.ingress_patch import HeaderRoute, Routing
+from statemachine.ingress_checks import backend_service
 from tests.service.alb.builders import apply_merge_patch, build_ingress
 
 KEY = "rollouts.argoproj.io/managed-alb-annotations"
@@ -38,7 +39,7 @@ def compact(value: Any) -> str:
 
 
 def names(rule: dict[str, Any]) -> list[str | None]:
-    return [rules.backend_service(p) for p in rule["http"]["paths"]]
+    return [backend_service(p) for p in rule["http"]["paths"]]
 
 
 def body(patch: dict[str, Any] | None) -> str:

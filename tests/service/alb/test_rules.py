@@ -1,9 +1,10 @@
-"""Ingress rules: service lookup, use-annotation paths, managedRoutes sort, class, shape checks.
+"""Ingress rules: use-annotation paths, managedRoutes sort, class, shape checks, labels.
 
 Covers: header-route path inserted first in every http rule (networking/v1 and legacy shapes), not twice;
 removal of the first matching path per rule; stable sort by managedRoutes with unlisted paths last; unusual
 Ingresses (no http, resource backends, zero paths, no annotations) read without crashing; malformed fields
-raise errors naming the field; class from annotation or ingressClassName.
+raise errors naming the field; class from annotation or ingressClassName. (Which service a path routes to is
+`statemachine.ingress_checks`, tested there.)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from service.alb import rules
+from statemachine.ingress_checks import backend_service
 
 CLASS = "kubernetes.io/ingress.class"
 ROUTE_PATH = {
@@ -23,7 +25,7 @@ ROUTE_PATH = {
 
 
 def names(rule_list: list[dict[str, Any]]) -> list[list[str | None]]:
-    return [[rules.backend_service(p) for p in (r.get("http") or {}).get("paths", [])] for r in rule_list]
+    return [[backend_service(p) for p in (r.get("http") or {}).get("paths", [])] for r in rule_list]
 
 
 def test_insert_route_path_first_in_every_rule(make_path) -> None:
@@ -81,19 +83,6 @@ def test_sort_paths_by_managed_routes(make_path) -> None:
     ]}}]
     result = rules.sort_paths(original, ["r1", "r2"])
     assert names(result) == [["r1", "r2", "stable", "x", None]]
-
-
-def test_has_service_skips_unusual_rules(make_path) -> None:
-    unusual: list[dict[str, Any]] = [
-        {"host": "no-http"},
-        {"http": {"paths": []}},
-        {"http": {}},
-        {"http": {"paths": [{"path": "/", "backend": {"resource": {"kind": "Bucket", "name": "b"}}}]}},
-        {"http": {"paths": [{"path": "/"}]}},
-    ]
-    assert not rules.has_service(unusual, "stable")
-    assert rules.has_service([*unusual, {"http": {"paths": [make_path("stable")]}}], "stable")
-    assert rules.has_service([{"http": {"paths": [{"backend": {"serviceName": "stable"}}]}}], "stable")
 
 
 @pytest.mark.parametrize(
