@@ -22,6 +22,8 @@ from typing import Any
 from statemachine import ingress_checks, models, parsing
 
 __all__ = [
+    "MAX_STICKINESS_SECONDS",
+    "MIN_STICKINESS_SECONDS",
     "STICKINESS_DURATION_MESSAGE",
     "check",
     "errors",
@@ -29,6 +31,8 @@ __all__ = [
     "validate",
 ]
 
+MIN_STICKINESS_SECONDS = 1
+MAX_STICKINESS_SECONDS = 604800
 STICKINESS_DURATION_MESSAGE = (
     "TargetGroupStickinessConfig's duration must be between 1 and 604800 seconds (7 days)!"
 )
@@ -258,7 +262,9 @@ def _alb_errors(alb: models.AlbRouting) -> Iterator[str]:
     elif not 1 <= port <= 65535:
         yield _invalid(f"{_ALB}.servicePort", port, "must be between 1 and 65535, inclusive")
     stickiness = alb.stickiness
-    if stickiness is not None and stickiness.enabled and not 1 <= stickiness.duration_seconds <= 604800:
+    if stickiness is None or not stickiness.enabled:
+        return
+    if not MIN_STICKINESS_SECONDS <= stickiness.duration_seconds <= MAX_STICKINESS_SECONDS:
         yield _invalid(f"{_ALB}.stickinessConfig.durationSeconds", stickiness.duration_seconds,
                        STICKINESS_DURATION_MESSAGE)
 

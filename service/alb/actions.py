@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.alb import gojson
+from statemachine.models import DEFAULT_ANNOTATION_PREFIX as DEFAULT_PREFIX
+from statemachine.validation import MAX_STICKINESS_SECONDS, MIN_STICKINESS_SECONDS
+from statemachine.validation import STICKINESS_DURATION_MESSAGE as STICKINESS_ERROR
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -30,11 +33,6 @@ __all__ = [
     "stickiness_block",
     "target_group",
 ]
-
-DEFAULT_PREFIX = "alb.ingress.kubernetes.io"
-STICKINESS_ERROR = "TargetGroupStickinessConfig's duration must be between 1 and 604800 seconds (7 days)!"
-_MIN_STICKINESS = 1
-_MAX_STICKINESS = 604800
 
 
 class StickinessError(ValueError):
@@ -120,7 +118,7 @@ def stickiness_block(enabled: bool, duration_seconds: int) -> dict[str, object] 
     """The TargetGroupStickinessConfig object or None when disabled; StickinessError when out of range."""
     if not enabled:
         return None
-    if duration_seconds < _MIN_STICKINESS or duration_seconds > _MAX_STICKINESS:
+    if not MIN_STICKINESS_SECONDS <= duration_seconds <= MAX_STICKINESS_SECONDS:
         raise StickinessError()
     return {"Enabled": True, "DurationSeconds": duration_seconds}
 

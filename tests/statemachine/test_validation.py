@@ -547,11 +547,6 @@ def test_rollout_name_is_quoted_as_is() -> None:
     assert message is not None and message.startswith('The Rollout "web-ä" is invalid: ')
 
 
-def test_stickiness_message_constant_is_the_reference_text() -> None:
-    assert validation.STICKINESS_DURATION_MESSAGE == (
-        "TargetGroupStickinessConfig's duration must be between 1 and 604800 seconds (7 days)!")
-
-
 # --- property: never raises --------------------------------------------------------------------------
 
 json_values = st.recursive(
