@@ -89,10 +89,8 @@ class ControlServer:
     async def _post_faults(self, request: web.Request) -> web.Response:
         try:
             return web.json_response(self._faults.configure(await _body(request)))
-        except storing.ApiError as err:
+        except storing.ApiError as err:  # the API server's own Status body, as POST /faults there answers
             return web.json_response(err.status(), status=err.code)
-        except (TypeError, ValueError) as err:
-            return _error(400, f"faults: {err}")
 
     async def _get_traffic(self, request: web.Request) -> web.Response:
         ingress = request.query.get("ingress", "")

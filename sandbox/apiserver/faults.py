@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.apiserver import errors
 
-__all__ = ["FailRule", "Faults", "Latency", "RequestRecord"]
+__all__ = ["VERBS", "FailRule", "Faults", "Latency", "RequestRecord"]
 
 _REASONS = {
     400: "BadRequest",
@@ -145,42 +145,33 @@ class Faults:
         self.request_log.clear()
 
     # ---- JSON API (POST /faults) ---------------------------------------------------------------------------
-    def configure(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Apply the JSON form of the hooks (see the module's README text) and return what was applied."""
+    def configure(self, body: Any) -> dict[str, Any]:
+        """Apply the JSON form of the hooks (docs/sandbox.md) and return what was applied.
+
+        The whole body is checked before anything is applied: a 400 leaves the hooks as they were.
+        """
         if not isinstance(body, dict):
             raise errors.bad_request("faults: body must be a JSON object")
+        _no_unknown(body, _BODY_KEYS, "faults")
+        flags = {key: _flag(body, key) for key in ("clear", "closeWatches", "compact")}
+        fails = [_fail_rule(raw, f"fail[{i}]") for i, raw in enumerate(_entries(body, "fail"))]
+        latencies = [_latency(raw, f"latency[{i}]") for i, raw in enumerate(_entries(body, "latency"))]
         applied: dict[str, Any] = {}
-        if body.get("clear"):
+        if flags["clear"]:
             self.clear()
             applied["clear"] = True
-        fails = body.get("fail") or []
-        if isinstance(fails, dict):
-            fails = [fails]
-        added = []
-        for raw in fails:
-            if not isinstance(raw, dict):
-                raise errors.bad_request(f"faults: fail entries must be objects, got {raw!r}")
-            retry = raw.get("retryAfter")
-            added.append(
-                self.fail_next(
-                    raw.get("verb"),
-                    raw.get("resource"),
-                    count=int(raw.get("count", 1)),
-                    code=int(raw.get("code", 500)),
-                    message=raw.get("message"),
-                    retry_after=float(retry) if retry is not None else None,
-                ).to_json()
-            )
-        if added:
-            applied["fail"] = added
-        latency = body.get("latency")
-        for raw in [latency] if isinstance(latency, dict) else latency or []:
-            lat = Latency(float(raw.get("seconds", 0)), raw.get("verb"), raw.get("resource"))
+        if fails:
+            applied["fail"] = [
+                self.fail_next(r.verb, r.resource, count=r.count, code=r.code, message=r.message,
+                               retry_after=r.retry_after).to_json()
+                for r in fails
+            ]
+        for lat in latencies:
             self.set_latency(lat.seconds, lat.verb, lat.resource)
             applied.setdefault("latency", []).append(lat.to_json())
-        if body.get("closeWatches"):
+        if flags["closeWatches"]:
             applied["closeWatches"] = self.close_watches()
-        if body.get("compact"):
+        if flags["compact"]:
             applied["compact"] = self.compact()
         return applied
 
@@ -205,3 +196,84 @@ class Faults:
 
     def delay_for(self, verb: str, plural: str | None, key: str | None) -> float:
         return max((lat.seconds for lat in self.latencies if lat.matches(verb, plural, key)), default=0.0)
+
+
+# ---- parsing of the JSON form ---------------------------------------------------------------------------
+_BODY_KEYS = ("fail", "latency", "closeWatches", "compact", "clear")
+_FAIL_KEYS = ("verb", "resource", "count", "code", "message", "retryAfter")
+_LATENCY_KEYS = ("seconds", "verb", "resource")
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+
+
+def _no_unknown(raw: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise errors.bad_request(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(allowed)}"
+        )
+
+
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise errors.bad_request(f"faults: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _entries(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = body.get(key)
+    entries = [] if value is None else [value] if isinstance(value, dict) else value
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise errors.bad_request(f"faults: {key} must be an object or a list of objects, got {value!r}")
+    return entries
+
+
+def _selector(raw: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    verb, resource = raw.get("verb"), raw.get("resource")
+    if verb is not None and verb not in (*VERBS, "*", ""):
+        raise errors.bad_request(f"faults: {where}.verb must be one of {', '.join(VERBS)} or *, got {verb!r}")
+    if resource is not None and not isinstance(resource, str):
+        raise errors.bad_request(f"faults: {where}.resource must be a string, got {resource!r}")
+    return verb, resource
+
+
+def _number(raw: dict[str, Any], key: str, where: str, default: float | None) -> float | None:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise errors.bad_request(f"faults: {where}.{key} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def _integer(raw: dict[str, Any], key: str, where: str, default: int, low: int, high: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise errors.bad_request(
+            f"faults: {where}.{key} must be an integer from {low} to {high}, got {value!r}"
+        )
+    return value
+
+
+def _fail_rule(raw: dict[str, Any], where: str) -> FailRule:
+    _no_unknown(raw, _FAIL_KEYS, f"faults: {where}")
+    verb, resource = _selector(raw, where)
+    message = raw.get("message")
+    if message is not None and not isinstance(message, str):
+        raise errors.bad_request(f"faults: {where}.message must be a string, got {message!r}")
+    return FailRule(
+        verb,
+        resource,
+        count=_integer(raw, "count", where, 1, 1, 1_000_000),
+        code=_integer(raw, "code", where, 500, 400, 599),
+        message=message,
+        retry_after=_number(raw, "retryAfter", where, None),
+    )
+
+
+def _latency(raw: dict[str, Any], where: str) -> Latency:
+    _no_unknown(raw, _LATENCY_KEYS, f"faults: {where}")
+    verb, resource = _selector(raw, where)
+    seconds = _number(raw, "seconds", where, 0.0)
+    assert seconds is not None
+    return Latency(seconds, verb, resource)

@@ -106,9 +106,16 @@ async def _serve_scale(
     raise errors.method_not_allowed()
 
 
-def _delete_options(request: web.Request, body: Any) -> tuple[str | None, str | None, str]:
+def _delete_options(request: web.Request, raw: bytes) -> tuple[str | None, str | None, str]:
+    """The resourceVersion and uid preconditions and the propagation policy of a DELETE's options."""
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError as exc:
+        raise errors.bad_request(f"DeleteOptions: the body of the request is not JSON: {exc}") from exc
     options = body if isinstance(body, dict) else {}
     preconditions = options.get("preconditions") or {}
+    if not isinstance(preconditions, dict):
+        raise errors.bad_request(f"DeleteOptions: preconditions must be an object, got {preconditions!r}")
     propagation = options.get("propagationPolicy") or request.query.get("propagationPolicy") or "Background"
     if options.get("orphanDependents") is True:
         propagation = "Orphan"
@@ -157,8 +164,7 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
         return json_response(patched)
     if route.verb == "delete":
         assert route.name is not None
-        raw = await request.read()
-        rv, uid, propagation = _delete_options(request, json.loads(raw) if raw.strip() else None)
+        rv, uid, propagation = _delete_options(request, await request.read())
         deleted = store.delete(
             key, route.namespace, route.name, resource_version=rv, uid=uid, propagation=propagation,
             dry_run=dry_run,

@@ -12,7 +12,8 @@ import pytest
 
 from sandbox.running import Sandbox
 from tests.sandbox.lbc import manifests
-from tests.sandbox.lbc.manifests import INGRESSES, eventually
+from tests.sandbox.lbc.manifests import INGRESSES
+from tests.sandbox.polling import eventually
 
 ACTION = "alb.ingress.kubernetes.io/actions.stable"
 

@@ -14,7 +14,8 @@ from kubernetes_asyncio import client, config
 
 from sandbox.running import Sandbox
 from tests.sandbox.lbc import manifests
-from tests.sandbox.lbc.manifests import INGRESSES, TGBS, eventually
+from tests.sandbox.lbc.manifests import INGRESSES, TGBS
+from tests.sandbox.polling import eventually
 
 ACTION = "alb.ingress.kubernetes.io/actions.stable"
 

@@ -11,7 +11,8 @@ from typing import Any
 from sandbox import traffic
 from sandbox.apiserver.storage import Storage
 from tests.sandbox.lbc import manifests
-from tests.sandbox.lbc.manifests import INGRESSES, eventually
+from tests.sandbox.lbc.manifests import INGRESSES
+from tests.sandbox.polling import DEADLINE, eventually
 
 ACTION = "alb.ingress.kubernetes.io/actions.stable"
 
@@ -35,7 +36,7 @@ async def _ready_alb(
             assert health["TargetHealthDescriptions"]
 
     await eventually(registered)
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(DEADLINE):
         await lbc.settled()
 
 

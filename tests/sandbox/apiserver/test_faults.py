@@ -2,7 +2,7 @@
 
 Covers: failing the next N requests by verb/resource (and only those), 429 with Retry-After, latency and
 clearing it, closing watches and compacting through the JSON form, `clear`, `GET /faults`, bad bodies, and the
-request log's fields.
+request log's fields; every bad body is a 400 Status naming what is wrong, and applies nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from tests.sandbox.apiserver.polling import until
+from tests.sandbox.polling import DEADLINE, until
 
 MERGE = "application/merge-patch+json"
 
@@ -93,7 +93,7 @@ async def test_close_watches_and_compact_through_json(api_client, kube_api):
     await until(lambda: kube_api.open_watches, what="the watch to open")
     _, applied = await post_faults(kube_api, {"closeWatches": True, "compact": True})
     assert applied == {"closeWatches": 1, "compact": kube_api.storage.resource_version}
-    assert await asyncio.wait_for(task, 3) == ["ADDED"]
+    assert await asyncio.wait_for(task, DEADLINE) == ["ADDED"]
     with pytest.raises(ApiException) as err:
         async with watch.Watch() as w:
             async for _ in w.stream(core.list_namespaced_config_map, "default", resource_version=rv,
@@ -115,13 +115,101 @@ async def test_clear_and_describe(kube_api):
     assert (kube_api.faults.rules, kube_api.faults.latencies) == ([], [])
 
 
-@pytest.mark.parametrize(
-    "body",
-    [pytest.param([1], id="not-an-object"), pytest.param({"fail": ["x"]}, id="fail-entry-not-an-object")],
-)
-async def test_bad_fault_bodies_are_400(kube_api, body):
+@pytest.mark.parametrize(("body", "message"), [
+    pytest.param(
+        [1],
+        "faults: body must be a JSON object",
+        id="not-an-object",
+    ),
+    pytest.param(
+        {"fial": []},
+        "faults: unknown key(s) fial; known keys are fail, latency, closeWatches, compact, clear",
+        id="unknown-key",
+    ),
+    pytest.param(
+        {"fail": ["x"]},
+        "faults: fail must be an object or a list of objects, got ['x']",
+        id="fail-entry-not-an-object",
+    ),
+    pytest.param(
+        {"fail": {"verb": "read"}},
+        "faults: fail[0].verb must be one of get, list, watch, create, update, patch, delete, "
+        "deletecollection or *, got 'read'",
+        id="unknown-verb",
+    ),
+    pytest.param(
+        {"fail": {"resource": 3}},
+        "faults: fail[0].resource must be a string, got 3",
+        id="resource-not-a-string",
+    ),
+    pytest.param(
+        {"fail": {"count": "two"}},
+        "faults: fail[0].count must be an integer from 1 to 1000000, got 'two'",
+        id="count-not-a-number",
+    ),
+    pytest.param(
+        {"fail": {"count": 0}},
+        "faults: fail[0].count must be an integer from 1 to 1000000, got 0",
+        id="count-zero",
+    ),
+    pytest.param(
+        {"fail": {"code": 200}},
+        "faults: fail[0].code must be an integer from 400 to 599, got 200",
+        id="code-not-a-failure",
+    ),
+    pytest.param(
+        {"fail": {"code": 429, "retryAfter": -1}},
+        "faults: fail[0].retryAfter must be a number >= 0, got -1",
+        id="negative-retry-after",
+    ),
+    pytest.param(
+        {"fail": {"message": 5}},
+        "faults: fail[0].message must be a string, got 5",
+        id="message-not-a-string",
+    ),
+    pytest.param(
+        {"fail": {"verb": "get", "times": 2}},
+        "faults: fail[0]: unknown key(s) times; known keys are verb, resource, count, code, message, "
+        "retryAfter",
+        id="fail-unknown-key",
+    ),
+    pytest.param(
+        {"latency": {"seconds": "1"}},
+        "faults: latency[0].seconds must be a number >= 0, got '1'",
+        id="latency-not-a-number",
+    ),
+    pytest.param(
+        {"latency": [{"seconds": 1}, 2]},
+        "faults: latency must be an object or a list of objects, got [{'seconds': 1}, 2]",
+        id="latency-entry-not-an-object",
+    ),
+    pytest.param(
+        {"compact": "yes"},
+        "faults: compact must be true or false, got 'yes'",
+        id="flag-not-a-bool",
+    ),
+])
+async def test_bad_fault_bodies_are_400_and_change_nothing(kube_api, body, message):
+    kube_api.faults.fail_next("get", "pods")
+    before = kube_api.faults.describe()["fail"]
+    # A valid part next to the bad one must not be applied either.
+    if isinstance(body, dict) and "clear" not in body:
+        body = {**body, "clear": True}
     status, answer = await post_faults(kube_api, body)
-    assert (status, answer["reason"]) == (400, "BadRequest")
+    assert (status, answer["kind"], answer["reason"], answer["message"]) == (400, "Status", "BadRequest",
+                                                                             message)
+    assert kube_api.faults.describe()["fail"] == before
+
+
+async def test_invalid_json_and_other_methods(kube_api):
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{kube_api.url}/faults", data=b"{oops") as resp:
+            body = await resp.json()
+        assert (resp.status, body["reason"]) == (400, "BadRequest")
+        assert body["message"].startswith("faults: invalid JSON: ")
+        async with http.delete(f"{kube_api.url}/faults") as resp:
+            body = await resp.json()
+        assert (resp.status, body["reason"]) == (405, "MethodNotAllowed")
 
 
 async def test_request_log_records_each_request(api_client, kube_api):

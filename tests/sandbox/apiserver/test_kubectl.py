@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.apiserver.kubeconfig import write_kubeconfig
-from tests.sandbox.apiserver.polling import until
+from tests.sandbox.polling import DEADLINE, until
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(
@@ -46,7 +46,7 @@ class Kubectl:
 
     async def __call__(self, *args: str) -> tuple[int, str, str]:
         proc = await self.start(*args)
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        out, err = await asyncio.wait_for(proc.communicate(), DEADLINE)
         assert proc.returncode is not None
         return proc.returncode, out.decode(), err.decode()
 
@@ -111,12 +111,12 @@ async def test_patch_types(kubectl, kube_api):
 async def test_wait_for_jsonpath_and_delete(kubectl, kube_api):
     await kubectl("apply", "--validate=false", "-f", kubectl.file("ro.yaml", ROLLOUT))
     condition = "--for=jsonpath={.status.phase}=Healthy"
-    waiter = await kubectl.start("wait", condition, "rollout/r1", "--timeout=20s")
+    waiter = await kubectl.start("wait", condition, "rollout/r1", "--timeout=60s")
     # kubectl lists, then watches with fieldSelector=metadata.name=r1; change the object once it watches.
-    await until(lambda: kube_api.open_watches, within=15, what="kubectl to watch")
+    await until(lambda: kube_api.open_watches, what="kubectl to watch")
     kube_api.storage.merge_patch("rollouts.argoproj.io", "default", "r1", {"status": {"phase": "Healthy"}},
                                  subresource="status")
-    out, _ = await asyncio.wait_for(waiter.communicate(), 20)
+    out, _ = await asyncio.wait_for(waiter.communicate(), DEADLINE)
     assert (waiter.returncode, out.decode()) == (0, "rollout.argoproj.io/r1 condition met\n")
     assert await kubectl("delete", "rollout", "r1") == (0, 'rollout.argoproj.io "r1" deleted\n', "")
     assert kube_api.storage.get("rollouts.argoproj.io", "default", "r1") is None
@@ -127,10 +127,10 @@ async def test_get_watch_streams_new_objects(kubectl, kube_api):
     proc = await kubectl.start("get", "configmaps", "-w", "-o", "name")
     assert proc.stdout is not None
     try:
-        first = await asyncio.wait_for(proc.stdout.readline(), 20)
+        first = await asyncio.wait_for(proc.stdout.readline(), DEADLINE)
         assert first == b"configmap/first\n"
         kube_api.storage.create("configmaps", {"metadata": {"name": "second"}})
-        second = await asyncio.wait_for(proc.stdout.readline(), 20)
+        second = await asyncio.wait_for(proc.stdout.readline(), DEADLINE)
         assert second == b"configmap/second\n"
     finally:
         proc.kill()

@@ -13,7 +13,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.leaderelection import electionconfig, leaderelection
 from kubernetes_asyncio.leaderelection.resourcelock.leaselock import LeaseLock
 
-from tests.sandbox.apiserver.polling import until
+from tests.sandbox.polling import until
 
 
 async def test_two_candidates_one_leader(kube_api):
@@ -35,12 +35,11 @@ async def test_two_candidates_one_leader(kube_api):
 
     tasks = [asyncio.create_task(candidate(f"c{i}", api).run()) for i, api in enumerate(clients)]
     try:
-        await until(lambda: leaders, within=5, what="a leader")
+        await until(lambda: leaders, what="a leader")
         reads_at_win = sum(1 for r in kube_api.faults.request_log if r.verb == "get")
         # Both candidates retry every second; after each re-read the Lease twice, the loser had its chances.
         await until(
             lambda: sum(1 for r in kube_api.faults.request_log if r.verb == "get") >= reads_at_win + 4,
-            within=5,
             what="both candidates to retry",
         )
         assert len(leaders) == 1

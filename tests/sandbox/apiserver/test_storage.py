@@ -10,6 +10,7 @@ import pytest
 from sandbox.apiserver import storage as storage_mod
 from sandbox.apiserver.patching import JSON_PATCH, STRATEGIC_PATCH
 from sandbox.apiserver.storage import ApiError, Storage
+from tests.sandbox.polling import DEADLINE
 
 
 def rollout(name: str = "r1", **spec: object) -> dict:
@@ -239,7 +240,7 @@ async def test_subscribe_sees_live_events_and_close_ends_it():
     sub.close()
     got = [(e.type, e.object["metadata"]["name"]) async for e in sub]
     assert got == [("ADDED", "c"), ("MODIFIED", "c"), ("DELETED", "c")]
-    first = await asyncio.wait_for(anext(everything), 1)
+    first = await asyncio.wait_for(anext(everything), DEADLINE)
     assert (first.type, first.resource) == ("ADDED", "configmaps")
     assert everything.pending() == 3
     everything.close()

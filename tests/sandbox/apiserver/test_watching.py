@@ -17,7 +17,7 @@ from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from sandbox.apiserver.server import ApiServer
-from tests.sandbox.apiserver.polling import until
+from tests.sandbox.polling import DEADLINE, until
 
 
 async def collect(stream_fn, *args, count: int, **kwargs) -> list[tuple[str, str]]:
@@ -85,14 +85,22 @@ async def test_bookmarks_carry_current_resource_version(api_client, kube_api):
     assert got == [("BOOKMARK", kube_api.storage.resource_version)]
 
 
-async def test_timeout_seconds_ends_stream(api_client):
-    core = client.CoreV1Api(api_client)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    async with watch.Watch() as w:
-        events = [ev async for ev in w.stream(core.list_namespaced_config_map, "default", timeout_seconds=1)]
-    assert events == []
-    assert 0.9 <= loop.time() - started < 3
+async def test_timeout_seconds_ends_stream():
+    # The server default (60 s here) is far away, so only the client's timeoutSeconds can end the stream.
+    server = ApiServer(watch_timeout=60.0)
+    await server.start()
+    try:
+        async with client.ApiClient(client.Configuration(host=server.url)) as api:
+            core = client.CoreV1Api(api)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            async with watch.Watch() as w:
+                stream = w.stream(core.list_namespaced_config_map, "default", timeout_seconds=1)
+                events = [ev async for ev in stream]
+            assert events == []
+            assert 0.9 <= loop.time() - started < DEADLINE
+    finally:
+        await server.stop()
 
 
 async def test_server_default_timeout_ends_stream():
@@ -102,7 +110,7 @@ async def test_server_default_timeout_ends_stream():
         async with aiohttp.ClientSession() as http:
             url = f"{server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1"
             async with http.get(url) as resp:
-                body = await asyncio.wait_for(resp.read(), 3)
+                body = await asyncio.wait_for(resp.read(), DEADLINE)
         assert (resp.status, body) == (200, b"")
     finally:
         await server.stop()
@@ -172,7 +180,7 @@ async def test_close_watches_ends_open_streams(api_client, kube_api):
     task = asyncio.create_task(consume())
     await until(lambda: kube_api.open_watches, what="the watch to open")
     assert kube_api.faults.close_watches() == 1
-    assert await asyncio.wait_for(task, 3) == []
+    assert await asyncio.wait_for(task, DEADLINE) == []
     assert kube_api.open_watches == 0
 
 

@@ -9,11 +9,14 @@ Services without a selector, GC on RS delete, GC of dependents of a missing owne
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from kubernetes_asyncio import client
+from kubernetes_asyncio import client, watch
 
 from sandbox.cluster import Cluster
-from tests.sandbox.apiserver.polling import until
+from tests.sandbox.cluster.conftest import POD_READY_SECONDS
+from tests.sandbox.polling import DEADLINE, until
 
 LABELS = {"app": "web", "pod-template-hash": "abc"}
 
@@ -80,18 +83,28 @@ async def _eq(env, expected: dict) -> bool:
 
 
 async def test_pods_start_unready_then_become_ready(env):
-    apps = client.AppsV1Api(env.api)
+    # Read the pod's history through a watch from before the ReplicaSet exists: polling could miss the
+    # short unready phase on a loaded machine.
+    core, apps = client.CoreV1Api(env.api), client.AppsV1Api(env.api)
+    rv = (await core.list_namespaced_pod("default")).metadata.resource_version
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     await apps.create_namespaced_replica_set("default", replica_set(replicas=1))
-    storage = env.server.storage
-    pod = await until(lambda: storage.list("pods"), what="a pod")
-    conditions = {c["type"]: c["status"] for c in pod[0]["status"]["conditions"]}
-    assert conditions == {
-        "PodScheduled": "True",
-        "Initialized": "True",
-        "ContainersReady": "False",
-        "Ready": "False",
-    }
-    await until(lambda: ready_pods(env), what="the pod to turn ready")
+    seen: list[dict[str, str]] = []
+    async with watch.Watch() as w:
+        async for ev in w.stream(core.list_namespaced_pod, "default", resource_version=rv,
+                                 timeout_seconds=int(DEADLINE)):
+            conditions = (ev["raw_object"].get("status") or {}).get("conditions") or []
+            if conditions:
+                seen.append({c["type"]: c["status"] for c in conditions})
+            if seen and seen[-1]["Ready"] == "True":
+                w.stop()
+    ready_after = loop.time() - started
+    assert seen[0] == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "False",
+                       "Ready": "False"}
+    assert seen[-1] == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "True",
+                        "Ready": "True"}
+    assert ready_after >= POD_READY_SECONDS
 
 
 async def test_scale_up_and_down(env):
@@ -110,18 +123,26 @@ async def test_scale_up_and_down(env):
 
 async def test_endpoints_ready_and_not_ready_with_named_port(env):
     core, apps = client.CoreV1Api(env.api), client.AppsV1Api(env.api)
+    rv = (await core.list_namespaced_endpoints("default")).metadata.resource_version
     await core.create_namespaced_service("default", service())
     await apps.create_namespaced_replica_set("default", replica_set(replicas=2))
 
-    def split() -> tuple[int, int] | None:
-        ep = env.server.storage.get("endpoints", "default", "web")
-        if not ep or not ep["subsets"]:
+    def split(endpoints: dict | None) -> tuple[int, int] | None:
+        if not endpoints or not endpoints.get("subsets"):
             return None
-        subset = ep["subsets"][0]
+        subset = endpoints["subsets"][0]
         return len(subset.get("addresses", [])), len(subset.get("notReadyAddresses", []))
 
-    assert await until(lambda: split() == (0, 2) and split(), what="2 not-ready addresses") == (0, 2)
-    await until(lambda: split() == (2, 0), what="2 ready addresses")
+    # The Endpoints' history through a watch: polling could miss the short not-ready phase under load.
+    splits: list[tuple[int, int] | None] = []
+    async with watch.Watch() as w:
+        async for ev in w.stream(core.list_namespaced_endpoints, "default", resource_version=rv,
+                                 timeout_seconds=int(DEADLINE)):
+            splits.append(split(ev["raw_object"]))
+            if splits[-1] == (2, 0):
+                w.stop()
+    published = [s for s in splits if s is not None]
+    assert (0, 2) in published and published[-1] == (2, 0), published  # not ready first, then ready
     ep = await core.read_namespaced_endpoints("web", "default")
     subset = ep.subsets[0]
     assert [(p.name, p.port, p.protocol) for p in subset.ports] == [("web", 8080, "TCP")]
@@ -141,7 +162,8 @@ async def test_endpoints_ready_and_not_ready_with_named_port(env):
 
     name = env.server.storage.list("pods")[0]["metadata"]["name"]
     assert env.cluster.set_pod_ready("default", name, False)
-    await until(lambda: split() == (1, 1), what="one address to turn not-ready")
+    await until(lambda: split(env.server.storage.get("endpoints", "default", "web")) == (1, 1),
+                what="one address to turn not-ready")
     assert not env.cluster.set_pod_ready("default", "missing", True)
 
 

@@ -1,18 +1,20 @@
-"""Object builders and a polling helper shared by the LBC simulator and traffic-probe tests."""
+"""Object builders shared by the LBC simulator, traffic-probe, control and whole-sandbox tests."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sandbox.apiserver.storage import Storage
 
 INGRESSES = "ingresses.networking.k8s.io"
 SLICES = "endpointslices.discovery.k8s.io"
 TGBS = "targetgroupbindings.elbv2.k8s.aws"
-T = TypeVar("T")
+
+__all__ = [
+    "INGRESSES", "SLICES", "TGBS", "backend_pair", "endpoint_slice", "forward", "ingress", "pod_ips",
+    "ready_pod", "replica_set", "service",
+]
 
 
 def service(name: str, *, port: int = 80, target_port: int | str = 8080, port_name: str = "http",
@@ -103,16 +105,3 @@ def backend_pair(storage: Storage, *, stable: list[str], canary: list[str]) -> N
     for name, ips in (("stable", stable), ("canary", canary)):
         storage.create("services", service(name))
         storage.create(SLICES, endpoint_slice(name, ips))
-
-
-async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0, interval: float = 0.05) -> T:
-    """Poll `check` until it returns; until the deadline, assertion and not-there-yet errors mean "retry"."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        try:
-            return await check()
-        except (AssertionError, LookupError, ValueError):
-            if loop.time() >= deadline:
-                raise
-        await asyncio.sleep(interval)

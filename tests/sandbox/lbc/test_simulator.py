@@ -18,7 +18,8 @@ import pytest
 from sandbox.apiserver.storage import Storage
 from sandbox.lbc import LoadBalancerController
 from tests.sandbox.lbc import manifests
-from tests.sandbox.lbc.manifests import INGRESSES, SLICES, TGBS, eventually
+from tests.sandbox.lbc.manifests import INGRESSES, SLICES, TGBS
+from tests.sandbox.polling import DEADLINE, eventually
 
 ACTION = "alb.ingress.kubernetes.io/actions.stable"
 ARN_PREFIX = "arn:aws:elasticloadbalancing:us-east-1:123456789012"
@@ -185,7 +186,7 @@ async def test_paused_keeps_aws_until_resumed(lbc, storage, elbv2) -> None:
             await lbc.settled()
     assert await _weights(elbv2, storage) == {"default/app-canary:80": 10, "default/app-stable:80": 90}
     lbc.configure({"paused": False})
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(DEADLINE):
         await lbc.settled()
     assert await _weights(elbv2, storage) == {"default/app-canary:80": 30, "default/app-stable:80": 70}
 
@@ -196,7 +197,7 @@ async def test_reject_actions_gives_failed_build_model_and_keeps_aws(lbc, storag
     lbc.configure({"rejectActions": True})
     wanted = manifests.forward(("canary", 20), ("stable", 80))
     _set_action(storage, wanted)
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(DEADLINE):
         await lbc.settled()
     assert _events(storage, "FailedBuildModel") == [
         f"Failed build model due to failed to parse json annotation, {ACTION}: {wanted}: "
@@ -219,10 +220,10 @@ async def test_bad_annotation_reports_once_and_keeps_aws(lbc, storage, elbv2) ->
     await eventually(lambda: _weights(elbv2, storage))
     _set_action(storage, '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"canary",'
                          '"ServicePort":"80","Weight":10},{"ServiceName":"stable","ServicePort":"80"}]}}')
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(DEADLINE):
         await lbc.settled()
     storage.merge_patch(INGRESSES, "default", "app", {"metadata": {"labels": {"touched": "yes"}}})
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(DEADLINE):
         await lbc.settled()
     assert _events(storage, "FailedBuildModel") == [
         "Failed build model due to invalid ForwardConfig: "
@@ -234,7 +235,7 @@ async def test_bad_annotation_reports_once_and_keeps_aws(lbc, storage, elbv2) ->
 async def test_non_alb_ingress_is_ignored(lbc, storage, elbv2) -> None:
     manifests.backend_pair(storage, stable=["10.0.1.1"], canary=[])
     storage.create(INGRESSES, manifests.ingress(class_name="nginx", use_annotation=False))
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(DEADLINE):
         await lbc.settled()
     assert (await elbv2.describe_load_balancers())["LoadBalancers"] == []
     assert "status" not in storage.get(INGRESSES, "default", "app") or not storage.get(
@@ -342,7 +343,7 @@ async def test_aws_refusal_gives_failed_deploy_model_and_retries(lbc, storage, e
         (rule,) = [r for r in await _rules(elbv2, storage) if not r["IsDefault"]]
         assert [t["TargetGroupArn"] for t in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]] == [outside]
 
-    await eventually(recovered, within=20)
+    await eventually(recovered)
     assert len(_events(storage, "FailedDeployModel")) == 1
 
 
@@ -354,6 +355,6 @@ async def test_binding_to_a_missing_target_group_does_not_block(lbc, storage, el
         "spec": {"targetGroupARN": f"{ARN_PREFIX}:targetgroup/nope/0123456789ab", "targetType": "ip",
                  "serviceRef": {"name": "stable", "port": 80}},
     })
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(DEADLINE):
         await lbc.settled()
     assert (await elbv2.describe_target_groups())["TargetGroups"] == []
