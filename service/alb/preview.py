@@ -7,19 +7,18 @@ caller reads files and prints.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from service.alb import actions, ingress_patch
-from statemachine import models, planning, snapshot, validation, weights
+from statemachine import models, planning, snapshot, status, validation, weights
 
 __all__ = [
     "NotAlb",
     "Preview",
-    "derive_state",
-    "fallback_desired_weight",
     "preview",
     "routing_for",
     "status_patch",
@@ -79,38 +78,12 @@ def routing_for(rollout: models.Rollout) -> ingress_patch.Routing:
     )
 
 
-def fallback_desired_weight(rollout: models.Rollout) -> int:
-    """FALLBACK when no `now` is given (no planner): last setWeight at or before currentStepIndex, 100
-    past the last step, 0 when fully promoted (stableRS == currentPodHash), aborted or without steps."""
-    status = rollout.status
-    if status.stable_rs == status.current_pod_hash or status.abort or not rollout.steps:
-        return 0
-    index = max(status.current_step_index or 0, 0)
-    if index >= len(rollout.steps):
-        return 100
-    for step in reversed(rollout.steps[: index + 1]):
-        if isinstance(step, models.SetWeight):
-            return max(0, min(100, step.weight))
-    return 0
-
-
-def derive_state(rollout: models.Rollout) -> str:
-    """FALLBACK when no `now` is given (no planner): the machine state read straight from the status."""
-    status = rollout.status
-    if status.abort:
-        return "Aborted"
-    if status.stable_rs and status.stable_rs == status.current_pod_hash:
-        return "Promoted"
-    if rollout.paused or status.pause_conditions:
-        return "Paused"
-    return "Progressing"
-
-
 @dataclass(frozen=True, slots=True)
 class _Decision:
     state: str
     weight: int
     remove_routes: bool
+    header_route: models.SetHeaderRoute | None
     status: dict[str, Any] | None
 
 
@@ -140,63 +113,35 @@ def _weights_part(patch: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"status": {"canary": {"weights": canary["weights"]}}}
 
 
-def _decide(rollout: models.Rollout, now: datetime | None) -> _Decision:
-    """State, weight, route removal and weights status patch: from statemachine.planning at `now`."""
-    if now is None:
-        status = rollout.status
-        done = status.stable_rs == status.current_pod_hash or status.abort or status.promote_full
-        desired = fallback_desired_weight(rollout)
-        return _Decision(derive_state(rollout), desired, done, status_patch(rollout, desired))
+def _decide(rollout: models.Rollout, now: datetime) -> _Decision:
+    """State, weight, route removal, header route and weights status patch, from statemachine.planning."""
     result = planning.plan(_healthy_snapshot(rollout), now=now)
     current = rollout.status.canary.weights
     desired = result.canary_weight if result.write_weights else (current.canary.weight if current else 0)
-    return _Decision(result.target.value, desired, result.remove_routes, _weights_part(result.status_patch))
-
-
-def _header_route(rollout: models.Rollout) -> ingress_patch.HeaderRoute | None:
-    """The current setHeaderRoute step, applied only from revision 2 on like the reference (§1.6)."""
-    index = rollout.status.current_step_index
-    if index is None or not 0 <= index < len(rollout.steps) or rollout.revision <= 1:
-        return None
-    step = rollout.steps[index]
-    if not isinstance(step, models.SetHeaderRoute):
-        return None
-    if step.match is None:
-        return ingress_patch.HeaderRoute(step.name, None)
-    return ingress_patch.HeaderRoute(
-        step.name, tuple(actions.Match(m.header_name, m.exact) for m in step.match)
-    )
-
-
-def _destination(weight: int, service: str, pod_hash: str) -> dict[str, Any]:
-    destination: dict[str, Any] = {"weight": weight}
-    if service:
-        destination["serviceName"] = service
-    if pod_hash:
-        destination["podTemplateHash"] = pod_hash
-    return destination
+    return _Decision(result.target.value, desired, result.remove_routes, result.header_route,
+                     _weights_part(result.status_patch))
 
 
 def status_patch(rollout: models.Rollout, desired: int) -> dict[str, Any] | None:
-    """The merge patch of `status.canary.weights` for `desired` (stable clamped), or None when unchanged."""
-    canary = rollout.canary or models.CanaryStrategy()
-    split = actions.split_weights(desired)
-    wanted: dict[str, Any] = {
-        "canary": _destination(split.canary, canary.canary_service, rollout.status.current_pod_hash),
-        "stable": _destination(split.stable, canary.stable_service, rollout.status.stable_rs),
-    }
-    raw_canary = rollout.raw_status.get("canary")
-    current = raw_canary.get("weights") if isinstance(raw_canary, dict) else None
-    current = current if isinstance(current, dict) else {}
-    if "verified" in current:
-        # New weights are unverified until the verifier says otherwise; unchanged ones keep their answer.
-        wanted["verified"] = current["verified"]
-    change = ingress_patch.diff(current, wanted)
-    if not change:
+    """The `status.canary.weights` merge patch for a forced weight (stable clamped), None when unchanged.
+
+    Changed weights are unverified until the verifier says otherwise, exactly as the planner writes them.
+    """
+    old = rollout.status
+    candidate = weights.weight_status(rollout, desired, old.current_pod_hash, old.stable_rs)
+    if not weights.weights_differ(old.canary.weights, candidate):
         return None
-    if "verified" in current:
-        change["verified"] = None
-    return {"status": {"canary": {"weights": change}}}
+    new = dataclasses.replace(old, canary=dataclasses.replace(old.canary, weights=candidate))
+    return _weights_part(status.status_patch(rollout.raw_status, new))
+
+
+def _header_route(step: models.SetHeaderRoute | None) -> ingress_patch.HeaderRoute | None:
+    if step is None:
+        return None
+    if step.match is None:
+        return ingress_patch.HeaderRoute(step.name, None)
+    matches = tuple(actions.Match(m.header_name, m.exact) for m in step.match)
+    return ingress_patch.HeaderRoute(step.name, matches)
 
 
 def preview(
@@ -204,34 +149,29 @@ def preview(
     ingresses: Mapping[str, Any],
     services: Mapping[str, Any] | None,
     *,
+    now: datetime,
     weight: int | None = None,
     classes: Sequence[str] = ingress_patch.DEFAULT_CLASSES,
-    now: datetime | None = None,
 ) -> Preview:
-    """Plan one Rollout at `now` (None: without the planner); raises InvalidSpec, NotAlb, Refusal,
-    IngressError or StickinessError."""
+    """Plan one Rollout at `now`; raises InvalidSpec, NotAlb, Refusal, IngressError or StickinessError."""
     rollout = models.parse_rollout(rollout_obj)
-    validation.check(rollout, ingresses=ingresses, services=services)
+    validation.check(rollout, ingresses=ingresses, services=services)  # so every Ingress named is present
     routing = routing_for(rollout)
     assert rollout.canary is not None and rollout.canary.alb is not None  # routing_for checked it
     decision = _decide(rollout, now)
-    desired, remove_routes, status = decision.weight, decision.remove_routes, decision.status
+    desired, body_of_status = decision.weight, decision.status
     if weight is not None:
         desired = weight
-        status = status_patch(rollout, weight)
-    header = None if remove_routes else _header_route(rollout)
+        body_of_status = status_patch(rollout, weight)
+    header = _header_route(decision.header_route)
+    remove_routes = decision.remove_routes
     patches: list[tuple[str, str, dict[str, Any] | None]] = []
     for name in rollout.canary.alb.ingress_names:
-        ingress = ingresses.get(name)
-        if ingress is None:
-            raise models.InvalidSpec(
-                f'The Rollout "{rollout.name}" is invalid: spec.strategy.canary.trafficRouting.alb.ingress: '
-                f'Invalid value: "{name}": ingress.networking.k8s.io "{name}" not found'
-            )
         body = ingress_patch.weight_patch(
-            ingress, routing, desired_weight=desired, header_route=header,
+            ingresses[name], routing, desired_weight=desired, header_route=header,
             remove_managed_routes=remove_routes, classes=classes,
         )
         patches.append((rollout.namespace, name, body))
-    return Preview(rollout.key, decision.state, actions.split_weights(desired).canary, tuple(patches), status)
+    canary_weight = actions.split_weights(desired).canary
+    return Preview(rollout.key, decision.state, canary_weight, tuple(patches), body_of_status)
 

@@ -31,9 +31,9 @@ def _weight(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--weight must be an integer from 0 to 100, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 100, got {text!r}") from None
     if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"--weight must be an integer from 0 to 100, got {value}")
+        raise argparse.ArgumentTypeError(f"must be from 0 to 100, got {value}")
     return value
 
 

@@ -1,9 +1,9 @@
 """The offline preview behind `alb-rollouts plan` (service.alb.preview).
 
 Covers: Routing from a Rollout (plain, ping-pong both ways with rootService, prefix, stickiness, managed
-routes); a non-ALB Rollout; the fallback weight and state used when the planner is absent (every row); the
-weights status patch (unchanged, changed, `verified` reset, clamped); preview without the planner gives the
-same answer as with it on the example; header-route steps only from revision 2; a forced weight.
+routes); a non-ALB Rollout; state and weight decided by the planner for each kind of status, with the exact
+action; the forced-weight status patch (unchanged, changed, `verified` reset, clamped); the example at its
+pause step, byte for byte; header-route steps only from revision 2; a forced weight.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from service.alb import actions, ingress_patch, preview
+from service.alb import ingress_patch, preview
 from statemachine import models
 from tests.service.alb.builders import build_ingress
 
@@ -80,44 +80,37 @@ def test_routing_refuses_non_alb() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "weight"),
+    ("status", "paused", "state", "weight"),
     [
-        pytest.param({"currentStepIndex": 0}, 20, id="first-set-weight"),
-        pytest.param({"currentStepIndex": 1}, 20, id="pause-keeps-weight"),
-        pytest.param({"currentStepIndex": 3}, 60, id="later-pause"),
-        pytest.param({"currentStepIndex": 4}, 100, id="past-last-step"),
-        pytest.param({"currentStepIndex": 99}, 100, id="far-past"),
-        pytest.param({}, 20, id="nil-index-counts-as-0"),
-        pytest.param({"currentStepIndex": 2, "abort": True}, 0, id="aborted"),
-        pytest.param({"currentStepIndex": 2, "stableRS": "new"}, 0, id="fully-promoted"),
+        pytest.param({"currentStepIndex": 0}, False, "WeightSet", 20, id="first-set-weight"),
+        pytest.param({}, False, "WeightSet", 20, id="nil-index-counts-as-0"),
+        pytest.param({"currentStepIndex": 1}, False, "Paused", 20, id="pause-keeps-weight"),
+        pytest.param({"currentStepIndex": 1, "controllerPause": True, "pauseConditions": [PAUSE]}, False,
+                     "Paused", 20, id="paused-at-pause-step"),
+        pytest.param({"currentStepIndex": 3}, False, "Paused", 60, id="later-pause"),
+        pytest.param({"currentStepIndex": 2}, True, "Paused", 60, id="spec-paused-keeps-routing"),
+        pytest.param({"currentStepIndex": 4}, False, "Promoted", 100, id="past-last-step"),
+        pytest.param({"currentStepIndex": 99}, False, "Promoted", 100, id="far-past"),
+        pytest.param({"currentStepIndex": 2, "abort": True}, False, "Aborted", 0, id="aborted"),
+        pytest.param({"currentStepIndex": 2, "stableRS": "new"}, False, "Promoted", 0, id="fully-promoted"),
     ],
 )
-def test_fallback_desired_weight(status: dict[str, Any], weight: int) -> None:
-    assert preview.fallback_desired_weight(parsed(rollout_dict(**status))) == weight
-
-
-def test_fallback_desired_weight_without_steps_or_set_weight() -> None:
-    obj = rollout_dict(currentStepIndex=0)
-    obj["spec"]["strategy"]["canary"]["steps"] = []
-    assert preview.fallback_desired_weight(parsed(obj)) == 0
-    obj["spec"]["strategy"]["canary"]["steps"] = [{"pause": {}}, {"setWeight": 50}]
-    assert preview.fallback_desired_weight(parsed(obj)) == 0
-
-
-@pytest.mark.parametrize(
-    ("status", "paused", "state"),
-    [
-        pytest.param({"abort": True}, False, "Aborted", id="aborted"),
-        pytest.param({"stableRS": "new"}, False, "Promoted", id="promoted"),
-        pytest.param({"pauseConditions": [PAUSE]}, False, "Paused", id="pause-condition"),
-        pytest.param({}, True, "Paused", id="spec-paused"),
-        pytest.param({}, False, "Progressing", id="progressing"),
-    ],
-)
-def test_derive_state(status: dict[str, Any], paused: bool, state: str) -> None:
+def test_state_and_weight_come_from_the_planner(status: dict[str, Any], paused: bool, state: str,
+                                                weight: int) -> None:
     obj = rollout_dict(**status)
     obj["spec"]["paused"] = paused
-    assert preview.derive_state(parsed(obj)) == state
+    result = preview.preview(obj, _ingresses(), None, now=NOW)
+    assert (result.state, result.desired_weight) == (state, weight)
+    body = result.patches[0][2]
+    assert body is not None
+    assert body["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.stable"] == (
+        '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"canary","ServicePort":"80",'
+        f'"Weight":{weight}}},{{"ServiceName":"stable","ServicePort":"80","Weight":{100 - weight}}}]}}}}'
+    )
+
+
+def _ingresses() -> dict[str, Any]:
+    return {"ingress": build_ingress(services=("stable",))}
 
 
 WEIGHTS = {
@@ -143,22 +136,16 @@ def test_status_patch_resets_verified_and_clamps() -> None:
     assert preview.status_patch(rollout, 20) is None
 
 
-def _ingresses() -> dict[str, Any]:
-    return {"ingress": build_ingress(services=("stable",))}
-
-
-def test_preview_with_and_without_planner_agree_on_the_example() -> None:
+def test_preview_of_the_example_at_its_pause() -> None:
     obj = rollout_dict(currentStepIndex=1, controllerPause=True, canary={"weights": WEIGHTS},
                        pauseConditions=[PAUSE])
-    with_planner = preview.preview(obj, _ingresses(), None, now=NOW)
-    without = preview.preview(obj, _ingresses(), None, now=None)
-    assert with_planner.as_json() == without.as_json()
-    assert without.as_json() == {
+    assert preview.preview(obj, _ingresses(), None, now=NOW).as_json() == {
         "rollout": "default/rollout", "state": "Paused", "desiredWeight": 20, "status": None,
         "patches": [{"kind": "Ingress", "namespace": "default", "name": "ingress", "patch": {"metadata": {
             "annotations": {
-                "alb.ingress.kubernetes.io/actions.stable": actions.forward_action(
-                    canary_service="canary", stable_service="stable", port=80, desired_weight=20),
+                "alb.ingress.kubernetes.io/actions.stable":
+                    '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"canary",'
+                    '"ServicePort":"80","Weight":20},{"ServiceName":"stable","ServicePort":"80","Weight":80}]}}',
                 "rollouts.argoproj.io/managed-alb-annotations":
                     '{"rollout":["alb.ingress.kubernetes.io/actions.stable"]}',
             },
@@ -178,7 +165,7 @@ def _header_rollout(revision: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("revision", "routed"), [("1", False), ("2", True)])
 def test_header_route_only_from_revision_2(revision: str, routed: bool) -> None:
-    result = preview.preview(_header_rollout(revision), _ingresses(), None, now=None)
+    result = preview.preview(_header_rollout(revision), _ingresses(), None, now=NOW)
     body = result.patches[0][2]
     assert body is not None
     assert ("alb.ingress.kubernetes.io/conditions.beta" in body["metadata"]["annotations"]) is routed

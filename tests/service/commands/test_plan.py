@@ -300,11 +300,16 @@ def test_missing_file_exits_2(monkeypatch, capsys, tmp_path) -> None:
     assert err == f"alb-rollouts plan: cannot read {missing}: {reason}\n"
 
 
-@pytest.mark.parametrize("weight", ["101", "-1", "ten"])
-def test_bad_weight_exits_2(monkeypatch, capsys, weight) -> None:
+@pytest.mark.parametrize(("weight", "message"), [
+    pytest.param("101", "must be from 0 to 100, got 101", id="over-100"),
+    pytest.param("-1", "must be from 0 to 100, got -1", id="negative"),
+    pytest.param("ten", "must be a whole number from 0 to 100, got 'ten'", id="word"),
+    pytest.param("5.5", "must be a whole number from 0 to 100, got '5.5'", id="fraction"),
+])
+def test_bad_weight_exits_2(monkeypatch, capsys, weight, message) -> None:
     code, out, err = plan(monkeypatch, capsys, "-f", str(ROLLOUT), "--weight", weight)
     assert (code, out) == (2, "")
-    assert "--weight must be an integer from 0 to 100" in err
+    assert err.endswith(f"alb-rollouts plan: error: argument --weight: {message}\n")
 
 
 def test_console_script_end_to_end() -> None:
