@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -23,15 +24,24 @@ __all__ = ["configure", "run"]
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
     return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text}")
+    return int(text)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="Kubernetes API port (default 0: a free port)")
+    parser.add_argument("--port", type=_port, default=0, help="Kubernetes API port (default 0: a free port)")
     parser.add_argument("--state-file", type=Path, default=None,
                         help="write the endpoints here as JSON when ready (kubeconfig goes next to it)")
     parser.add_argument("--pod-ready-seconds", type=_seconds, default=1.0,
@@ -83,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         print("alb-rollouts sandbox needs moto's server: pip install 'moto[server]'", file=sys.stderr)
         return 1
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(args))
+    try:
+        asyncio.run(_serve(args))
+    except OSError as err:  # a port in use, an address not on this machine, a state file we cannot write
+        print(f"alb-rollouts sandbox: cannot start: {err}", file=sys.stderr)
+        return 1
     print("sandbox stopped")
     return 0

@@ -1,7 +1,7 @@
 """`alb-rollouts sandbox` as a user runs it (a subprocess): ready in under 10 s with the state file and the
-printed values, `kubectl get ns` answers through the kubeconfig, the control endpoint answers, a bad flag is
-refused, a missing moto is reported, and SIGINT stops it cleanly (exit 0, state file removed). Tests in this
-module run in file order: the last one stops the shared process."""
+printed values, `kubectl get ns` answers through the kubeconfig, the control endpoint answers, bad flag values
+are refused naming the flag, a port in use and a missing moto are reported, and SIGINT stops it cleanly
+(exit 0, state file removed). Tests in this module run in file order: the last one stops the shared process."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import importlib.util
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -86,7 +87,48 @@ def test_control_endpoint_answers(running: Running) -> None:
 def test_bad_flag_is_refused() -> None:
     result = subprocess.run(_command("--lbc-lag-seconds", "-1"), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert "--lbc-lag-seconds: must be >= 0, got -1" in result.stderr
+    assert result.stderr.endswith(
+        "alb-rollouts sandbox: error: argument --lbc-lag-seconds: must be a number of seconds >= 0, got -1\n"
+    )
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    pytest.param(["--pod-ready-seconds", "abc"],
+                 "argument --pod-ready-seconds: must be a number of seconds >= 0, got abc",
+                 id="not-a-number"),
+    pytest.param(["--pod-ready-seconds", "nan"],
+                 "argument --pod-ready-seconds: must be a number of seconds >= 0, got nan", id="nan"),
+    pytest.param(["--lbc-lag-seconds", "inf"],
+                 "argument --lbc-lag-seconds: must be a number of seconds >= 0, got inf", id="infinite"),
+    pytest.param(["--port", "70000"], "argument --port: must be a port number from 0 to 65535, got 70000",
+                 id="port-too-large"),
+    pytest.param(["--port", "-1"], "argument --port: must be a port number from 0 to 65535, got -1",
+                 id="negative-port"),
+])
+def test_bad_values_are_refused_by_name(args: list[str], message: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from sandbox import command
+
+    parser = argparse.ArgumentParser(prog="alb-rollouts sandbox")
+    command.configure(parser)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(args)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.endswith(f"alb-rollouts sandbox: error: {message}\n")
+
+
+def test_port_in_use_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    from sandbox import command
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        parser = argparse.ArgumentParser()
+        command.configure(parser)
+        assert command.run(parser.parse_args(["--port", str(port)])) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("alb-rollouts sandbox: cannot start: ") and f"('127.0.0.1', {port})" in err, err
 
 
 def test_missing_moto_is_reported(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
