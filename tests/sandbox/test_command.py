@@ -1,7 +1,7 @@
 """`alb-rollouts sandbox` as a user runs it (a subprocess): ready in under 10 s with the state file and the
 printed values, `kubectl get ns` answers through the kubeconfig, the control endpoint answers, bad flag values
 are refused naming the flag, a port in use and a missing moto are reported, and SIGINT stops it cleanly
-(exit 0, state file removed). Tests in this module run in file order: the last one stops the shared process."""
+(exit 0, state file removed). Tests here run in file order: the last one stops the shared process."""
 
 from __future__ import annotations
 
