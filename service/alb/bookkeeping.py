@@ -19,6 +19,7 @@ __all__ = [
     "Managed",
     "add",
     "drop",
+    "keys_of",
     "parse",
     "remove",
     "serialise",
@@ -27,7 +28,8 @@ __all__ = [
 KEY = "rollouts.argoproj.io/managed-alb-annotations"
 LEGACY_KEY = "rollouts.argoproj.io/managed-alb-actions"
 
-Managed = dict[str, list[str]]
+# None is an entry Go decoded from JSON `null` (a nil slice): it is written back as `null`, as Go does.
+Managed = dict[str, list[str] | None]
 _GO_TYPE = "map[string][]string"
 
 
@@ -69,7 +71,7 @@ def parse(value: str | None) -> Managed:
     # Go keeps decoding after a type error and reports the first one; the result is discarded anyway.
     for name, keys in decoded.items():
         if keys is None:
-            managed[name] = []
+            managed[name] = None
             continue
         if not isinstance(keys, list):
             first_error = first_error or _type_error(keys, "[]string")
@@ -88,29 +90,39 @@ def parse(value: str | None) -> Managed:
     return managed
 
 
-def serialise(managed: Mapping[str, Iterable[str]]) -> str:
-    """Go-JSON of the map: rollout names sorted, each list in its own order."""
-    return gojson.dumps({name: list(managed[name]) for name in sorted(managed)})
+def _copy(managed: Mapping[str, Iterable[str] | None]) -> Managed:
+    return {name: None if entry is None else list(entry) for name, entry in managed.items()}
 
 
-def add(managed: Mapping[str, Iterable[str]], rollout: str, keys: Iterable[str]) -> Managed:
+def keys_of(managed: Mapping[str, Iterable[str] | None], rollout: str) -> list[str]:
+    """The keys the rollout manages (none when it has no entry or a `null` one)."""
+    return list(managed.get(rollout) or [])
+
+
+def serialise(managed: Mapping[str, Iterable[str] | None]) -> str:
+    """Go-JSON of the map: rollout names sorted, each list in its own order, `null` entries kept."""
+    return gojson.dumps(_copy({name: managed[name] for name in sorted(managed)}))
+
+
+def add(managed: Mapping[str, Iterable[str] | None], rollout: str, keys: Iterable[str]) -> Managed:
     """A copy with `keys` appended to the rollout's list where missing (the entry exists afterwards)."""
-    result = {name: list(entry) for name, entry in managed.items()}
-    entry = result.setdefault(rollout, [])
+    result = _copy(managed)
+    entry = keys_of(result, rollout)
     for key in keys:
         if key not in entry:
             entry.append(key)
+    result[rollout] = entry
     return result
 
 
-def remove(managed: Mapping[str, Iterable[str]], rollout: str, keys: Iterable[str]) -> Managed:
+def remove(managed: Mapping[str, Iterable[str] | None], rollout: str, keys: Iterable[str]) -> Managed:
     """A copy without `keys` in the rollout's list; like the reference, the (maybe empty) entry stays."""
-    result = {name: list(entry) for name, entry in managed.items()}
+    result = _copy(managed)
     gone = set(keys)
-    result[rollout] = [key for key in result.get(rollout, []) if key not in gone]
+    result[rollout] = [key for key in keys_of(result, rollout) if key not in gone]
     return result
 
 
-def drop(managed: Mapping[str, Iterable[str]], rollout: str) -> Managed:
+def drop(managed: Mapping[str, Iterable[str] | None], rollout: str) -> Managed:
     """A copy without the rollout's entry (used once the rollout is deleted)."""
-    return {name: list(entry) for name, entry in managed.items() if name != rollout}
+    return _copy({name: entry for name, entry in managed.items() if name != rollout})

@@ -77,7 +77,7 @@ def reset_action(value: str) -> str:
 def reset_annotations(annotations: Mapping[str, str], rollout: str) -> Reset:
     """The annotations once `rollout` is gone; raises BookkeepingError when the bookkeeping is unreadable."""
     managed = bookkeeping.parse(annotations.get(bookkeeping.KEY))
-    keys = managed.get(rollout, [])
+    keys = bookkeeping.keys_of(managed, rollout)
     result = dict(annotations)
     routes: list[str] = []
     problems: list[str] = []

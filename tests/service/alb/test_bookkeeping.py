@@ -51,8 +51,16 @@ def test_parse_errors_use_go_text(value: str, message: str) -> None:
     assert str(caught.value) == message
 
 
-def test_parse_null_entries_like_go() -> None:
-    assert bookkeeping.parse('{"a":null,"b":[null,"k"]}') == {"a": [], "b": ["", "k"]}
+def test_null_entries_like_go() -> None:
+    managed = bookkeeping.parse('{"a":null,"b":[null,"k"],"rollout":null}')
+    assert managed == {"a": None, "b": ["", "k"], "rollout": None}
+    assert bookkeeping.keys_of(managed, "rollout") == []
+    # Go decodes `null` as a nil slice and writes it back as `null`; ours only gains a list when written to
+    assert bookkeeping.serialise(bookkeeping.add(managed, "rollout", [KEY_A])) == (
+        '{"a":null,"b":["","k"],"rollout":["alb.ingress.kubernetes.io/actions.stable-svc"]}')
+    assert bookkeeping.serialise(bookkeeping.remove(managed, "rollout", [KEY_A])) == (
+        '{"a":null,"b":["","k"],"rollout":[]}')
+    assert bookkeeping.serialise(bookkeeping.drop(managed, "rollout")) == '{"a":null,"b":["","k"]}'
 
 
 def test_round_trip_keeps_other_rollouts() -> None:
