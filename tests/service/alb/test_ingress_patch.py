@@ -118,11 +118,18 @@ def test_multi_ingress_each_gets_its_own_body(make_ingress) -> None:
         "ingress-b", resource_version="9", annotations={KEY: '{"rollout":["' + ACTION + '"]}'}
     )
     patches = [ingress_patch.weight_patch(i, ROUTING, desired_weight=10) for i in (first, second)]
-    assert [p["metadata"]["resourceVersion"] for p in patches if p] == ["3", "9"]
-    assert patches[0] and patches[1]
-    assert KEY in patches[0]["metadata"]["annotations"]
-    assert KEY not in patches[1]["metadata"]["annotations"]
-    assert patches[0]["metadata"]["annotations"][ACTION] == patches[1]["metadata"]["annotations"][ACTION]
+    action = ('{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"canary","ServicePort":"80",'
+              '"Weight":10},{"ServiceName":"stable","ServicePort":"80","Weight":90}]}}')
+    assert patches == [
+        {"metadata": {"annotations": {ACTION: action, KEY: '{"rollout":["' + ACTION + '"]}'},
+                      "resourceVersion": "3"}},
+        {"metadata": {"annotations": {ACTION: action}, "resourceVersion": "9"}},
+    ]
+    # the second Ingress already carrying the weight does not stop the first from being patched (§6.10)
+    written = [ingress_patch.weight_patch(i, ROUTING, desired_weight=10)
+               for i in (second | {"metadata": {**second["metadata"], "annotations": {
+                   ACTION: action, KEY: '{"rollout":["' + ACTION + '"]}'}}}, first)]
+    assert written[0] is None and written[1] == patches[0]
 
 
 def _header_ingress(make_ingress, make_path) -> dict[str, Any]:
