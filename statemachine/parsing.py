@@ -24,7 +24,7 @@ def _go_value(value: Any) -> str:
     """Render a value the way apimachinery's field.Invalid does (strings quoted, lists Go-style)."""
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
         return "[]string{" + ", ".join(json.dumps(v, ensure_ascii=False) for v in value) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -57,6 +57,10 @@ def parse_duration_seconds(value: str | int) -> int | None:
     return sign * int(total)
 
 
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 class _Reader:
     """Typed access to a nested dict that reports the dotted path of whatever is wrong."""
 
@@ -72,7 +76,7 @@ class _Reader:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.fail(f"{path}.{key}", value, "must be an object")
+            raise self.fail(_join(path, key), value, "must be an object")
         return value
 
     def opt_mapping(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
@@ -83,7 +87,7 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, str):
-            raise self.fail(f"{path}.{key}", value, "must be a string")
+            raise self.fail(_join(path, key), value, "must be a string")
         return value
 
     def integer(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
@@ -91,7 +95,7 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{path}.{key}", value, "must be an integer")
+            raise self.fail(_join(path, key), value, "must be an integer")
         return value
 
     def boolean(self, obj: Mapping[str, Any], key: str, path: str) -> bool:
@@ -99,7 +103,7 @@ class _Reader:
         if value is None:
             return False
         if not isinstance(value, bool):
-            raise self.fail(f"{path}.{key}", value, "must be a boolean")
+            raise self.fail(_join(path, key), value, "must be a boolean")
         return value
 
     def items(self, obj: Mapping[str, Any], key: str, path: str) -> list[Any] | None:
@@ -107,7 +111,7 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, list):
-            raise self.fail(f"{path}.{key}", value, "must be a list")
+            raise self.fail(_join(path, key), value, "must be a list")
         return value
 
     def strings(self, obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] | None:

@@ -114,6 +114,12 @@ def test_durations(value: str | int, seconds: int | None) -> None:
     pytest.param(lambda o: o["spec"]["strategy"]["canary"]["trafficRouting"]["alb"].update(ingresses="x"),
                  'The Rollout "rollouts-demo" is invalid: spec.strategy.canary.trafficRouting.alb.ingresses: '
                  'Invalid value: "x": must be a list', id="ingresses-not-list"),
+    pytest.param(lambda o: o.update(spec=[]),
+                 'The Rollout "rollouts-demo" is invalid: spec: Invalid value: []: must be an object',
+                 id="spec-not-object"),
+    pytest.param(lambda o: o.update(status=5),
+                 'The Rollout "rollouts-demo" is invalid: status: Invalid value: 5: must be an object',
+                 id="status-not-object"),
 ])
 def test_bad_shapes_name_the_field(mutate: Any, message: str) -> None:
     obj = example_rollout()
