@@ -75,9 +75,15 @@ def test_weight_change_sends_only_the_action(make_ingress, apply_patch) -> None:
 
 
 def test_no_resource_version_no_precondition(make_ingress) -> None:
+    """Without a resourceVersion the body is the reference's SMP diff, byte for byte (§1.5 step 4)."""
     patch = ingress_patch.weight_patch(make_ingress(resource_version=None), ROUTING, desired_weight=0)
-    assert patch is not None
-    assert list(patch["metadata"]) == ["annotations"]
+    assert body(patch) == (
+        '{"metadata":{"annotations":{"alb.ingress.kubernetes.io/actions.stable":"{\\"Type\\":\\"forward\\",'
+        '\\"ForwardConfig\\":{\\"TargetGroups\\":[{\\"ServiceName\\":\\"canary\\",\\"ServicePort\\":\\"80\\",'
+        '\\"Weight\\":0},{\\"ServiceName\\":\\"stable\\",\\"ServicePort\\":\\"80\\",\\"Weight\\":100}]}}",'
+        '"rollouts.argoproj.io/managed-alb-annotations":"{\\"rollout\\":[\\"alb.ingress.kubernetes.io/actions.stable'
+        '\\"]}"}}}'
+    )
 
 
 def test_other_rollouts_kept_and_legacy_key_deleted(make_ingress) -> None:
