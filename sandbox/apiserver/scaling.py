@@ -8,20 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.apiserver import errors, patching, routing, storage
+from sandbox.apiserver import errors, patching, routing, selectors, storage
 
 __all__ = ["read_scale", "write_scale"]
 
 Obj = dict[str, Any]
-
-
-def _at(obj: Obj, dotted: str) -> Any:
-    value: Any = obj
-    for part in dotted.strip(".").split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 def _nested(dotted: str, value: Any) -> Obj:
@@ -36,11 +27,11 @@ def _scale(route: routing.Route, obj: Obj) -> Obj:
     assert route.info.scale is not None
     spec_path, status_path, selector_path = route.info.scale
     meta = obj["metadata"]
-    selector = _at(obj, selector_path) if selector_path else None
+    selector = selectors.field_value(obj, selector_path) if selector_path else None
     if selector is None and not route.info.custom:
         labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    status: Obj = {"replicas": int(_at(obj, status_path) or 0)}
+    status: Obj = {"replicas": int(selectors.field_value(obj, status_path) or 0)}
     if selector:
         status["selector"] = selector
     return {
@@ -48,7 +39,7 @@ def _scale(route: routing.Route, obj: Obj) -> Obj:
         "apiVersion": "autoscaling/v1",
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                      if k in meta},
-        "spec": {"replicas": int(_at(obj, spec_path) or 0)},
+        "spec": {"replicas": int(selectors.field_value(obj, spec_path) or 0)},
         "status": status,
     }
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.apiserver import errors
 
-__all__ = ["Matcher", "field_matcher", "label_matcher", "labels_match_map"]
+__all__ = ["Matcher", "field_matcher", "field_value", "label_matcher", "labels_match_map"]
 
 Matcher = Callable[[dict[str, Any]], bool]
 
@@ -73,12 +73,18 @@ def label_matcher(selector: str | None) -> Matcher:
     return match
 
 
-def _field(obj: dict[str, Any], path: str) -> str:
+def field_value(obj: dict[str, Any], dotted: str) -> Any:
+    """The value at a dotted path ("spec.replicas", or ".spec.replicas" as JSONPath-ish columns write it)."""
     value: Any = obj
-    for part in path.split("."):
+    for part in dotted.strip(".").split("."):
         if not isinstance(value, dict):
-            return ""
+            return None
         value = value.get(part)
+    return value
+
+
+def _field(obj: dict[str, Any], path: str) -> str:
+    value = field_value(obj, path)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.apiserver import resources
+from sandbox.apiserver import resources, selectors
 
 __all__ = ["as_table", "human_age", "wants_table"]
 
@@ -44,17 +44,8 @@ def human_age(stamp: str | None, now: datetime) -> str:
     return f"{d}d" if d < 730 else f"{d // 365}y"
 
 
-def _path(obj: Obj, dotted: str) -> Any:
-    value: Any = obj
-    for part in dotted.strip(".").split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 def _field(dotted: str, default: Any = "<none>") -> Callable[[Obj], Any]:
-    return lambda o: v if (v := _path(o, dotted)) not in (None, "") else default
+    return lambda o: v if (v := selectors.field_value(o, dotted)) not in (None, "") else default
 
 
 def _pod_ready(pod: Obj) -> str:

@@ -66,9 +66,7 @@ async def test_faults_are_forwarded_to_the_api_server(sandbox: Sandbox) -> None:
 
 async def test_traffic_counts_requests_for_an_ingress(sandbox: Sandbox) -> None:
     storage = sandbox.storage
-    for name, replicas in (("stable", 2), ("canary", 1)):
-        storage.create("services", manifests.service(name))
-        storage.create("replicasets.apps", manifests.replica_set(name, replicas, app=name))
+    manifests.replicated_pair(storage, stable=2, canary=1)
     storage.create(INGRESSES, manifests.ingress(annotations={ACTION: manifests.forward(("canary", 50),
                                                                                       ("stable", 50))}))
     url = f"{sandbox.state.control}/traffic?requests=400&ingress=default/app&seed=5"

@@ -28,9 +28,7 @@ async def _registered(elbv2: Any, sandbox: Sandbox, service: str) -> set[tuple[s
 
 async def test_registered_targets_follow_the_replica_set(sandbox: Sandbox, elbv2: Any) -> None:
     storage = sandbox.storage
-    for name, replicas in (("stable", 3), ("canary", 1)):
-        storage.create("services", manifests.service(name))
-        storage.create("replicasets.apps", manifests.replica_set(name, replicas, app=name))
+    manifests.replicated_pair(storage, stable=3, canary=1)
     storage.create(INGRESSES, manifests.ingress(annotations={ACTION: manifests.forward(("canary", 10),
                                                                                       ("stable", 90))}))
 

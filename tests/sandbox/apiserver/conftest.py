@@ -1,4 +1,4 @@
-"""Fixtures for the API emulator's conformance tests: the server on loopback and clients pointed at it."""
+"""Fixtures for the API emulator's conformance tests: the server on loopback and a client pointed at it."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from kubernetes_asyncio import client
 
 from sandbox.apiserver.server import ApiServer
 
-
-@pytest.fixture
-async def kube_api() -> AsyncIterator[ApiServer]:
-    server = ApiServer(bookmark_interval=0.2, watch_timeout=5.0)
-    await server.start()
-    yield server
-    await server.stop()
+__all__ = ["api_client", "kube_api"]
 
 
 @pytest.fixture
-async def api_client(kube_api: ApiServer) -> AsyncIterator[client.ApiClient]:
-    async with client.ApiClient(client.Configuration(host=kube_api.url)) as api:
+def kube_api(api_server: ApiServer) -> ApiServer:
+    """The shared `api_server` fixture (tests/sandbox/conftest.py) under the name these tests use."""
+    return api_server
+
+
+@pytest.fixture
+async def api_client(api_server: ApiServer) -> AsyncIterator[client.ApiClient]:
+    async with client.ApiClient(client.Configuration(host=api_server.url)) as api:
         yield api

@@ -13,6 +13,8 @@ from sandbox.cluster import Cluster
 
 POD_READY_SECONDS = 0.1
 
+__all__ = ["POD_READY_SECONDS", "Env", "env"]
+
 
 @dataclass
 class Env:
@@ -22,12 +24,9 @@ class Env:
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[Env]:
-    server = ApiServer(bookmark_interval=0.2, watch_timeout=5.0)
-    await server.start()
-    cluster = Cluster(server.storage, pod_ready_seconds=POD_READY_SECONDS)
+async def env(api_server: ApiServer) -> AsyncIterator[Env]:
+    cluster = Cluster(api_server.storage, pod_ready_seconds=POD_READY_SECONDS)
     await cluster.start()
-    async with client.ApiClient(client.Configuration(host=server.url)) as api:
-        yield Env(server, cluster, api)
+    async with client.ApiClient(client.Configuration(host=api_server.url)) as api:
+        yield Env(api_server, cluster, api)
     await cluster.stop()
-    await server.stop()

@@ -13,7 +13,7 @@ TGBS = "targetgroupbindings.elbv2.k8s.aws"
 
 __all__ = [
     "INGRESSES", "SLICES", "TGBS", "backend_pair", "endpoint_slice", "forward", "ingress", "pod_ips",
-    "ready_pod", "replica_set", "service",
+    "ready_pod", "replica_set", "replicated_pair", "service",
 ]
 
 
@@ -105,3 +105,10 @@ def backend_pair(storage: Storage, *, stable: list[str], canary: list[str]) -> N
     for name, ips in (("stable", stable), ("canary", canary)):
         storage.create("services", service(name))
         storage.create(SLICES, endpoint_slice(name, ips))
+
+
+def replicated_pair(storage: Storage, *, stable: int, canary: int) -> None:
+    """Services stable and canary backed by ReplicaSets of these sizes (the cluster makes the pods)."""
+    for name, replicas in (("stable", stable), ("canary", canary)):
+        storage.create("services", service(name))
+        storage.create("replicasets.apps", replica_set(name, replicas, app=name))
