@@ -27,6 +27,7 @@ __all__ = [
     "is_fully_promoted",
     "replicas_for_weight",
     "rolling_back_to_stable",
+    "split",
     "step_index",
     "traffic_routed_counts",
     "traffic_weight_message",
@@ -53,6 +54,19 @@ class WeightDecision:
 
 def clamp_weight(weight: int) -> int:
     return max(0, min(100, weight))
+
+
+def split(desired: int, additional: tuple[int, ...] = ()) -> tuple[int, tuple[int, ...], int]:
+    """(canary, additional, stable) clamped (SPEC §4.6): canary 0..100, each experiment in order takes at most
+    what is left, the stable the rest; all within 0..100, summing to 100 (the reference could go negative)."""
+    canary = clamp_weight(desired)
+    left = 100 - canary
+    extra: list[int] = []
+    for weight in additional:
+        taken = max(0, min(weight, left))
+        extra.append(taken)
+        left -= taken
+    return canary, tuple(extra), left
 
 
 def step_index(rollout: models.Rollout) -> int | None:
@@ -246,12 +260,11 @@ def weight_status(rollout: models.Rollout, desired: int, canary_hash: str, stabl
                   additional: tuple[models.WeightDestination, ...] = ()) -> models.TrafficWeights:
     """`status.canary.weights` for a desired weight; the stable share is clamped so it is never negative."""
     canary = rollout.canary or models.CanaryStrategy()
-    weight = clamp_weight(desired)
-    stable = max(0, 100 - weight - sum(destination.weight for destination in additional))
+    weight, extra, stable = split(desired, tuple(destination.weight for destination in additional))
     return models.TrafficWeights(
         canary=models.WeightDestination(weight, canary.canary_service, canary_hash),
         stable=models.WeightDestination(stable, canary.stable_service, stable_hash),
-        additional=additional,
+        additional=tuple(dataclasses.replace(d, weight=w) for d, w in zip(additional, extra, strict=True)),
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.alb import gojson
+from statemachine import weights
 from statemachine.models import DEFAULT_ANNOTATION_PREFIX as DEFAULT_PREFIX
 from statemachine.validation import MAX_STICKINESS_SECONDS, MIN_STICKINESS_SECONDS
 from statemachine.validation import STICKINESS_DURATION_MESSAGE as STICKINESS_ERROR
@@ -92,15 +93,9 @@ def ping_pong_services(stable_ping_pong: str, ping_service: str, pong_service: s
 
 
 def split_weights(desired: int, additional: Sequence[int] = ()) -> Weights:
-    """Clamp (SPEC §4.6): canary first, then each experiment in order takes what is left; stable the rest."""
-    canary = min(max(desired, 0), 100)
-    left = 100 - canary
-    extra: list[int] = []
-    for weight in additional:
-        taken = min(max(weight, 0), left)
-        extra.append(taken)
-        left -= taken
-    return Weights(canary=canary, additional=tuple(extra), stable=left)
+    """Clamp (SPEC §4.6) as `statemachine.weights.split`: canary first, experiments next, stable the rest."""
+    canary, extra, stable = weights.split(desired, tuple(additional))
+    return Weights(canary=canary, additional=extra, stable=stable)
 
 
 def target_group(service_name: str, port: int | str, weight: int) -> dict[str, object]:
@@ -141,11 +136,11 @@ def forward_action(
 ) -> str:
     """The weighted action: canary first, experiment destinations next, stable last (reference §1.2)."""
     sticky = stickiness_block(*stickiness) if stickiness is not None else None
-    weights = split_weights(desired_weight, [d.weight for d in additional])
-    groups = [target_group(canary_service, port, weights.canary)]
-    pairs = zip(additional, weights.additional, strict=True)
+    split = split_weights(desired_weight, [d.weight for d in additional])
+    groups = [target_group(canary_service, port, split.canary)]
+    pairs = zip(additional, split.additional, strict=True)
     groups += [target_group(d.service_name, port, w) for d, w in pairs]
-    groups.append(target_group(stable_service, port, weights.stable))
+    groups.append(target_group(stable_service, port, split.stable))
     return _action(groups, sticky)
 
 

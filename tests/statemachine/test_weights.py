@@ -157,8 +157,22 @@ def test_weight_status_is_clamped() -> None:
     assert (over.canary.weight, over.stable.weight) == (100, 0)
     under = weights.weight_status(rollout, -5, "new", "old")
     assert (under.canary.weight, under.stable.weight) == (0, 100)
-    crowded = weights.weight_status(rollout, 90, "new", "old", (models.WeightDestination(30, "x", "h"),))
-    assert crowded.stable.weight == 0
+    crowded = weights.weight_status(rollout, 90, "new", "old", (models.WeightDestination(30, "x", "h"),
+                                                                 models.WeightDestination(5, "y", "i")))
+    assert (crowded.stable.weight, crowded.additional) == (0, (models.WeightDestination(10, "x", "h"),
+                                                               models.WeightDestination(0, "y", "i")))
+
+
+@pytest.mark.parametrize(("desired", "additional", "expected"), [
+    pytest.param(10, (), (10, (), 90), id="plain"),
+    pytest.param(150, (), (100, (), 0), id="over-100"),
+    pytest.param(-3, (), (0, (), 100), id="negative"),
+    pytest.param(60, (30, 30), (60, (30, 10), 0), id="experiments-overflow"),
+    pytest.param(10, (-5, 20), (10, (0, 20), 70), id="negative-experiment"),
+])
+def test_split_clamps(desired: int, additional: tuple[int, ...], expected: tuple[int, tuple[int, ...], int]
+                      ) -> None:
+    assert weights.split(desired, additional) == expected
 
 
 def _w(canary: int, extra: tuple[models.WeightDestination, ...] = ()) -> models.TrafficWeights:
