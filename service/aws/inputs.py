@@ -29,13 +29,9 @@ def stable_and_canary(rollout: models.Rollout) -> tuple[str, str]:
 
 
 def ingress_names(rollout: models.Rollout) -> tuple[str, ...]:
-    """The Ingresses of `trafficRouting.alb` in spec order (`ingresses` wins over `ingress`)."""
+    """The Ingresses of `trafficRouting.alb` in spec order (the model's reading of ingress/ingresses)."""
     alb = rollout.canary.alb if rollout.canary else None
-    if alb is None:
-        return ()
-    if alb.ingresses is not None:
-        return alb.ingresses
-    return (alb.ingress,) if alb.ingress else ()
+    return alb.ingress_names if alb is not None else ()
 
 
 def status_hostnames(ingress: Mapping[str, Any] | None) -> tuple[str, ...]:

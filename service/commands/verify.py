@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+import structlog
 
 from service.aws import elbv2, inputs, results, throttling, verifying
 from statemachine import models
@@ -74,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def run_async(args: argparse.Namespace, *, kube: ClusterReads | None = None) -> int:
     """The command; `kube` replaces the cluster reads in tests of the logic alone."""
+    if not structlog.is_configured():
+        # stdout carries only the JSON; the words are printed on stderr below, logs only when things break.
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+                            wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     try:
         namespace, name = _split_key(args.rollout)
         settings = elbv2.AwsSettings(region=args.aws_region, endpoint_url=args.aws_endpoint_url,
