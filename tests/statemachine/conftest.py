@@ -67,7 +67,7 @@ def snapshot(raw: dict[str, Any], *, new: ReplicaSetView | None = None, stable: 
 
 
 def merge(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
+    """RFC 7386 JSON merge patch, as the API server applies an `application/merge-patch+json` body."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     result = dict(target) if isinstance(target, dict) else {}

@@ -1,9 +1,13 @@
-"""Builders for the ALB rendering tests: Ingress dicts and a JSON merge-patch applier."""
+"""Builders for the ALB rendering tests: Ingress dicts, and the JSON merge-patch applier (shared with the
+planner tests)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from tests.statemachine.conftest import merge as apply_merge_patch
+
+__all__ = ["apply_merge_patch", "build_ingress", "service_path"]
 
 
 def service_path(service: str, port: object = "use-annotation", path: str = "/*") -> dict[str, Any]:
@@ -37,16 +41,3 @@ def build_ingress(
         rules = [{"http": {"paths": [service_path(s) for s in services]}}]
     spec["rules"] = rules
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec}
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386, as the API server applies an `application/merge-patch+json` body."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
