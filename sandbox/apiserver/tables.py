@@ -15,6 +15,7 @@ __all__ = ["as_table", "human_age", "wants_table"]
 
 Obj = dict[str, Any]
 Column = tuple[str, Callable[[Obj], Any], int]  # (header, cell, priority)
+Cell = tuple[str, Callable[[Obj], Any], int, str]  # (header, cell, priority, format)
 
 
 def wants_table(accept: str) -> bool:
@@ -134,6 +135,34 @@ def _columns(info: resources.ResourceInfo, printer_columns: list[Obj] | None) ->
     return _COLUMNS.get(info.key, [])
 
 
+def _event_object(event: Obj) -> str:
+    ref = event.get("involvedObject") or {}
+    return f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}"
+
+
+def _layout(info: resources.ResourceInfo, printer_columns: list[Obj] | None, now: datetime) -> list[Cell]:
+    """Every column in print order, as (header, cell, priority, format)."""
+    if info.key == "events" and not printer_columns:
+        # kubectl's event printer has no Name or Age column: it leads with how long ago the event was seen.
+        def last_seen(o: Obj) -> str:
+            return human_age(o.get("lastTimestamp") or o.get("firstTimestamp")
+                             or (o.get("metadata") or {}).get("creationTimestamp"), now)
+
+        return [("Last Seen", last_seen, 0, ""), ("Type", _field("type", ""), 0, ""),
+                ("Reason", _field("reason", ""), 0, ""), ("Object", _event_object, 0, ""),
+                ("Message", _field("message", ""), 0, ""), ("Name", _field("metadata.name", ""), 1, "name")]
+    found = _columns(info, printer_columns)
+
+    def age(o: Obj) -> str:
+        return human_age((o.get("metadata") or {}).get("creationTimestamp"), now)
+
+    # Same order as kubectl prints: Name, the always-shown columns, Age, then the `-o wide` ones.
+    return [("Name", _field("metadata.name", ""), 0, "name"),
+            *((h, cell, 0, "") for h, cell, p in found if p == 0),
+            ("Age", age, 0, ""),
+            *((h, cell, p, "") for h, cell, p in found if p)]
+
+
 def as_table(
     info: resources.ResourceInfo,
     objects: list[Obj],
@@ -142,29 +171,18 @@ def as_table(
     printer_columns: list[Obj] | None = None,
     now: datetime | None = None,
 ) -> Obj:
-    """A meta.k8s.io/v1 Table of `objects`: Name, the kind's columns, Age."""
-    moment = now or datetime.now(UTC)
-    found = _columns(info, printer_columns)
-    # Same order as kubectl prints: Name, the always-shown columns, Age, then the `-o wide` ones.
-    columns = [c for c in found if c[2] == 0] + [c for c in found if c[2]]
-    definitions = [_definition("Name", 0, "name")]
-    definitions += [_definition(h, p) for h, _, p in columns if p == 0]
-    definitions.append(_definition("Age", 0))
-    definitions += [_definition(h, p) for h, _, p in columns if p]
+    """A meta.k8s.io/v1 Table of `objects`: Name, the kind's columns, Age (events: as kubectl shows them)."""
+    layout = _layout(info, printer_columns, now or datetime.now(UTC))
     rows = []
     for obj in objects:
         meta = obj.get("metadata") or {}
-        cells = [meta.get("name", "")]
-        cells += [cell(obj) for _, cell, p in columns if p == 0]
-        cells.append(human_age(meta.get("creationTimestamp"), moment))
-        cells += [cell(obj) for _, cell, p in columns if p]
         partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
-        rows.append({"cells": cells, "object": partial})
+        rows.append({"cells": [cell(obj) for _, cell, _, _ in layout], "object": partial})
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
-        "columnDefinitions": definitions,
+        "columnDefinitions": [_definition(h, p, fmt) for h, _, p, fmt in layout],
         "rows": rows,
     }
 

@@ -3,7 +3,7 @@
 Covers: discovery + list (`get ns`, short names), `get -w` streaming a new object, `apply --validate=false`
 creating and then strategic-merging a built-in, `patch --type merge`, `patch --type json`, the 415 a strategic
 patch on a CR gets, `patch --subresource=status`, `wait --for=jsonpath` (watch with fieldSelector), `delete`,
-server-side tables (built-in columns, Rollout columns, CRD additionalPrinterColumns with `-o wide`).
+server-side tables (built-in columns, Rollout columns, events, CRD additionalPrinterColumns with `-o wide`).
 """
 
 from __future__ import annotations
@@ -151,6 +151,14 @@ async def test_get_prints_server_side_tables(kubectl, kube_api):
     lines = out.splitlines()
     assert lines[0].split() == ["NAME", "DESIRED", "CURRENT", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert lines[1].split()[:2] == ["r", "3"]
+    kube_api.storage.create("events", {
+        "metadata": {"name": "r.1"}, "involvedObject": {"kind": "Rollout", "name": "r"},
+        "type": "Normal", "reason": "RolloutUpdated", "message": "Rollout updated to revision 1"})
+    code, out, _ = await kubectl("get", "events")
+    header, row = out.splitlines()
+    assert (code, header.split()) == (0, ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"])
+    assert row.split()[1:4] == ["Normal", "RolloutUpdated", "rollout/r"]
+    assert row.endswith(" Rollout updated to revision 1")
 
 
 async def test_get_uses_crd_printer_columns(kubectl, kube_api):

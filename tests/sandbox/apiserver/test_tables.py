@@ -1,5 +1,6 @@
 """Server-side Table printing: Accept detection, HumanDuration ages, column order (Name, columns, Age, wide),
-per-kind cells, and Tables over HTTP for list, get and watch."""
+per-kind cells, the event layout (Last Seen, Type, Reason, Object, Message), and Tables over HTTP for list,
+get and watch."""
 
 from __future__ import annotations
 
@@ -58,6 +59,21 @@ def test_pod_table_cells_and_column_order():
     assert table["rows"][0]["cells"] == ["p", "1/2", "Running", 0, "60s", "10.0.0.1", "n"]
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
     assert table["metadata"] == {"resourceVersion": "7"}
+
+
+def test_event_table_leads_with_last_seen_and_names_the_object():
+    info = resources.Registry().get("events")
+    event = {
+        "metadata": {"name": "app.1", "creationTimestamp": "2026-01-02T11:00:00Z"},
+        "involvedObject": {"kind": "Ingress", "name": "app"},
+        "type": "Warning", "reason": "FailedBuildModel", "message": "Failed build model due to x",
+        "firstTimestamp": "2026-01-02T11:58:00Z", "lastTimestamp": "2026-01-02T11:59:30Z",
+    }
+    table = tables.as_table(info, [event], "3", now=NOW)
+    assert [(c["name"], c["priority"]) for c in table["columnDefinitions"]] == [
+        ("Last Seen", 0), ("Type", 0), ("Reason", 0), ("Object", 0), ("Message", 0), ("Name", 1)]
+    assert table["rows"][0]["cells"] == [
+        "30s", "Warning", "FailedBuildModel", "ingress/app", "Failed build model due to x", "app.1"]
 
 
 async def test_tables_over_http_for_list_get_and_watch(kube_api):
