@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.apiserver import storage as storing
+from sandbox.cluster import pods
 
 __all__ = ["ProbeResult", "Request", "probe", "ready_pod_ips"]
 
@@ -46,14 +47,8 @@ class ProbeResult:
 
 def ready_pod_ips(storage: storing.Storage) -> set[str]:
     """IPs of pods whose Ready condition is True and that are not being deleted."""
-    ready: set[str] = set()
-    for pod in storage.list("pods"):
-        status = pod.get("status") or {}
-        conditions = status.get("conditions") or []
-        ok = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-        if ok and status.get("podIP") and not pod["metadata"].get("deletionTimestamp"):
-            ready.add(status["podIP"])
-    return ready
+    return {str(pod["status"]["podIP"]) for pod in storage.list("pods")
+            if pods.is_ready(pod) and (pod.get("status") or {}).get("podIP")}
 
 
 def _glob(pattern: str, value: str, *, ignore_case: bool) -> bool:
