@@ -9,9 +9,11 @@ Helpers:
   `backend.serviceName`), None for a `resource` backend or any odd shape.
 - `ingress_has_service(ingress, service)` / `rules_have_service(rules, service)`: whether any path of any
   http rule routes to `service`; odd shapes read as "no".
+- `type_problem(ingress)`: the first field whose JSON type is wrong, as (field, "must be …"); shared with
+  `service.alb.rules.check_shape`, which guards every write.
 - `ingress_shape_problem(ingress, name)`: a sentence naming the Ingress and what is unusual about it
-  (annotations not a map of strings, rules not a list, a rule without `http`, zero paths, a path without
-  a backend or with a `resource` backend), or None when every rule can be read and written.
+  (a field of the wrong type, a rule without `http`, zero paths, a path without a backend or with a
+  `resource` backend), or None when every rule can be read and written.
 - `service_ports(ingress, service)`: where `service` is routed, as (location, port) pairs; with
   `is_use_annotation(port)` and `describe_port(port)` callers check the port the LBC needs to read an action.
 - `managed_by(service)`: the `argo-rollouts.argoproj.io/managed-by-rollouts` annotation of a Service.
@@ -33,6 +35,7 @@ __all__ = [
     "managed_by",
     "rules_have_service",
     "service_ports",
+    "type_problem",
 ]
 
 MANAGED_BY_ANNOTATION = "argo-rollouts.argoproj.io/managed-by-rollouts"
@@ -114,72 +117,97 @@ def describe_port(port: Any) -> str:
     return f"port {port}" if port is not None and port != "" else "no port"
 
 
-def _annotations_problem(ingress: dict[str, Any], label: str) -> str | None:
-    metadata = ingress.get("metadata")
-    if metadata is None:
+_NOUNS: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+
+
+def _wrong(value: Any, kind: type, where: str, *, required: bool = False) -> tuple[str, str] | None:
+    """(where, "must be …") when `value` is not of `kind`; a missing value is fine unless `required`."""
+    if (value is None and not required) or isinstance(value, kind):
         return None
-    if not isinstance(metadata, dict):
-        return f"{label} metadata must be an object"
-    annotations = metadata.get("annotations")
-    if annotations is None:
-        return None  # no annotations is ordinary: we add ours
-    if not isinstance(annotations, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
-    ):
-        return f"{label} metadata.annotations must be a map of strings"
+    noun = _NOUNS[kind]
+    return where, f"must be {noun}"
+
+
+def _rule_type_problem(rule: Any, where: str) -> tuple[str, str] | None:
+    problem = _wrong(rule, dict, where, required=True)
+    if problem:
+        return problem
+    http = rule.get("http")
+    problem = _wrong(http, dict, f"{where}.http")
+    paths = http.get("paths") if isinstance(http, dict) else None
+    problem = problem or _wrong(paths, list, f"{where}.http.paths")
+    if problem:
+        return problem
+    for p, path in enumerate(paths or []):
+        at = f"{where}.http.paths[{p}]"
+        problem = _wrong(path, dict, at, required=True)
+        backend = path.get("backend") if isinstance(path, dict) else None
+        problem = problem or _wrong(backend, dict, f"{at}.backend")
+        service = backend.get("service") if isinstance(backend, dict) else None
+        problem = problem or _wrong(service, dict, f"{at}.backend.service")
+        if problem:
+            return problem
     return None
 
 
-def _path_problem(path: Any, label: str, where: str) -> str | None:
-    if not isinstance(path, dict):
-        return f"{label} {where} must be an object"
-    backend = path.get("backend")
-    if not isinstance(backend, dict):
-        return f"{label} {where} has no backend"
-    if backend.get("resource") is not None:
-        return f"{label} {where} has a resource backend: alb-rollouts routes only to Services"
-    if backend_service(path) is None:
-        return f"{label} {where}.backend names no service"
+def type_problem(ingress: Any) -> tuple[str, str] | None:
+    """(field, "must be …") for the first field we read or write whose JSON type is wrong, else None.
+
+    Missing fields are fine here (no metadata, annotations, spec, rules, http, paths or backend): whether the
+    Ingress can route is `ingress_shape_problem`'s question. `field` is "" for the object itself.
+    """
+    if not isinstance(ingress, dict):
+        return "", "must be a JSON object"
+    metadata, spec = ingress.get("metadata"), ingress.get("spec")
+    problem = _wrong(metadata, dict, "metadata") or _wrong(spec, dict, "spec")
+    if problem:
+        return problem
+    annotations = (metadata or {}).get("annotations")
+    problem = _wrong(annotations, dict, "metadata.annotations")
+    if problem:
+        return problem
+    for key, value in (annotations or {}).items():
+        problem = problem or _wrong(value, str, f"metadata.annotations[{key}]", required=True)
+    rules = (spec or {}).get("rules")
+    problem = (problem or _wrong((spec or {}).get("ingressClassName"), str, "spec.ingressClassName")
+               or _wrong(rules, list, "spec.rules"))
+    if problem:
+        return problem
+    for r, rule in enumerate(rules or []):
+        problem = _rule_type_problem(rule, f"spec.rules[{r}]")
+        if problem:
+            return problem
+    return None
+
+
+def _usability_problem(ingress: dict[str, Any]) -> str | None:
+    for r, rule in enumerate(_rules(ingress)):
+        where = f"spec.rules[{r}]"
+        if rule.get("http") is None:
+            return f"{where} has no http section: alb-rollouts can route only http rules"
+        paths = _paths(rule)
+        if not paths:
+            return f"{where}.http has no paths"
+        for p, path in enumerate(paths):
+            backend = path.get("backend")
+            if backend is None:
+                return f"{where}.http.paths[{p}] has no backend"
+            if backend.get("resource") is not None:
+                return f"{where}.http.paths[{p}] has a resource backend: alb-rollouts routes only to Services"
+            if backend_service(path) is None:
+                return f"{where}.http.paths[{p}].backend names no service"
     return None
 
 
 def ingress_shape_problem(ingress: Any, name: str) -> str | None:
     """Why an Ingress cannot be read rule by rule (a sentence naming it), or None when it can."""
     label = f"ingress `{name}`"
-    if not isinstance(ingress, dict):
-        return f"{label} must be a JSON object"
-    problem = _annotations_problem(ingress, label)
-    if problem:
-        return problem
-    spec = ingress.get("spec")
-    if spec is None:
-        return None
-    if not isinstance(spec, dict):
-        return f"{label} spec must be an object"
-    rules = spec.get("rules")
-    if rules is None:
-        return None
-    if not isinstance(rules, list):
-        return f"{label} spec.rules must be a list"
-    for r, rule in enumerate(rules):
-        where = f"spec.rules[{r}]"
-        if not isinstance(rule, dict):
-            return f"{label} {where} must be an object"
-        http = rule.get("http")
-        if http is None:
-            return f"{label} {where} has no http section: alb-rollouts can route only http rules"
-        if not isinstance(http, dict):
-            return f"{label} {where}.http must be an object"
-        paths = http.get("paths")
-        if paths is not None and not isinstance(paths, list):
-            return f"{label} {where}.http.paths must be a list"
-        if not paths:
-            return f"{label} {where}.http has no paths"
-        for p, path in enumerate(paths):
-            problem = _path_problem(path, label, f"{where}.http.paths[{p}]")
-            if problem:
-                return problem
-    return None
+    wrong_type = type_problem(ingress)
+    if wrong_type is not None:
+        field, what = wrong_type
+        return f"{label} {field} {what}" if field else f"{label} {what}"
+    problem = _usability_problem(ingress)
+    return f"{label} {problem}" if problem else None
 
 
 def managed_by(service: Any) -> str | None:

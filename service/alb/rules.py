@@ -13,7 +13,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from statemachine.ingress_checks import backend_service, rules_have_service
+from statemachine.ingress_checks import backend_service, rules_have_service, type_problem
 
 __all__ = [
     "CLASS_ANNOTATION",
@@ -48,51 +48,14 @@ def _fail(ingress: dict[str, Any], where: str, what: str) -> IngressError:
 
 
 def check_shape(ingress: Any) -> None:
-    """Raise IngressError when a field we read or write has the wrong JSON type."""
-    if not isinstance(ingress, dict):
-        raise IngressError("ingress must be a JSON object")
-    metadata = ingress.get("metadata")
-    if not isinstance(metadata, dict):
-        raise _fail(ingress, "metadata", "must be an object")
-    annotations = metadata.get("annotations")
-    if annotations is not None:
-        if not isinstance(annotations, dict):
-            raise _fail(ingress, "metadata.annotations", "must be an object")
-        for key, value in annotations.items():
-            if not isinstance(value, str):
-                raise _fail(ingress, f"metadata.annotations[{key}]", "must be a string")
-    spec = ingress.get("spec")
-    if spec is None:
+    """Raise IngressError when a field we read or write has the wrong JSON type (see `type_problem`)."""
+    problem = type_problem(ingress)
+    if problem is None:
         return
-    if not isinstance(spec, dict):
-        raise _fail(ingress, "spec", "must be an object")
-    if spec.get("ingressClassName") is not None and not isinstance(spec["ingressClassName"], str):
-        raise _fail(ingress, "spec.ingressClassName", "must be a string")
-    rules = spec.get("rules")
-    if rules is None:
-        return
-    if not isinstance(rules, list):
-        raise _fail(ingress, "spec.rules", "must be a list")
-    for r, rule in enumerate(rules):
-        if not isinstance(rule, dict):
-            raise _fail(ingress, f"spec.rules[{r}]", "must be an object")
-        http = rule.get("http")
-        if http is None:
-            continue
-        if not isinstance(http, dict):
-            raise _fail(ingress, f"spec.rules[{r}].http", "must be an object")
-        paths = http.get("paths")
-        if paths is not None and not isinstance(paths, list):
-            raise _fail(ingress, f"spec.rules[{r}].http.paths", "must be a list")
-        for p, path in enumerate(paths or []):
-            if not isinstance(path, dict):
-                raise _fail(ingress, f"spec.rules[{r}].http.paths[{p}]", "must be an object")
-            backend = path.get("backend")
-            if backend is not None and not isinstance(backend, dict):
-                raise _fail(ingress, f"spec.rules[{r}].http.paths[{p}].backend", "must be an object")
-            service = (backend or {}).get("service")
-            if service is not None and not isinstance(service, dict):
-                raise _fail(ingress, f"spec.rules[{r}].http.paths[{p}].backend.service", "must be an object")
+    field, what = problem
+    if not field:
+        raise IngressError(f"ingress {what}")
+    raise _fail(ingress, field, what)
 
 
 def annotations_of(ingress: dict[str, Any]) -> dict[str, str]:

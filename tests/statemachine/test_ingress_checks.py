@@ -118,8 +118,11 @@ def test_shape_problem_none_for_readable_ingresses(obj: Any) -> None:
 @pytest.mark.parametrize(("obj", "expected"), [
     pytest.param(42, "must be a JSON object", id="number"),
     pytest.param({"metadata": []}, "metadata must be an object", id="metadata"),
-    pytest.param({"metadata": {"annotations": {"k": None}}}, "metadata.annotations must be a map of strings",
+    pytest.param({"metadata": {"annotations": {"k": None}}}, "metadata.annotations[k] must be a string",
                  id="annotation-null-value"),
+    pytest.param({"metadata": {"annotations": "k"}}, "metadata.annotations must be an object",
+                 id="annotations-string"),
+    pytest.param({"spec": {"ingressClassName": 1}}, "spec.ingressClassName must be a string", id="class"),
     pytest.param({"spec": []}, "spec must be an object", id="spec"),
     pytest.param({"spec": {"rules": {}}}, "spec.rules must be a list", id="rules"),
     pytest.param(ingress(None), "spec.rules[0] must be an object", id="rule-null"),
@@ -136,8 +139,12 @@ def test_shape_problem_none_for_readable_ingresses(obj: Any) -> None:
     pytest.param(ingress(http(RESOURCE)),
                  "spec.rules[0].http.paths[0] has a resource backend: alb-rollouts routes only to Services",
                  id="resource"),
+    pytest.param(ingress(http({"backend": "s"})), "spec.rules[0].http.paths[0].backend must be an object",
+                 id="backend-string"),
     pytest.param(ingress(http({"backend": {"service": "s"}})),
-                 "spec.rules[0].http.paths[0].backend names no service", id="service-string"),
+                 "spec.rules[0].http.paths[0].backend.service must be an object", id="service-string"),
+    pytest.param(ingress(http({"backend": {"service": {"port": {}}}})),
+                 "spec.rules[0].http.paths[0].backend names no service", id="service-without-name"),
 ])
 def test_shape_problem_sentences(obj: Any, expected: str) -> None:
     assert ingress_checks.ingress_shape_problem(obj, "ing") == f"ingress `ing` {expected}"
