@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from sandbox.lbc import LoadBalancerController
 __all__ = ["ControlServer"]
 
 _MAX_REQUESTS = 1_000_000
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -40,6 +42,17 @@ async def _body(request: web.Request) -> dict[str, Any]:
         raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
                                  content_type="application/json")
     return body
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unknown paths and methods answer in the same `{"error": ...}` shape as the handlers' own errors."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json":
+            raise
+        return _error(exc.status, f"{request.method} {request.path}: {exc.reason}")
 
 
 class ControlServer:
@@ -61,7 +74,7 @@ class ControlServer:
         self._elbv2 = await self._exit.enter_async_context(
             aws.client("elbv2", self._endpoint_url, region=self._region)
         )
-        app = web.Application()
+        app = web.Application(middlewares=[_json_errors])
         app.router.add_post("/lbc", self._post_lbc)
         app.router.add_get("/lbc", self._get_lbc)
         app.router.add_post("/faults", self._post_faults)

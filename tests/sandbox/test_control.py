@@ -1,6 +1,6 @@
 """Control endpoint over HTTP: POST/GET /lbc (knobs, validation errors), POST /faults forwarded to the API
 server's hooks (an injected failure is then served by the API), GET /traffic (counts for an Ingress, parameter
-errors), and JSON error bodies for bodies that are not JSON objects."""
+errors), and JSON error bodies for bodies that are not JSON objects and for unknown paths and methods."""
 
 from __future__ import annotations
 
@@ -88,7 +88,19 @@ async def test_traffic_counts_requests_for_an_ingress(sandbox: Sandbox) -> None:
             "requests=ten&ingress=default/app", "requests and seed must be integers", id="bad-count"
         ),
         pytest.param("requests=0&ingress=default/app", "requests must be between 1 and 1000000", id="zero"),
+        pytest.param("requests=1000001&ingress=default/app", "requests must be between 1 and 1000000",
+                     id="too-many"),
+        pytest.param("requests=10&ingress=default", "ingress must be <namespace>/<name>", id="no-name"),
     ],
 )
 async def test_traffic_rejects_bad_parameters(sandbox: Sandbox, query: str, message: str) -> None:
     assert await _call("GET", f"{sandbox.state.control}/traffic?{query}") == (400, {"error": message})
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), [
+    pytest.param("GET", "/nope", (404, {"error": "GET /nope: Not Found"}), id="unknown-path"),
+    pytest.param("PUT", "/lbc", (405, {"error": "PUT /lbc: Method Not Allowed"}), id="unknown-method"),
+])
+async def test_unknown_routes_answer_json(sandbox: Sandbox, method: str, path: str,
+                                          expected: tuple[int, dict[str, str]]) -> None:
+    assert await _call(method, f"{sandbox.state.control}{path}") == expected

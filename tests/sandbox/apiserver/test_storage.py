@@ -259,5 +259,12 @@ def test_history_replay_and_compaction():
     assert s.events_since("configmaps", int(s.resource_version)) == []
 
 
+def test_unknown_resource_key_is_404_naming_it():
+    with pytest.raises(ApiError) as err:
+        Storage().list("gizmos")
+    assert (err.value.code, err.value.reason, err.value.message) == (
+        404, "NotFound", "the server could not find the requested resource (gizmos)")
+
+
 def test_module_exports_contract_names():
     assert {"ApiError", "Storage", "Subscription", "WatchEvent"} <= set(storage_mod.__all__)
