@@ -162,6 +162,26 @@ def test_build_failures_carry_the_message(annotations, reject, message) -> None:
     assert failure.members == (models.IngressRef("default", "app", "uid-app"),)
 
 
+def test_backend_without_service_fails_the_build() -> None:
+    path = {"path": "/", "pathType": "Prefix", "backend": {"resource": {"kind": "Bucket", "name": "b"}}}
+    failure = building.build_stacks(_view(_ingress(paths=[path])), cluster="c")["default/app"]
+    assert isinstance(failure, models.BuildFailure)
+    assert failure.message == 'missing required "service" field'
+
+
+def test_two_default_backends_in_a_group_fail_the_build() -> None:
+    group = {"alb.ingress.kubernetes.io/group.name": "shared"}
+    members = []
+    for name in ("one", "two"):
+        made = _ingress(name=name, use_annotation=False, annotations=group)
+        made["spec"]["defaultBackend"] = {"service": {"name": "stable", "port": {"number": 80}}}
+        members.append(made)
+    failure = building.build_stacks(_view(*members), cluster="c")["shared"]
+    assert isinstance(failure, models.BuildFailure)
+    assert failure.message == "multiple ingress defined default backend in group shared"
+    assert [m.name for m in failure.members] == ["one", "two"]
+
+
 def test_group_name_joins_ingresses_into_one_stack_in_order() -> None:
     group = {"alb.ingress.kubernetes.io/group.name": "shared"}
     first = _ingress(name="b-first", use_annotation=False,

@@ -104,6 +104,26 @@ def test_actions_parse_like_go(raw: str, expected: parsing.Action) -> None:
             "TargetGroupTuple.weight of type int32",
             id="weight-string",
         ),
+        pytest.param("[]", "json: cannot unmarshal array into Go value of type ingress.Action",
+                     id="not-an-object"),
+        pytest.param(
+            '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"a","ServicePort":true}]}}',
+            "invalid ForwardConfig: intstr: cannot unmarshal servicePort",
+            id="port-bool",
+        ),
+        pytest.param(
+            '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"a","ServicePort":"80",'
+            '"TargetGroupARN":"arn:tg"}]}}',
+            "invalid ForwardConfig: invalid TargetGroupTuple: "
+            "either serviceName or targetGroupARN/targetGroupName can be specified",
+            id="service-and-arn",
+        ),
+        pytest.param('{"Type":"redirect"}', "missing RedirectConfig", id="redirect-no-config"),
+        pytest.param(
+            '{"Type":"fixed-response","FixedResponseConfig":{"ContentType":"text/plain"}}',
+            "invalid FixedResponseConfig: statusCode is required",
+            id="fixed-no-status",
+        ),
     ],
 )
 def test_invalid_actions_raise_the_controllers_message(raw: str, message: str) -> None:
@@ -158,6 +178,26 @@ def test_conditions_parse_with_any_key_case() -> None:
             '[{"field":"source-ip","sourceIPConfig":{"values":[]}}]',
             "invalid sourceIPConfig: values cannot be empty",
             id="empty-source-ip",
+        ),
+        pytest.param(
+            '[{"field":"query-string","queryStringConfig":{"values":[{"key":"v"}]}}]',
+            "invalid queryStringConfig: value cannot be empty",
+            id="query-without-value",
+        ),
+        pytest.param(
+            '[{"field":"query-string","queryStringConfig":{"values":[]}}]',
+            "invalid queryStringConfig: Values cannot be empty",
+            id="query-without-pairs",
+        ),
+        pytest.param(
+            '[{"field":"host-header","hostHeaderConfig":{"values":[1]}}]',
+            "json: cannot unmarshal into Go struct field hostHeaderConfig.values of type []string",
+            id="values-not-strings",
+        ),
+        pytest.param(
+            '["host-header"]',
+            "json: cannot unmarshal string into Go value of type ingress.RuleCondition",
+            id="condition-not-an-object",
         ),
     ],
 )
