@@ -1,7 +1,8 @@
-"""Kubernetes events the planner asks `service/` to emit, with the reference's reasons and exact messages.
+"""Kubernetes events, with the reference's reasons and exact messages, as data for `service/` to emit.
 
-Room: plan (pure). Events are data in a `Plan`; they are derived from status changes, so an unchanged fact
-never produces an event twice (SPEC §4.9). Nothing here talks to the API.
+Room: plan (pure). The planner's events ride in a `Plan`, derived from status changes, so an unchanged fact
+never produces an event twice (SPEC §4.9); the Ingress patcher builds its `PatchingALBIngress` event here too,
+once per Ingress it actually patches. Nothing here talks to the API.
 """
 
 from __future__ import annotations
