@@ -13,19 +13,43 @@ from typing import Any
 
 from statemachine import models
 
-__all__ = ["field_error", "parse_duration_seconds", "parse_rollout"]
+__all__ = ["field_error", "go_quote", "parse_duration_seconds", "parse_rollout"]
 
 _CANARY = "spec.strategy.canary"
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+_GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                     "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def go_quote(text: str) -> str:
+    """Go's `%q` (strconv.Quote): printable runes kept, the rest escaped as \\n, \\x01, \\u00ad, …"""
+    out = []
+    for char in text:
+        if "\ud800" <= char <= "\udfff":
+            char = "\ufffd"  # Go decodes a lone surrogate escape as U+FFFD
+        code = ord(char)
+        if char in _GO_SHORT_ESCAPES:
+            out.append(_GO_SHORT_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
 def _go_value(value: Any) -> str:
     """Render a value the way apimachinery's field.Invalid does (strings quoted, lists Go-style)."""
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return go_quote(value)
     if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
-        return "[]string{" + ", ".join(json.dumps(v, ensure_ascii=False) for v in value) + "}"
+        return "[]string{" + ", ".join(go_quote(v) for v in value) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:

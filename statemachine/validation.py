@@ -15,7 +15,6 @@ Helpers for raw Ingress/Service dicts live in `statemachine.ingress_checks`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -129,7 +128,7 @@ def _invalid_raw(path: str, rendered: str, detail: str) -> str:
 
 
 def _go_string(value: str | None) -> str:
-    return json.dumps(value or "", ensure_ascii=False)
+    return parsing.go_quote(value or "")
 
 
 def _string_match(match: models.HeaderMatch) -> str:

@@ -129,6 +129,29 @@ def test_bad_shapes_name_the_field(mutate: Any, message: str) -> None:
     assert caught.value.message == message
 
 
+@pytest.mark.parametrize(("text", "quoted"), [
+    pytest.param("web", '"web"', id="plain"),
+    pytest.param('a"b\\c', '"a\\"b\\\\c"', id="quote-backslash"),
+    pytest.param("a\nb\tc\a\v", '"a\\nb\\tc\\a\\v"', id="short-escapes"),
+    pytest.param("\x01\x7f", '"\\x01\\x7f"', id="control-bytes"),
+    pytest.param("héllo ☃ 日本", '"héllo ☃ 日本"', id="printable-unicode-raw"),
+    pytest.param("soft\u00adhyphen\u0085", '"soft\\u00adhyphen\\u0085"', id="non-printable-bmp"),
+    pytest.param("\U000e0001", '"\\U000e0001"', id="non-printable-astral"),
+    pytest.param("\ud800", '"\ufffd"', id="lone-surrogate"),
+])
+def test_go_quote_is_go_percent_q(text: str, quoted: str) -> None:
+    assert parsing.go_quote(text) == quoted
+
+
+def test_field_error_quotes_values_like_apimachinery() -> None:
+    assert parsing.field_error("spec.x", "Invalid value", "a\tb", "bad") == (
+        'spec.x: Invalid value: "a\\tb": bad')
+    assert parsing.field_error("spec.x", "Invalid value", ["a", "b"], "bad") == (
+        'spec.x: Invalid value: []string{"a", "b"}: bad')
+    assert parsing.field_error("spec.x", "Invalid value", 7, "bad") == "spec.x: Invalid value: 7: bad"
+    assert parsing.field_error("spec.x", "Required value", detail="bad") == "spec.x: Required value: bad"
+
+
 def test_not_an_object() -> None:
     with pytest.raises(models.InvalidSpec, match="must be a JSON object, got list"):
         models.parse_rollout([])
