@@ -99,6 +99,8 @@ class AwsCallError(Exception):
         if self.code == "NoCredentials":
             return ("no AWS credentials found (environment, web identity/IRSA, profile or instance "
                     f"metadata); needed for elasticloadbalancing:{self.operation}")
+        if self.code == "ClientRateLimited":
+            return f"elasticloadbalancing:{self.operation} not sent: {self.message}; will retry"
         if self.throttled:
             return f"AWS kept throttling elasticloadbalancing:{self.operation} ({self.code}); will retry"
         return f"elasticloadbalancing:{self.operation} failed ({self.code}): {self.message}"
@@ -158,7 +160,14 @@ class Elbv2:
         attempt = 0
         while True:
             attempt += 1
-            await self.bucket.acquire()
+            wait = self.bucket.reserve(max_wait=max(0.0, deadline - self._monotonic()))
+            if wait is None:
+                rate, within = self.bucket.configured_rate, self.policy.deadline_seconds
+                raise AwsCallError(operation, "ClientRateLimited",
+                                   f"more ELBv2 calls queued than --aws-max-rps {rate:g} lets through within "
+                                   f"{within:g}s")
+            if wait > 0:
+                await self._sleep(wait)
             self.calls[operation] += 1
             started = time.perf_counter()
             try:

@@ -6,7 +6,6 @@ calls AWS itself and never reads the wall clock (time and sleep are injected).
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -104,8 +103,6 @@ class TokenBucket:
         self._tokens = float(burst)
         self._stamp = monotonic()
         self._recover_at: float | None = None
-        # Waiters queue up behind one lock so tokens are handed out first come, first served.
-        self._lock = asyncio.Lock()
 
     @property
     def tokens(self) -> float:
@@ -121,17 +118,26 @@ class TokenBucket:
             recovered = self.rate >= self.configured_rate
             self._recover_at = None if recovered else self._recover_at + self.recovery_seconds
 
+    def reserve(self, max_wait: float | None = None) -> float | None:
+        """Take one token now, possibly on credit; returns the seconds to wait before using it.
+
+        Returns None (and takes nothing) when the wait would exceed `max_wait`. No await happens between
+        refill and reservation, so concurrent callers queue up in order without a lock.
+        """
+        self._refill(self._monotonic())
+        delay = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+        if max_wait is not None and delay > max_wait:
+            return None
+        self._tokens -= 1.0
+        return delay
+
     async def acquire(self) -> float:
-        """Take one token, waiting for it when the bucket is empty; returns the seconds waited."""
-        async with self._lock:
-            self._refill(self._monotonic())
-            # Reserve first (tokens may go negative), then wait exactly for the debt to be paid back.
-            self._tokens -= 1.0
-            if self._tokens >= 0.0:
-                return 0.0
-            delay = -self._tokens / self.rate
+        """Wait for one token; returns the seconds waited."""
+        delay = self.reserve()
+        assert delay is not None
+        if delay > 0:
             await self._sleep(delay)
-            return delay
+        return delay
 
     def slow_down(self) -> None:
         """AWS said Throttling: halve the rate (not below min_rate), drop saved-up burst, recover later."""

@@ -180,3 +180,24 @@ async def test_concurrent_verifications_under_throttling_share_reads_and_never_r
     outcomes = await asyncio.gather(*(s.weights.verify(request(alb)) for _ in range(10)))
     assert all(o.verified for o in outcomes)
     assert s.client.calls["DescribeRules"] == 4  # one shared read, retried three times
+
+
+async def test_bucket_queues_concurrent_callers_in_order(clock: FakeClock):
+    bucket = throttling.TokenBucket(5, 1, monotonic=clock.monotonic, sleep=clock.sleep)
+    delays = [bucket.reserve() for _ in range(4)]
+    assert delays == [0.0, pytest.approx(0.2), pytest.approx(0.4), pytest.approx(0.6)]
+    assert bucket.reserve(max_wait=0.5) is None  # would wait 0.8 s: nothing is taken
+    assert bucket.reserve(max_wait=1.0) == pytest.approx(0.8)
+
+
+async def test_calls_queued_past_the_deadline_are_refused_not_stalled(lbc, sut, clock):
+    alb = await simple_alb(lbc, (20, 80))
+    s = await sut(max_rps=1, burst=1, policy=throttling.RetryPolicy(deadline_seconds=2))
+    for _ in range(3):  # three calls already queued: the next would wait 3 s > 2 s
+        s.client.bucket.reserve()
+    outcome = await s.weights.verify(request(alb))
+    assert outcome.verified is False
+    assert outcome.error == (
+        "elasticloadbalancing:DescribeLoadBalancers not sent: more ELBv2 calls queued than --aws-max-rps 1 "
+        "lets through within 2s; will retry")
+    assert sum(s.client.calls.values()) == 0
