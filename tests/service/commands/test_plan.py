@@ -212,9 +212,10 @@ def test_no_class_needs_empty_class_flag(monkeypatch, capsys, tmp_path) -> None:
     ingress = ingress_doc()
     del ingress["spec"]["ingressClassName"]
     path = write(tmp_path, "i.yaml", ingress)
-    code, _, err = plan(monkeypatch, capsys, "-f", str(ROLLOUT), "-f", path)
-    assert code == 1
-    assert 'its class "" (no class)' in err
+    code, out, err = plan(monkeypatch, capsys, "-f", str(ROLLOUT), "-f", path)
+    assert (code, out) == (1, "")
+    assert err == ('alb-rollouts plan: refusing to write Ingress "default/ingress": its class "" (no class) '
+                   'is not one of --alb-ingress-classes ["alb"]\n')
     code, _, _ = plan(monkeypatch, capsys, "-f", str(ROLLOUT), "-f", path, "--alb-ingress-classes", "")
     assert code == 0
 
