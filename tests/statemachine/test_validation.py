@@ -391,5 +391,6 @@ def test_check_raises_invalid_spec_with_the_message() -> None:
 def test_rollout_name_is_quoted_as_is() -> None:
     changes = {"metadata.name": "web-ä", f"{TR}.alb.servicePort": 0}
     rollout = parsing.parse_rollout(apply(rollout_dict(), changes))
-    message = validation.validate(rollout)
-    assert message is not None and message.startswith('The Rollout "web-ä" is invalid: ')
+    assert validation.validate(rollout) == (
+        'The Rollout "web-ä" is invalid: spec.strategy.canary.trafficRouting.alb.servicePort: '
+        "Required value: the Services' port the ALB action forwards to (1-65535)")
