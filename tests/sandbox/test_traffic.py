@@ -1,7 +1,8 @@
 """Traffic probe: requests split by the rule weights read from moto (a 90/10 split within tolerance, seeded
 and reproducible), failures when a registered target is not a Ready pod or a target group has no target, a
 fixed response (missing action) or a missing ALB fails every request, header rules only catch requests
-carrying the header, and `requests == failed + sum(byService)`."""
+carrying the header, host rules only their host (case-insensitively), and
+`requests == failed + sum(byService)`."""
 
 from __future__ import annotations
 
@@ -118,3 +119,19 @@ async def test_header_rule_catches_only_requests_with_the_header(lbc, storage, e
     flagged = traffic.Request(host=hostname, path="/orders", headers=(("x-canary", "yes"),))
     routed = await traffic.probe(storage, elbv2, "default", "app", requests=200, request=flagged)
     assert routed.as_dict() == {"requests": 200, "failed": 0, "byService": {"canary": 200}}
+
+
+async def test_host_rule_serves_its_host_and_defaults_others(lbc, storage, elbv2) -> None:
+    manifests.backend_pair(storage, stable=["10.0.1.1"], canary=[])
+    _pods(storage)
+    await _ready_alb(lbc, storage, elbv2, {ACTION: manifests.forward(("stable", 100))},
+                     host="shop.example.com")
+    # The default request uses the Ingress rule's own host and path.
+    assert (await traffic.probe(storage, elbv2, "default", "app", requests=20)).as_dict() == {
+        "requests": 20, "failed": 0, "byService": {"stable": 20}}
+    for request, served in [
+        (traffic.Request(host="SHOP.example.com", path="/cart"), True),  # hosts match case-insensitively
+        (traffic.Request(host="other.example.com", path="/"), False),  # default action: fixed 404
+    ]:
+        result = await traffic.probe(storage, elbv2, "default", "app", requests=20, request=request)
+        assert result.failed == (0 if served else 20), request
