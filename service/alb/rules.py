@@ -60,7 +60,7 @@ def check_shape(ingress: Any) -> None:
 
 def annotations_of(ingress: dict[str, Any]) -> dict[str, str]:
     """A copy of the annotations; a missing map reads as empty."""
-    return dict(ingress.get("metadata", {}).get("annotations") or {})
+    return dict((ingress.get("metadata") or {}).get("annotations") or {})
 
 
 def ingress_class(ingress: dict[str, Any]) -> str:

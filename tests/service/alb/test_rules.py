@@ -145,4 +145,7 @@ def test_check_shape_accepts_unusual_but_valid(make_ingress) -> None:
     del ingress["spec"]["ingressClassName"]
     rules.check_shape(ingress)
     rules.check_shape({"metadata": {"name": "i"}})
+    rules.check_shape({"metadata": None, "spec": None})
     assert rules.annotations_of({"metadata": {"name": "i"}}) == {}
+    assert rules.annotations_of({"metadata": None}) == {}
+    assert rules.ingress_class({"metadata": None, "spec": None}) == ""
