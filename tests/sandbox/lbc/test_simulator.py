@@ -22,6 +22,7 @@ from tests.sandbox.lbc.manifests import INGRESSES, SLICES, TGBS
 from tests.sandbox.polling import DEADLINE, eventually
 
 ACTION = "alb.ingress.kubernetes.io/actions.stable"
+LAG = 0.5
 ARN_PREFIX = "arn:aws:elasticloadbalancing:us-east-1:123456789012"
 
 
@@ -163,7 +164,7 @@ async def test_header_conditions_and_lower_case_keys(lbc, storage, elbv2) -> Non
 async def test_lag_delays_changes(lbc, storage, elbv2) -> None:
     _setup(storage, manifests.forward(("canary", 10), ("stable", 90)))
     await eventually(lambda: _weights(elbv2, storage))
-    assert lbc.configure({"lagSeconds": 1}) == {"lagSeconds": 1.0, "paused": False, "rejectActions": False}
+    assert lbc.configure({"lagSeconds": LAG}) == {"lagSeconds": LAG, "paused": False, "rejectActions": False}
     loop = asyncio.get_running_loop()
     started = loop.time()
     _set_action(storage, manifests.forward(("canary", 50), ("stable", 50)))
@@ -173,7 +174,7 @@ async def test_lag_delays_changes(lbc, storage, elbv2) -> None:
         assert await _weights(elbv2, storage) == {"default/app-canary:80": 50, "default/app-stable:80": 50}
 
     await eventually(applied)
-    assert loop.time() - started >= 1.0
+    assert loop.time() - started >= LAG
 
 
 async def test_paused_keeps_aws_until_resumed(lbc, storage, elbv2) -> None:
