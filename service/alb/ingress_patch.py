@@ -87,9 +87,9 @@ def _with(
     ingress: dict[str, Any], annotations: dict[str, str], new_rules: list[dict[str, Any]]
 ) -> dict[str, Any]:
     desired = copy.deepcopy(ingress)
-    desired.setdefault("metadata", {})["annotations"] = annotations
+    desired["metadata"] = {**(desired.get("metadata") or {}), "annotations": annotations}
     if new_rules != _rules_of(ingress):
-        desired.setdefault("spec", {})["rules"] = new_rules
+        desired["spec"] = {**(desired.get("spec") or {}), "rules": new_rules}
     return desired
 
 

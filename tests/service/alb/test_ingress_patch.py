@@ -82,6 +82,18 @@ def test_no_resource_version_no_precondition(make_ingress) -> None:
     )
 
 
+@pytest.mark.parametrize("metadata", [None, {}, {"annotations": None}],
+                         ids=["null", "empty", "null-annotations"])
+def test_odd_metadata_still_gets_a_body(make_ingress, metadata) -> None:
+    ingress = make_ingress() | {"metadata": metadata}
+    patch = ingress_patch.weight_patch(ingress, ROUTING, desired_weight=10)
+    assert patch == {"metadata": {"annotations": {
+        ACTION: '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"canary",'
+                '"ServicePort":"80","Weight":10},{"ServiceName":"stable","ServicePort":"80","Weight":90}]}}',
+        KEY: '{"rollout":["' + ACTION + '"]}',
+    }}}
+
+
 def test_other_rollouts_kept_and_legacy_key_deleted(make_ingress) -> None:
     ingress = make_ingress(
         services=("stable", "other-stable"),
