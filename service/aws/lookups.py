@@ -221,11 +221,12 @@ class Elbv2Lookups:
             for future in mine.values():
                 if future.done():
                     continue
-                if isinstance(error, Exception):
-                    future.set_exception(error)
-                    future.exception()  # mark retrieved: the other waiters may have gone away
-                else:
-                    future.cancel()
+                # Other rollouts wait on these futures: our cancellation must reach them as an answer,
+                # never as a CancelledError of their own.
+                shared = error if isinstance(error, Exception) else elbv2.AwsCallError(
+                    "DescribeTags", "Cancelled", "the shared read was cancelled", retryable=True)
+                future.set_exception(shared)
+                future.exception()  # mark retrieved: the other waiters may have gone away
             raise
         finally:
             for arn in fetch:

@@ -43,6 +43,8 @@ class SingleFlight(Generic[K, V]):
             # shield: one cancelled waiter must not cancel the read the others are waiting for.
             return await asyncio.shield(flying)
         task: asyncio.Future[V] = asyncio.ensure_future(self._load(key, load))
+        # Every waiter may be cancelled; the failure then has no reader and must not be reported as lost.
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._flying[key] = task
         return await asyncio.shield(task)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from service.aws import lookups, results, singleflight
+from service.aws import elbv2, lookups, results, singleflight
 
 from .conftest import FakeClock, error_response
 
@@ -219,3 +219,22 @@ def test_parse_rule(raw, expected):
 ])
 def test_hostname_matches_name(hostname, name, matches):
     assert lookups.hostname_matches_name(hostname, name) is matches
+
+
+async def test_cancelled_tag_reader_answers_the_others_with_an_error(lbc, sut):
+    arn = await lbc.target_group(NS, "app", "svc")
+    s = await sut()
+    gate = asyncio.Event()
+
+    async def hold(request: Any, **_: Any) -> None:
+        await gate.wait()
+
+    s.client.client.meta.events.register("before-send.elastic-load-balancing-v2.DescribeTags", hold)
+    owner = asyncio.ensure_future(s.reads.tags([arn]))
+    await asyncio.sleep(0.05)
+    other = asyncio.ensure_future(s.reads.tags([arn]))
+    await asyncio.sleep(0)
+    owner.cancel()
+    with pytest.raises(elbv2.AwsCallError, match="the shared read was cancelled"):
+        await other
+    assert other.cancelled() is False
