@@ -195,6 +195,18 @@ def _forward(obj: Mapping[str, Any]) -> Forward:
     return Forward(target_groups=groups, stickiness=stickiness)
 
 
+def _status_config(action: Mapping[str, Any], name: str, go_type: str) -> tuple[dict[str, Any], str]:
+    """The `<name>` object of a fixed-response or redirect action and its required statusCode."""
+    raw = _field(action, name[0].lower() + name[1:])
+    if raw is None:
+        raise BuildError(f"missing {name}")
+    config = _object(raw, f"ingress.{go_type}")
+    status = _typed(config, "statusCode", str, go_type) or ""
+    if not status:
+        raise BuildError(f"invalid {name}: statusCode is required")
+    return config, str(status)
+
+
 def parse_action(annotations: Mapping[str, str], name: str, *, prefix: str = PREFIX) -> Action | None:
     """The action `<prefix>/actions.<name>`, or None when the annotation is absent."""
     key = f"{prefix}/actions.{name}"
@@ -206,26 +218,14 @@ def parse_action(annotations: Mapping[str, str], name: str, *, prefix: str = PRE
     if kind == "forward":
         return _forward(obj)
     if kind == "fixed-response":
-        config = _field(obj, "fixedResponseConfig")
-        if config is None:
-            raise BuildError("missing FixedResponseConfig")
-        config = _object(config, "ingress.FixedResponseActionConfig")
-        status = _typed(config, "statusCode", str, "FixedResponseActionConfig") or ""
-        if not status:
-            raise BuildError("invalid FixedResponseConfig: statusCode is required")
+        config, status = _status_config(obj, "FixedResponseConfig", "FixedResponseActionConfig")
         return FixedResponse(
             status_code=status,
             content_type=_typed(config, "contentType", str, "FixedResponseActionConfig"),
             message_body=_typed(config, "messageBody", str, "FixedResponseActionConfig"),
         )
     if kind == "redirect":
-        config = _field(obj, "redirectConfig")
-        if config is None:
-            raise BuildError("missing RedirectConfig")
-        config = _object(config, "ingress.RedirectActionConfig")
-        status = _typed(config, "statusCode", str, "RedirectActionConfig") or ""
-        if not status:
-            raise BuildError("invalid RedirectConfig: statusCode is required")
+        config, status = _status_config(obj, "RedirectConfig", "RedirectActionConfig")
         parts = {key: _typed(config, key, str, "RedirectActionConfig") for key in
                  ("host", "path", "port", "protocol", "query")}
         return Redirect(status_code=status, **parts)
