@@ -2,10 +2,11 @@
 
 Covers: the Ingress the reference already wrote needs no patch (byte-compatible takeover); --weight previews a
 step with the exact body the controller sends; a fresh Ingress (JSON List input) gets action + bookkeeping;
-ping-pong with rootService both ways; multi-ingress order; header-route step (conditions, spec.rules); fully
-promoted; status patch with `verified` reset; stdin; --alb-ingress-classes; refusals (class, bookkeeping)
-exit 1 with nothing on stdout; InvalidSpec (parse, validation, missing Ingress/Service) exit 1; unreadable
-input and a bad --weight exit 2; the installed console script end to end, and a reader leaving early.
+ping-pong with rootService both ways; stickiness with an annotation prefix; multi-ingress order; header-route
+step (conditions, spec.rules); fully promoted; status patch with `verified` reset; stdin;
+--alb-ingress-classes; refusals (class, '' class, bookkeeping) exit 1 with nothing on stdout; InvalidSpec
+(parse, validation, missing Ingress/Service) exit 1; unreadable input and a bad --weight (out of range, not a
+whole number) exit 2; the installed console script end to end, and a reader leaving early.
 """
 
 from __future__ import annotations
@@ -130,6 +131,23 @@ def test_ping_pong_with_root_service(monkeypatch, capsys, tmp_path, stable_ping_
             f'{{"Type":"forward","ForwardConfig":{{"TargetGroups":[{{"ServiceName":"{canary}","ServicePort":"80",'
             f'"Weight":10}},{{"ServiceName":"{stable}","ServicePort":"80","Weight":90}}]}}}}',
         KEY: '{"rollout":["alb.ingress.kubernetes.io/actions.root-svc"]}',
+    }
+
+
+def test_stickiness_and_prefix(monkeypatch, capsys, tmp_path) -> None:
+    rollout = rollout_doc()
+    alb = rollout["spec"]["strategy"]["canary"]["trafficRouting"]["alb"]
+    alb.update(annotationPrefix="custom.io", stickinessConfig={"enabled": True, "durationSeconds": 3600})
+    ingress = ingress_doc()
+    ingress["metadata"]["annotations"] = {}
+    code, out, err = plan(monkeypatch, capsys, "-f", write(tmp_path, "in.yaml", rollout, ingress))
+    assert (code, err) == (0, "")
+    assert json.loads(out)["patches"][0]["patch"]["metadata"]["annotations"] == {
+        "custom.io/actions.stable":
+            '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"canary","ServicePort":"80",'
+            '"Weight":10},{"ServiceName":"stable","ServicePort":"80","Weight":90}],'
+            '"TargetGroupStickinessConfig":{"Enabled":true,"DurationSeconds":3600}}}',
+        KEY: '{"rollout":["custom.io/actions.stable"]}',
     }
 
 
