@@ -9,6 +9,9 @@ from typing import Any
 from statemachine import models, parsing
 from statemachine.snapshot import ReplicaSetView, Snapshot
 
+__all__ = ["NOW", "STEPS", "applied", "merge", "parse", "progressing_status", "rollout_dict", "rs",
+           "snapshot"]
+
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 STEPS: list[dict[str, Any]] = [
     {"setWeight": 10}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "1h"}},

@@ -9,6 +9,8 @@ import pytest
 
 from tests.service.alb.builders import apply_merge_patch, build_ingress, service_path
 
+__all__ = ["apply_patch", "make_ingress", "make_path"]
+
 IngressFactory = Callable[..., dict[str, Any]]
 
 
