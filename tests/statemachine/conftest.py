@@ -6,11 +6,11 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from statemachine import models, parsing
+from statemachine import models, parsing, planning
 from statemachine.snapshot import ReplicaSetView, Snapshot
 
 __all__ = ["NOW", "STEPS", "applied", "merge", "parse", "progressing_status", "rollout_dict", "rs",
-           "snapshot"]
+           "settle", "snapshot"]
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 STEPS: list[dict[str, Any]] = [
@@ -89,3 +89,13 @@ def applied(raw: dict[str, Any], patch: dict[str, Any] | None) -> dict[str, Any]
 
 def parse(raw: dict[str, Any]) -> models.Rollout:
     return parsing.parse_rollout(raw)
+
+
+def settle(raw: dict[str, Any], **cluster: Any) -> tuple[dict[str, Any], planning.Plan]:
+    """Apply plans at NOW until one changes nothing; the settled Rollout and that last plan."""
+    for _ in range(5):
+        plan = planning.plan(snapshot(raw, **cluster), now=NOW)
+        if plan.status_patch is None:
+            return raw, plan
+        raw = applied(raw, plan.status_patch)
+    raise AssertionError("status did not settle")

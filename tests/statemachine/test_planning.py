@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from statemachine import models, planning
 from statemachine.snapshot import ReplicaSetView
 from statemachine.states import States
-from tests.statemachine.conftest import NOW, applied, rs, snapshot
+from tests.statemachine.conftest import NOW, applied, rs, settle, snapshot
 from tests.statemachine.conftest import progressing_status as ps
 from tests.statemachine.conftest import rollout_dict as ro
 
@@ -28,16 +28,6 @@ STABLE = {"currentPodHash": "aaa", "stableRS": "aaa", "currentStepIndex": 4, "ob
               "canary": {"weight": 0, "serviceName": "canary", "podTemplateHash": "aaa"},
               "stable": {"weight": 100, "serviceName": "stable", "podTemplateHash": "aaa"}}}}
 Seen = list[tuple[str, str, str | None, tuple[str, ...], str]]
-
-
-def _settle(raw: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Apply plans until the status stops changing (at most five cycles)."""
-    for _ in range(5):
-        plan = planning.plan(snapshot(raw, **kwargs), now=kwargs.pop("now", NOW))
-        if plan.status_patch is None:
-            return raw
-        raw = applied(raw, plan.status_patch)
-    raise AssertionError("status did not settle")
 
 
 def _walk(raw: dict[str, Any], *, rounds: int = 30) -> Seen:
@@ -150,7 +140,7 @@ def test_abort_then_retry() -> None:
 
 
 def test_abort_from_a_step_fires_the_abort_trigger() -> None:
-    settled = _settle(_mid(), **MID)
+    settled, _ = settle(_mid(), **MID)
     assert planning.plan(snapshot(settled, **MID), now=NOW).target is States.Paused
     raw = applied(settled, {"status": {"abort": True}})
     plan = planning.plan(snapshot(raw, **MID), now=NOW, source=States.Paused)

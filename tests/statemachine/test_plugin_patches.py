@@ -19,7 +19,7 @@ import pytest
 from statemachine import planning
 from statemachine.planning import Plan
 from statemachine.states import States
-from tests.statemachine.conftest import NOW, applied, merge, rs, snapshot
+from tests.statemachine.conftest import NOW, applied, merge, rs, settle, snapshot
 from tests.statemachine.conftest import progressing_status as ps
 from tests.statemachine.conftest import rollout_dict as ro
 
@@ -58,16 +58,6 @@ def kubectl(raw: dict[str, Any], *bodies: str) -> dict[str, Any]:
     for body in bodies:
         raw = merge(raw, json.loads(body))
     return raw
-
-
-def settle(raw: dict[str, Any], **cluster: Any) -> tuple[dict[str, Any], Plan]:
-    """Apply plans until one changes nothing; return the settled Rollout and that last plan."""
-    for _ in range(5):
-        plan = planning.plan(snapshot(raw, **cluster), now=NOW)
-        if plan.status_patch is None:
-            return raw, plan
-        raw = applied(raw, plan.status_patch)
-    raise AssertionError("status did not settle")
 
 
 def at_pause(*, paused: bool = False) -> dict[str, Any]:
