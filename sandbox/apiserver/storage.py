@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.apiserver import errors, patching, resources, selectors, streams
+from sandbox.apiserver import defaulting, errors, patching, resources, selectors, streams
 
 __all__ = ["ApiError", "Storage", "Subscription", "WatchEvent"]
 
@@ -137,7 +137,7 @@ class Storage:
         meta["generation"] = 1
         if info.status:
             new.pop("status", None)
-        self._defaults(info, new)
+        defaulting.on_create(info.key, new, now=meta["creationTimestamp"], cluster_ip=self._cluster_ip)
         if info.key == "customresourcedefinitions.apiextensions.k8s.io":
             crd_info = resources.from_crd(new)
             if not dry_run:
@@ -281,29 +281,10 @@ class Storage:
         # `previous` is the replaced stored dict, which nothing mutates any more: no copy needed.
         self.history.record(streams.WatchEvent(kind, info.key, copy.deepcopy(obj), previous))
 
-    def _defaults(self, info: resources.ResourceInfo, obj: Obj) -> None:
-        if info.key == "namespaces":
-            obj["status"] = {"phase": "Active"}
-        elif info.key == "pods":
-            obj["status"] = {"phase": "Pending"}
-        elif info.key == "services":
-            spec = obj.setdefault("spec", {})
-            spec.setdefault("type", "ClusterIP")
-            if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
-                self._service_ips += 1
-                n = self._service_ips
-                spec["clusterIP"] = f"10.96.{n // 254}.{n % 254 + 1}"
-                spec["clusterIPs"] = [spec["clusterIP"]]
-        elif info.key == "customresourcedefinitions.apiextensions.k8s.io":
-            now = _timestamp(self._clock())
-            obj["status"] = {
-                "acceptedNames": (obj.get("spec") or {}).get("names", {}),
-                "conditions": [
-                    {"type": t, "status": "True", "reason": r, "lastTransitionTime": now, "message": ""}
-                    for t, r in (("NamesAccepted", "NoConflicts"), ("Established", "InitialNamesAccepted"))
-                ],
-                "storedVersions": [v.get("name") for v in (obj.get("spec") or {}).get("versions") or []],
-            }
+    def _cluster_ip(self) -> str:
+        self._service_ips += 1
+        n = self._service_ips
+        return f"10.96.{n // 254}.{n % 254 + 1}"
 
     def _update(
         self,
@@ -339,6 +320,7 @@ class Storage:
             raise errors.ApiError(
                 404, "NotFound", f"the server could not find the requested resource ({subresource})"
             )
+        defaulting.on_update(info.key, new, stored)
         new_meta = _meta(new)
         new_meta["resourceVersion"] = stored["metadata"]["resourceVersion"]
         new_meta["generation"] = stored["metadata"].get("generation", 1)

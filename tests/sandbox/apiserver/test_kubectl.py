@@ -81,7 +81,8 @@ async def test_apply_then_reapply_builtin_and_custom(kubectl, kube_api):
     assert (code, out) == (0, "service/s configured\n")
     svc = kube_api.storage.get("services", "default", "s")
     assert svc is not None
-    assert (svc["spec"]["selector"], svc["spec"]["ports"]) == ({"app": "b"}, [{"name": "http", "port": 81}])
+    assert (svc["spec"]["selector"], svc["spec"]["ports"]) == (
+        {"app": "b"}, [{"name": "http", "port": 81, "protocol": "TCP", "targetPort": 81}])
     code, out, _ = await kubectl("get", "ro", "-o", "name")
     assert (code, out) == (0, "rollout.argoproj.io/r1\n")
 
