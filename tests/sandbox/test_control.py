@@ -61,7 +61,8 @@ async def test_faults_are_forwarded_to_the_api_server(sandbox: Sandbox) -> None:
         async with session.get(f"{sandbox.state.api_server}/api/v1/namespaces/default") as served:
             assert served.status == 200
     status, body = await _call("POST", f"{sandbox.state.control}/faults", {"fail": ["nope"]})
-    assert status == 400 and body["kind"] == "Status" and body["code"] == 400
+    assert (status, body["kind"], body["code"], body["message"]) == (
+        400, "Status", 400, "faults: fail must be an object or a list of objects, got ['nope']")
 
 
 async def test_traffic_counts_requests_for_an_ingress(sandbox: Sandbox) -> None:
