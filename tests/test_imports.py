@@ -44,6 +44,19 @@ def test_statemachine_is_pure() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_sandbox_speaks_only_over_the_wire() -> None:
+    """sandbox/ plays the cluster and AWS: it must never load the product's own packages."""
+    code = (
+        "import sys, importlib, pkgutil, sandbox\n"
+        "for i in pkgutil.walk_packages(sandbox.__path__, prefix='sandbox.'):\n"
+        "    importlib.import_module(i.name)\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('service', 'statemachine')]\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
 def test_cli_lists_every_command() -> None:
     parser = cli.build_parser()
     help_text = parser.format_help()
