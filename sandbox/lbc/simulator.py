@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +139,7 @@ class LoadBalancerController:
             raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
         if "lagSeconds" in body:
             lag = body["lagSeconds"]
-            if isinstance(lag, bool) or not isinstance(lag, int | float) or lag < 0:
+            if isinstance(lag, bool) or not isinstance(lag, int | float) or not 0 <= lag < math.inf:
                 raise ValueError("lagSeconds must be a number >= 0")
             self.knobs.lag_seconds = float(lag)
         for key, attr in (("paused", "paused"), ("rejectActions", "reject_actions")):
