@@ -39,7 +39,8 @@ async def test_lbc_knobs_round_trip(sandbox: Sandbox) -> None:
     [
         pytest.param('{"paused": "no"}', {"error": "paused must be true or false"}, id="bad-value"),
         pytest.param('{"speed": 1}', {"error": "unknown knob(s): speed"}, id="unknown-knob"),
-        pytest.param('{"lagSeconds": Infinity}', {"error": "lagSeconds must be a number >= 0"}, id="infinite-lag"),
+        pytest.param('{"lagSeconds": Infinity}', {"error": "lagSeconds must be a number >= 0"},
+                     id="infinite-lag"),
         pytest.param('{"lagSeconds": NaN}', {"error": "lagSeconds must be a number >= 0"}, id="nan-lag"),
         pytest.param("[]", {"error": "body must be a JSON object"}, id="not-object"),
     ],
