@@ -58,7 +58,10 @@ async def test_invalid_replicas_is_422(api_client, replicas):
         await apps.patch_namespaced_replica_set_scale(
             "rs", "default", {"spec": {"replicas": replicas}}, _content_type=MERGE
         )
-    assert (err.value.status, json.loads(err.value.body)["reason"]) == (422, "Invalid")
+    body = json.loads(err.value.body)
+    assert (err.value.status, body["reason"], body["message"]) == (
+        422, "Invalid",
+        f'Scale.autoscaling "rs" is invalid: spec.replicas: Invalid value: {replicas!r}: must be >= 0')
 
 
 async def test_scale_from_crd_and_not_served(api_client, kube_api):
