@@ -30,15 +30,16 @@ def test_label_selector(selector, matches):
     assert selectors.label_matcher(selector)(OBJ) is matches
 
 
-@pytest.mark.parametrize("selector", [
-    pytest.param("app in web", id="set-without-parens"),
-    pytest.param("a b", id="two-words"),
-    pytest.param("=x", id="no-key"),
+@pytest.mark.parametrize(("selector", "part"), [
+    pytest.param("app in web", "app in web", id="set-without-parens"),
+    pytest.param("tier, a b", "a b", id="two-words"),
+    pytest.param("=x", "=x", id="no-key"),
 ])
-def test_malformed_label_selector_is_400(selector):
+def test_malformed_label_selector_is_400_naming_the_part(selector, part):
     with pytest.raises(ApiError) as err:
         selectors.label_matcher(selector)
-    assert (err.value.code, err.value.reason) == (400, "BadRequest")
+    assert (err.value.code, err.value.reason, err.value.message) == (
+        400, "BadRequest", f"unable to parse requirement: {part!r}")
 
 
 @pytest.mark.parametrize(("selector", "matches"), [
