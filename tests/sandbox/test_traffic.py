@@ -109,9 +109,7 @@ async def test_header_rule_catches_only_requests_with_the_header(lbc, storage, e
             '[{"field":"http-header","httpHeaderConfig":{"httpHeaderName":"X-Canary","values":["yes"]}}]',
         ACTION: manifests.forward(("canary", 0), ("stable", 100)),
     }
-    paths = [{"path": "/", "pathType": "Prefix",
-              "backend": {"service": {"name": name, "port": {"name": "use-annotation"}}}}
-             for name in ("canary-route", "stable")]
+    paths = manifests.action_paths("canary-route", "stable")
     await _ready_alb(lbc, storage, elbv2, annotations, paths=paths)
     plain = await traffic.probe(storage, elbv2, "default", "app", requests=200)
     assert plain.as_dict() == {"requests": 200, "failed": 0, "byService": {"stable": 200}}

@@ -12,8 +12,8 @@ SLICES = "endpointslices.discovery.k8s.io"
 TGBS = "targetgroupbindings.elbv2.k8s.aws"
 
 __all__ = [
-    "INGRESSES", "SLICES", "TGBS", "backend_pair", "endpoint_slice", "forward", "ingress", "pod_ips",
-    "ready_pod", "replica_set", "replicated_pair", "service",
+    "INGRESSES", "SLICES", "TGBS", "action_paths", "backend_pair", "endpoint_slice", "forward", "ingress",
+    "pod_ips", "ready_pod", "replica_set", "replicated_pair", "service",
 ]
 
 
@@ -46,6 +46,13 @@ def forward(*groups: tuple[str, int], port: str = "80", sticky: int | None = Non
     if sticky is not None:
         config["TargetGroupStickinessConfig"] = {"Enabled": True, "DurationSeconds": sticky}
     return json.dumps({"Type": "forward", "ForwardConfig": config}, separators=(",", ":"))
+
+
+def action_paths(*actions: str) -> list[dict[str, Any]]:
+    """One `/` Prefix path per action name, each a `use-annotation` backend (a header route goes first)."""
+    return [{"path": "/", "pathType": "Prefix",
+             "backend": {"service": {"name": action, "port": {"name": "use-annotation"}}}}
+            for action in actions]
 
 
 def ingress(name: str = "app", *, annotations: dict[str, str] | None = None, backend: str = "stable",

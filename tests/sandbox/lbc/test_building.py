@@ -109,11 +109,8 @@ def test_header_route_conditions_join_the_path() -> None:
             '[{"field":"http-header","httpHeaderConfig":{"httpHeaderName":"X-Canary","values":["yes"]}}]',
         KEY: manifests.forward(("canary", 0), ("stable", 100)),
     }
-    route = {"path": "/", "pathType": "Prefix",
-             "backend": {"service": {"name": "canary-route", "port": {"name": "use-annotation"}}}}
-    main = {"path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": "stable", "port": {"name": "use-annotation"}}}}
-    stack = building.build_stacks(_view(_ingress(annotations=annotations, paths=[route, main])),
+    paths = manifests.action_paths("canary-route", "stable")
+    stack = building.build_stacks(_view(_ingress(annotations=annotations, paths=paths)),
                                   cluster="c")["default/app"]
     assert isinstance(stack, models.StackModel)
     assert stack.rules[0].conditions == (

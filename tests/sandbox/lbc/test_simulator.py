@@ -146,9 +146,7 @@ async def test_header_conditions_and_lower_case_keys(lbc, storage, elbv2) -> Non
             '[{"field":"http-header","httpHeaderConfig":{"httpHeaderName":"X-Canary","values":["always"]}}]',
         ACTION: manifests.forward(("canary", 0), ("stable", 100)),
     }
-    paths = [{"path": "/", "pathType": "Prefix",
-              "backend": {"service": {"name": name, "port": {"name": "use-annotation"}}}}
-             for name in ("canary-route", "stable")]
+    paths = manifests.action_paths("canary-route", "stable")
     manifests.backend_pair(storage, stable=["10.0.1.1"], canary=["10.0.2.1"])
     storage.create(INGRESSES, manifests.ingress(annotations=annotations, paths=paths))
     first = await eventually(lambda: _weights(elbv2, storage, "1"))
