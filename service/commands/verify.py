@@ -12,20 +12,23 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiohttp
 import structlog
 
-from service.aws import elbv2, inputs, results, throttling, verifying
-from statemachine import models
+from service.aws import desired, elbv2, inputs, results, throttling, verifying
+from statemachine import models, validation
 
-__all__ = ["ClusterReads", "KubeReads", "Report", "VerifyError", "configure", "desired_weight", "run",
-           "run_async", "verify_rollout"]
+__all__ = ["Clock", "ClusterReads", "KubeReads", "Report", "VerifyError", "configure", "run", "run_async",
+           "verify_rollout"]
 
 EXIT_VERIFIED, EXIT_ERROR, EXIT_UNVERIFIED = 0, 1, 3
 KUBE_TIMEOUT_SECONDS = 30.0
@@ -48,7 +51,19 @@ class ClusterReads(Protocol):
 
     async def target_group_bindings(self, namespace: str) -> list[dict[str, Any]]: ...
 
+    async def replica_sets(self, namespace: str) -> list[dict[str, Any]]: ...
+
     async def endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]: ...
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of calls per second, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 calls per second, got {text}")
+    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +77,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aws-region", metavar="R",
                         help="AWS region (default: AWS_REGION, then AWS_DEFAULT_REGION)")
     parser.add_argument("--aws-endpoint-url", metavar="URL", help="ELBv2 endpoint (the sandbox's moto)")
-    parser.add_argument("--aws-max-rps", type=float, default=5.0, metavar="N",
+    parser.add_argument("--aws-max-rps", type=_rate, default=5.0, metavar="N",
                         help="ELBv2 calls per second at most (default 5)")
     parser.add_argument("--alb-tag-key-resource-id", default=results.DEFAULT_TAG_KEY, metavar="KEY",
                         help="target group tag naming its Ingress/Service/port (default %(default)s)")
@@ -74,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(run_async(args))
 
 
-async def run_async(args: argparse.Namespace, *, kube: ClusterReads | None = None) -> int:
-    """The command; `kube` replaces the cluster reads in tests of the logic alone."""
+async def run_async(args: argparse.Namespace, *, kube: ClusterReads | None = None,
+                    clock: Clock | None = None) -> int:
+    """The command; `kube` replaces the cluster reads, `clock` the time and sleeps (tests)."""
     if not structlog.is_configured():
         # stdout carries only the JSON; the words are printed on stderr below, logs only when things break.
         structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr),
@@ -86,9 +102,9 @@ async def run_async(args: argparse.Namespace, *, kube: ClusterReads | None = Non
                                      max_rps=args.aws_max_rps, retry=CLI_RETRY)
         if kube is None:
             async with KubeReads.open(args.kubeconfig, args.aws_target_group_binding_api_version) as reads:
-                report = await _with_aws(reads, settings, namespace, name, args)
+                report = await _with_aws(reads, settings, namespace, name, args, clock or Clock())
         else:
-            report = await _with_aws(kube, settings, namespace, name, args)
+            report = await _with_aws(kube, settings, namespace, name, args, clock or Clock())
     except VerifyError as error:
         print(f"alb-rollouts verify: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -100,12 +116,25 @@ async def run_async(args: argparse.Namespace, *, kube: ClusterReads | None = Non
     return EXIT_VERIFIED if report.output["verified"] else EXIT_UNVERIFIED
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Where the command reads time and how it waits; tests replace them."""
+
+    now: Callable[[], datetime] = _utc_now
+    monotonic: throttling.Monotonic = time.monotonic
+    sleep: throttling.Sleep = asyncio.sleep
+
+
 async def _with_aws(kube: ClusterReads, settings: elbv2.AwsSettings, namespace: str, name: str,
-                    args: argparse.Namespace) -> Report:
+                    args: argparse.Namespace, clock: Clock) -> Report:
     try:
-        async with verifying.open_verifiers(settings) as aws:
+        async with verifying.open_verifiers(settings, monotonic=clock.monotonic, sleep=clock.sleep) as aws:
             return await verify_rollout(kube, aws, namespace, name, weight=args.weight, targets=args.targets,
-                                        tag_key=args.alb_tag_key_resource_id)
+                                        tag_key=args.alb_tag_key_resource_id, now=clock.now())
     except elbv2.AwsCallError as error:
         raise VerifyError(error.describe()) from error
 
@@ -119,28 +148,9 @@ class Report:
     notes: tuple[str, ...] = ()
 
 
-# ---------------------------------------------------------------------------------------------------------
-# FALLBACK desired weight, used until the command asks the planner (statemachine.weights.desired_weight,
-# which needs the ReplicaSets): last setWeight at or before status.currentStepIndex, 100 past the last step,
-# 0 when fully promoted (stableRS == currentPodHash), aborted, or without steps.
-# ---------------------------------------------------------------------------------------------------------
-def desired_weight(rollout: models.Rollout) -> int:
-    status = rollout.status
-    fully_promoted = bool(status.stable_rs) and status.stable_rs == status.current_pod_hash
-    if fully_promoted or status.abort or not rollout.steps:
-        return 0
-    index = max(status.current_step_index or 0, 0)
-    if index >= len(rollout.steps):
-        return 100
-    for step in reversed(rollout.steps[: index + 1]):
-        if isinstance(step, models.SetWeight):
-            return max(0, min(100, step.weight))
-    return 0
-
-
 async def verify_rollout(kube: ClusterReads, aws: verifying.AwsVerifiers, namespace: str, name: str, *,
                          weight: int | None = None, targets: bool = False,
-                         tag_key: str = results.DEFAULT_TAG_KEY) -> Report:
+                         tag_key: str = results.DEFAULT_TAG_KEY, now: datetime | None = None) -> Report:
     """Read, verify, and build the JSON of the issue; raises VerifyError for what the user must fix."""
     raw = await kube.rollout(namespace, name)
     if raw is None:
@@ -157,13 +167,27 @@ async def verify_rollout(kube: ClusterReads, aws: verifying.AwsVerifiers, namesp
         ingresses[ingress_name] = await kube.ingress(namespace, ingress_name)
         if ingresses[ingress_name] is None:
             raise VerifyError(f"ingress {namespace}/{ingress_name} not found")
-    wanted = desired_weight(rollout) if weight is None else weight
-    if not 0 <= wanted <= 100:
-        raise VerifyError(f"--weight must be between 0 and 100, not {wanted}")
-    request = inputs.weight_request(rollout, ingresses, wanted, tag_key=tag_key)
+    try:
+        validation.check(rollout, ingresses=ingresses)
+    except models.InvalidSpec as error:
+        raise VerifyError(f"InvalidSpec: {error.message}") from error
+    if weight is None:
+        # The planner decides from the ReplicaSets, exactly as the controller would this cycle.
+        wanted = desired.desired_weights(rollout, await kube.replica_sets(namespace),
+                                         now=now or _utc_now())
+        why = [f"rollout {namespace}/{name}: the controller wants canary weight {wanted.canary} "
+               f"({wanted.why})"]
+    elif 0 <= weight <= 100:
+        wanted, why = desired.Desired(weight, (), "--weight"), []
+    else:
+        raise VerifyError(f"--weight must be between 0 and 100, not {weight}")
+    request = inputs.weight_request(rollout, ingresses, wanted.canary, additional=wanted.additional,
+                                    tag_key=tag_key)
     weights = await aws.weights.verify(request)
     errors = [f"ingress {i.ingress}: {i.reason}" for i in weights.ingresses if i.error]
     notes = [f"ingress {i.ingress}: {i.reason}" for i in weights.ingresses if not i.verified and not i.error]
+    if notes:
+        notes = why + notes
     verified = weights.verified
     target_items: list[dict[str, Any]] = []
     if targets:
@@ -207,6 +231,7 @@ class KubeReads:
         self.api = api
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
+        self._apps = client.AppsV1Api(api)
         self._net = client.NetworkingV1Api(api)
         self._discovery = client.DiscoveryV1Api(api)
         group, _, version = tgb_api_version.partition("/")
@@ -263,6 +288,11 @@ class KubeReads:
         found = await self._read(f"targetgroupbindings in {namespace}",
                                  self._custom.list_namespaced_custom_object, group, version, namespace,
                                  "targetgroupbindings")
+        return list((found or {}).get("items") or [])
+
+    async def replica_sets(self, namespace: str) -> list[dict[str, Any]]:
+        found = await self._read(f"replicasets in {namespace}", self._apps.list_namespaced_replica_set,
+                                 namespace, label_selector=models.POD_TEMPLATE_HASH_LABEL)
         return list((found or {}).get("items") or [])
 
     async def endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 Aspects: verified (exit 0, exact JSON), not yet verified (exit 3, reason on stderr), `--weight`, `--targets`
 with registered and missing pod IPs, ping-pong, a throttling proxy in front of moto (still exit 0, retries
 counted), AccessDenied (exit 1 naming the IAM action), user errors (bad key, missing rollout, missing
-ingress, not ALB, InvalidSpec, no region) and the fallback desired-weight rule.
+ingress, not ALB, InvalidSpec, unsupported step, no region, unreachable cluster or AWS endpoint, a bad
+--aws-max-rps); without --weight the desired weight comes from the planner fed with the cluster's ReplicaSets.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from sandbox.apiserver.kubeconfig import write_kubeconfig
 from sandbox.apiserver.server import ApiServer
 from service import cli
 from service.commands import verify
-from statemachine import models
 
-from .conftest import ERROR_XML, REGION, Lbc
+from .conftest import ERROR_XML, REGION, FakeClock, Lbc
 
 NS = "default"
 ROLLOUTS = "rollouts.argoproj.io"
@@ -68,16 +68,39 @@ def rollout_obj(*, step_index: int = 0, steps: list[dict[str, Any]] | None = Non
     }
 
 
+def replica_set(owner: dict[str, Any], pod_hash: str, replicas: int, available: int) -> dict[str, Any]:
+    meta = owner["metadata"]
+    return {
+        "metadata": {"name": f"demo-{pod_hash}", "namespace": NS,
+                     "labels": {"app": "demo", "rollouts-pod-template-hash": pod_hash},
+                     "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                                          "name": meta["name"], "uid": meta["uid"], "controller": True}]},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "demo"}},
+                 "template": {"metadata": {"labels": {"app": "demo"}},
+                              "spec": {"containers": [{"name": "c"}]}}},
+        "status": {"replicas": available, "readyReplicas": available, "availableReplicas": available},
+    }
+
+
 def seed(server: ApiServer, rollout: dict[str, Any], hostname: str | None, *,
-         extra: list[tuple[str, dict[str, Any]]] = ()) -> None:  # type: ignore[assignment]
+         extra: list[tuple[str, dict[str, Any]]] = (),  # type: ignore[assignment]
+         replica_sets: tuple[tuple[str, int, int], ...] = (("old", 2, 2), ("new", 1, 1)),
+         backend: str = "stable") -> None:
+    """The Rollout, its Ingress and its ReplicaSets ((hash, spec replicas, available) each)."""
     storage = server.storage
     status = rollout.pop("status")
-    storage.create(ROLLOUTS, rollout)
+    created = storage.create(ROLLOUTS, rollout)
     storage.merge_patch(ROLLOUTS, NS, "demo", {"status": status}, subresource="status")
+    for pod_hash, replicas, available in replica_sets:
+        rs = replica_set(created, pod_hash, replicas, available)
+        rs_status = rs.pop("status")
+        storage.create("replicasets.apps", rs)
+        storage.merge_patch("replicasets.apps", NS, rs["metadata"]["name"], {"status": rs_status},
+                            subresource="status")
     storage.create("ingresses.networking.k8s.io", {
         "metadata": {"name": "app", "namespace": NS, "annotations": {"kubernetes.io/ingress.class": "alb"}},
         "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
-            "service": {"name": "stable", "port": {"name": "use-annotation"}}}}]}}]}})
+            "service": {"name": backend, "port": {"name": "use-annotation"}}}}]}}]}})
     if hostname:
         storage.merge_patch("ingresses.networking.k8s.io", NS, "app",
                             {"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}},
@@ -134,6 +157,8 @@ async def test_not_yet_verified(kube, lbc, moto_endpoint, capsys):
     assert report["verified"] is False
     assert [g["weight"] for g in report["ingresses"][0]["targetGroups"]] == [0, 100]
     assert out.err == (
+        "alb-rollouts verify: rollout default/demo: the controller wants canary weight 20 "
+        "(current-set-weight)\n"
         "alb-rollouts verify: ingress app: weights not yet applied on load balancer k8s-default-app: canary "
         "has weight 0 (wanted 20) on listener 80 rule 1; stable has weight 100 (wanted 80) on listener 80 "
         "rule 1\n")
@@ -160,7 +185,7 @@ async def test_no_hostname_yet(kube, moto_endpoint, capsys):
 async def test_ping_pong(kube, lbc, moto_endpoint, capsys):
     server, kubeconfig = kube
     alb, _, _ = await alb_for(lbc, (20, 80), canary="pong", stable="ping")
-    seed(server, rollout_obj(ping_pong=True, stable_pp="ping"), alb.dns)
+    seed(server, rollout_obj(ping_pong=True, stable_pp="ping"), alb.dns, backend="root")
     assert await run_cli(kubeconfig, moto_endpoint) == 0
     report = json.loads(capsys.readouterr().out)
     assert [g["service"] for g in report["ingresses"][0]["targetGroups"]] == ["pong", "ping"]
@@ -268,7 +293,12 @@ async def test_access_denied_exits_1_naming_the_action(kube, lbc, throttling_pro
                  "rollout default/demo does not use ALB traffic routing "
                  "(spec.strategy.canary.trafficRouting.alb)",
                  id="not-alb"),
-    pytest.param("default/demo", "invalid", "InvalidSpec: ", id="invalid-spec"),
+    pytest.param("default/demo", "invalid",
+                 'InvalidSpec: The Rollout "demo" is invalid: spec.strategy.canary.steps: Invalid value: '
+                 '"not-a-list": must be a list\n', id="invalid-spec"),
+    pytest.param("default/demo", "unsupported-step",
+                 'InvalidSpec: The Rollout "demo" is invalid: spec.strategy.canary.steps[1]: Invalid value: '
+                 '"experiment": step type not supported by alb-rollouts yet\n', id="unsupported-step"),
     pytest.param("default/demo", "no-ingress", "ingress default/gone not found", id="missing-ingress"),
 ])
 async def test_user_errors_exit_1(kube, moto_endpoint, capsys, key, mutate, message):
@@ -278,6 +308,8 @@ async def test_user_errors_exit_1(kube, moto_endpoint, capsys, key, mutate, mess
         del obj["spec"]["strategy"]["canary"]["trafficRouting"]
     elif mutate == "invalid":
         obj["spec"]["strategy"]["canary"]["steps"] = "not-a-list"
+    elif mutate == "unsupported-step":
+        obj["spec"]["strategy"]["canary"]["steps"] = [{"setWeight": 20}, {"experiment": {}}]
     elif mutate == "no-ingress":
         obj["spec"]["strategy"]["canary"]["trafficRouting"]["alb"]["ingress"] = "gone"
     seed(server, obj, "k8s-default-app-1.us-east-1.elb.amazonaws.com")
@@ -316,16 +348,52 @@ async def test_weight_out_of_range_exits_1(kube, moto_endpoint, capsys):
     assert capsys.readouterr().err == "alb-rollouts verify: --weight must be between 0 and 100, not 101\n"
 
 
-@pytest.mark.parametrize(("steps", "index", "status", "expected"), [
-    pytest.param([{"setWeight": 20}, {"pause": {}}], 0, {}, 20, id="at-set-weight"),
-    pytest.param([{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}], 1, {}, 20, id="paused-after"),
-    pytest.param([{"pause": {}}, {"setWeight": 50}], 0, {}, 0, id="no-set-weight-yet"),
-    pytest.param([{"setWeight": 20}], 1, {}, 100, id="past-last-step"),
-    pytest.param([{"setWeight": 20}], 0, {"stableRS": "new"}, 0, id="fully-promoted"),
-    pytest.param([{"setWeight": 20}], 0, {"abort": True}, 0, id="aborted"),
-    pytest.param([], 0, {}, 0, id="no-steps"),
+@pytest.mark.parametrize(("replica_sets", "wanted", "why"), [
+    pytest.param((("old", 2, 2), ("new", 1, 1)), 20, "current-set-weight", id="canary-ready"),
+    pytest.param((("old", 2, 2), ("new", 1, 0)), 0, "canary-unavailable", id="canary-not-ready"),
+    pytest.param((("old", 2, 2),), 0, "canary-unavailable", id="no-canary-replicaset"),
 ])
-def test_fallback_desired_weight(steps, index, status, expected):
-    obj = rollout_obj(steps=steps, step_index=index)
-    obj["status"].update(status)
-    assert verify.desired_weight(models.parse_rollout(obj)) == expected
+async def test_desired_weight_comes_from_the_replica_sets(kube, lbc, moto_endpoint, capsys, replica_sets,
+                                                          wanted, why):
+    """The planner decides from the cluster's ReplicaSets, as the controller would (ALB at 20 here)."""
+    server, kubeconfig = kube
+    alb, _, _ = await alb_for(lbc, (20, 80))
+    seed(server, rollout_obj(), alb.dns, replica_sets=replica_sets)
+    assert await run_cli(kubeconfig, moto_endpoint) == (0 if wanted == 20 else 3)
+    out = capsys.readouterr()
+    groups = json.loads(out.out)["ingresses"][0]["targetGroups"]
+    assert [g["wanted"] for g in groups] == [wanted, 100 - wanted]
+    if wanted != 20:
+        assert out.err.startswith(
+            f"alb-rollouts verify: rollout default/demo: the controller wants canary weight {wanted} "
+            f"({why})\n")
+
+
+async def test_unreachable_aws_endpoint_exits_1(kube, capsys):
+    """Connection errors are retried (on a fake clock here) until the deadline, then reported."""
+    server, kubeconfig = kube
+    seed(server, rollout_obj(), "k8s-default-app-1.us-east-1.elb.amazonaws.com")
+    clock = FakeClock()
+    args = cli.build_parser("verify").parse_args([
+        "verify", "--rollout", f"{NS}/demo", "--kubeconfig", kubeconfig, "--aws-region", REGION,
+        "--aws-endpoint-url", "http://127.0.0.1:9"])
+    fake = verify.Clock(monotonic=clock.monotonic, sleep=clock.sleep)
+    assert await verify.run_async(args, clock=fake) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out)["awsCalls"] == {"DescribeLoadBalancers": verify.CLI_RETRY.max_attempts}
+    assert out.err == (
+        "alb-rollouts verify: ingress app: elasticloadbalancing:DescribeLoadBalancers failed "
+        '(ConnectionError): Could not connect to the endpoint URL: "http://127.0.0.1:9/"\n')
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    pytest.param("0", "must be more than 0 calls per second, got 0", id="zero"),
+    pytest.param("-1", "must be more than 0 calls per second, got -1", id="negative"),
+    pytest.param("nan", "must be more than 0 calls per second, got nan", id="nan"),
+    pytest.param("fast", "must be a number of calls per second, got 'fast'", id="word"),
+])
+def test_max_rps_must_be_a_positive_number(value, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser("verify").parse_args(["verify", "--rollout", "a/b", "--aws-max-rps", value])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(f"argument --aws-max-rps: {message}\n")
