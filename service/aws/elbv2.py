@@ -37,11 +37,13 @@ from botocore.parsers import ResponseParserError
 from service.aws import metrics as aws_metrics
 from service.aws import throttling
 
-__all__ = ["ACCESS_DENIED_CODES", "AwsCallError", "AwsSettings", "Elbv2", "open_elbv2", "resolve_region"]
+__all__ = ["ACCESS_DENIED_CODES", "MAX_PAGES", "AwsCallError", "AwsSettings", "Elbv2", "open_elbv2",
+           "resolve_region"]
 
 log = structlog.get_logger(__name__)
 
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+MAX_PAGES = 1000  # 400 000 items at the largest page size: far beyond any account, short of forever
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +183,11 @@ class Elbv2:
             self._observe(operation, "throttled" if error.throttled else "error", started)
             if error.throttled:
                 self.throttles[operation] += 1
-                self.bucket.slow_down()
                 if self.metrics is not None:
                     self.metrics.throttled.labels(operation).inc()
+            if error.throttled or error.http_status >= 500:
+                # Both mean "AWS is struggling with our pace": send less for a while.
+                self.bucket.slow_down()
             if not error.retryable or attempt >= self.policy.max_attempts:
                 raise error
             delay = self.policy.backoff(attempt, self._rng)
@@ -194,15 +198,21 @@ class Elbv2:
             await self._sleep(delay)
 
     async def pages(self, operation: str, result_key: str, **params: Any) -> list[dict[str, Any]]:
-        """All items of a Marker-paginated Describe call."""
+        """All items of a Marker-paginated Describe call; a repeated marker or endless pages are an error."""
         items: list[dict[str, Any]] = []
         marker: str | None = None
-        while True:
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
             page = await self.call(operation, **params, **({"Marker": marker} if marker else {}))
             items.extend(page.get(result_key, []))
             marker = page.get("NextMarker")
             if not marker:
                 return items
+            if marker in seen:
+                raise AwsCallError(operation, "BadPagination",
+                                   f"NextMarker {marker!r} came back twice; the listing would never end")
+            seen.add(marker)
+        raise AwsCallError(operation, "BadPagination", f"more than {MAX_PAGES} pages; stopped reading")
 
     def _observe(self, operation: str, outcome: str, started: float) -> None:
         if self.metrics is None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from statemachine import weights
+
 __all__ = [
     "DEFAULT_TAG_KEY",
     "Destination",
@@ -98,11 +100,10 @@ class WeightRequest:
 def destinations(canary: str, stable: str, desired: int,
                  additional: Sequence[tuple[str, int]] = ()) -> tuple[Destination, Destination,
                                                                       tuple[Destination, ...]]:
-    """Canary at `desired`, extras at theirs, stable the rest, never negative (SPEC §4.6)."""
-    extra = tuple(Destination(name, max(0, weight)) for name, weight in additional)
-    canary_weight = min(100, max(0, desired))
-    stable_weight = max(0, 100 - canary_weight - sum(d.weight for d in extra))
-    return Destination(canary, canary_weight), Destination(stable, stable_weight), extra
+    """The weights the Ingress writer puts in the annotation (`statemachine.weights.split`, SPEC §4.6)."""
+    canary_weight, extra, stable_weight = weights.split(desired, tuple(weight for _, weight in additional))
+    named = tuple(Destination(name, weight) for (name, _), weight in zip(additional, extra, strict=True))
+    return Destination(canary, canary_weight), Destination(stable, stable_weight), named
 
 
 # --------------------------------------------------------------------------------------------- results

@@ -6,6 +6,7 @@ calls AWS itself and never reads the wall clock (time and sleep are injected).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,21 +26,6 @@ Monotonic = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 # Codes AWS uses for "slow down"; 5xx statuses are retried as well (see is_retryable).
-RETRYABLE_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
-        "ServiceUnavailable",
-        "InternalFailure",
-        "InternalError",
-    }
-)
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -52,6 +38,7 @@ THROTTLING_CODES = frozenset(
         "SlowDown",
     }
 )
+RETRYABLE_CODES = THROTTLING_CODES | {"ServiceUnavailable", "InternalFailure", "InternalError"}
 
 
 def is_retryable(code: str, http_status: int) -> bool:
@@ -91,8 +78,8 @@ class TokenBucket:
         min_rate: float = 0.2,
         recovery_seconds: float = 30.0,
     ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("token bucket needs rate > 0 and burst >= 1")
+        if not (math.isfinite(rate) and rate > 0) or burst < 1 or not recovery_seconds > 0:
+            raise ValueError("token bucket needs a finite rate > 0, burst >= 1 and recovery_seconds > 0")
         self.configured_rate = rate
         self.rate = rate
         self.burst = burst
@@ -113,10 +100,16 @@ class TokenBucket:
         self._stamp = now
         self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
         # Recovery is stepwise: double the rate every recovery period until the configured rate is back.
-        while self._recover_at is not None and now >= self._recover_at:
-            self.rate = min(self.configured_rate, self.rate * 2)
-            recovered = self.rate >= self.configured_rate
-            self._recover_at = None if recovered else self._recover_at + self.recovery_seconds
+        # Closed form, no loop: however far the clock jumps, this costs the same and cannot spin.
+        if self._recover_at is None or now < self._recover_at:
+            return
+        periods = min(int((now - self._recover_at) // self.recovery_seconds) + 1, 64)
+        grown = self.rate * float(2 ** periods)
+        if grown >= self.configured_rate:
+            self.rate, self._recover_at = self.configured_rate, None
+        else:
+            self.rate = grown
+            self._recover_at += periods * self.recovery_seconds
 
     def reserve(self, max_wait: float | None = None) -> float | None:
         """Take one token now, possibly on credit; returns the seconds to wait before using it.
@@ -140,7 +133,7 @@ class TokenBucket:
         return delay
 
     def slow_down(self) -> None:
-        """AWS said Throttling: halve the rate (not below min_rate), drop saved-up burst, recover later."""
+        """Throttling or a 5xx: halve the rate (not below min_rate), drop saved-up burst, recover later."""
         now = self._monotonic()
         self._refill(now)
         self.rate = max(self.min_rate, self.rate / 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -151,7 +152,7 @@ async def sut(moto_endpoint: str, clock: FakeClock,
         settings = elbv2.AwsSettings(region=REGION, endpoint_url=moto_endpoint, max_rps=max_rps, burst=burst,
                                      retry=policy or throttling.RetryPolicy())
         context = elbv2.open_elbv2(settings, metrics=aws_metrics, monotonic=clock.monotonic,
-                                   sleep=clock.sleep, session=aws_session)
+                                   sleep=clock.sleep, session=aws_session, rng=random.Random(4))
         client = await context.__aenter__()
         stacks.append(context)
         faults = Faults()

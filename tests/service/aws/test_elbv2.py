@@ -2,8 +2,8 @@
 
 Aspects: region precedence (flag, AWS_REGION, AWS_DEFAULT_REGION); no region -> a clear error before any
 client is made; missing credentials become an AwsCallError naming the chain and the action; error texts
-(AccessDenied names the IAM action); Marker pagination through `pages`; every request counted; the
-verifier bundle opens on one client.
+(AccessDenied names the IAM action); Marker pagination through `pages` (and its page limit); every request
+counted; the verifier bundle opens on one client.
 """
 
 from __future__ import annotations
@@ -88,3 +88,16 @@ async def test_open_verifiers_builds_on_one_client(moto_endpoint):
         await aws.client.call("DescribeLoadBalancers")
     assert registry.get_sample_value("aws_api_requests_total",
                                      {"operation": "DescribeLoadBalancers", "outcome": "success"}) == 1
+
+
+async def test_pages_stop_at_the_page_limit(lbc, sut, monkeypatch):
+    await lbc.alb("k8s-default-lb0")
+    await lbc.alb("k8s-default-lb1")
+    monkeypatch.setattr(elbv2, "MAX_PAGES", 1)
+    s = await sut()
+    with pytest.raises(elbv2.AwsCallError) as caught:
+        await s.client.pages("DescribeLoadBalancers", "LoadBalancers", PageSize=1)
+    assert caught.value.describe() == (
+        "elasticloadbalancing:DescribeLoadBalancers failed (BadPagination): more than 1 pages; "
+        "stopped reading")
+    assert s.client.calls["DescribeLoadBalancers"] == 1

@@ -1,9 +1,9 @@
 """Result data and the Rollout status form.
 
 Aspects: reference fullName formats (drop `app/` and `targetgroup/`) and malformed ARNs; wanted weights
-clamped (stable never negative); `status.alb`/`status.albs` exactly as the reference writes them (zero
-entries, entries kept when the count matches, `alb` mirrors the last found ingress, refs kept when a TG was
-not seen); JSON forms of the results.
+split as the Ingress writer splits them (stable never negative, experiments take what is left);
+`status.alb`/`status.albs` exactly as the reference writes them (zero entries, entries kept when the count
+matches, `alb` mirrors the last found ingress, refs kept when a TG was not seen); JSON forms of the results.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from service.aws import results
+from statemachine import weights
 
 LB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/lb-abc123-name/1234567890123456"
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/canary-tg-abc123-name/1234567890123456"
@@ -36,7 +37,8 @@ def test_malformed_arns_give_empty_names(arn):
 @pytest.mark.parametrize(("desired", "additional", "expected"), [
     pytest.param(20, (), (20, 80, ()), id="plain"),
     pytest.param(20, (("exp", 10),), (20, 70, (10,)), id="experiment"),
-    pytest.param(90, (("exp", 30),), (90, 0, (30,)), id="stable-clamped"),
+    pytest.param(90, (("exp", 30),), (90, 0, (10,)), id="experiment-takes-what-is-left"),
+    pytest.param(50, (("e1", 30), ("e2", 30)), (50, 0, (30, 20)), id="experiments-in-order"),
     pytest.param(150, (), (100, 0, ()), id="over-100"),
     pytest.param(-5, (("exp", -3),), (0, 100, (0,)), id="negative"),
 ])
@@ -44,6 +46,10 @@ def test_destinations(desired, additional, expected):
     canary, stable, extra = results.destinations("c", "s", desired, additional)
     assert (canary.weight, stable.weight, tuple(d.weight for d in extra)) == expected
     assert (canary.service, stable.service) == ("c", "s")
+    assert tuple(d.service for d in extra) == tuple(name for name, _ in additional)
+    # exactly what the Ingress writer puts in the annotation
+    assert (canary.weight, tuple(d.weight for d in extra), stable.weight) == weights.split(
+        desired, tuple(w for _, w in additional))
 
 
 def found(ingress: str, lb: str = LB, canary: str | None = TG, stable: str | None = None,

@@ -4,7 +4,9 @@ Aspects: the bucket allows a burst then paces at its rate, halves its rate on th
 stepwise; backoff stays within its jitter ceiling; retryable codes (Throttling, RequestLimitExceeded,
 TooManyRequestsException, 5xx) are retried and verification still converges while the bucket slows down;
 persistent throttling and the total deadline end in an unverified result (never an exception); a call that
-hangs past its deadline is retried; non-retryable errors are sent once; metrics count each outcome.
+hangs past its deadline is retried; non-retryable errors are sent once; metrics count each outcome. Guards
+against spinning: recovery is closed-form (any clock jump), reservations never poll, retries are bounded by
+attempts even on a frozen clock, a repeated NextMarker ends the listing. Every wait is on a fake clock.
 """
 
 from __future__ import annotations
@@ -55,9 +57,45 @@ async def test_bucket_rate_never_below_minimum(clock: FakeClock):
     assert bucket.rate == 0.25
 
 
-def test_bucket_rejects_nonsense_settings(clock: FakeClock):
-    with pytest.raises(ValueError, match="rate > 0"):
-        throttling.TokenBucket(0, 1, monotonic=clock.monotonic, sleep=clock.sleep)
+@pytest.mark.parametrize(("rate", "burst", "recovery"), [
+    pytest.param(0.0, 1, 30.0, id="zero-rate"),
+    pytest.param(-1.0, 1, 30.0, id="negative-rate"),
+    pytest.param(float("nan"), 1, 30.0, id="nan-rate"),
+    pytest.param(float("inf"), 1, 30.0, id="infinite-rate"),
+    pytest.param(1.0, 0, 30.0, id="no-burst"),
+    pytest.param(1.0, 1, 0.0, id="no-recovery-period"),
+])
+def test_bucket_rejects_nonsense_settings(clock: FakeClock, rate, burst, recovery):
+    with pytest.raises(ValueError) as caught:
+        throttling.TokenBucket(rate, burst, monotonic=clock.monotonic, sleep=clock.sleep,
+                               recovery_seconds=recovery)
+    assert str(caught.value) == ("token bucket needs a finite rate > 0, burst >= 1 and recovery_seconds > 0")
+
+
+@pytest.mark.parametrize(("jump", "rate"), [
+    pytest.param(29.0, 0.5, id="before-the-first-period"),
+    pytest.param(30.0, 1.0, id="one-period"),
+    pytest.param(65.0, 2.0, id="two-periods-in-one-jump"),
+    pytest.param(1e12, 8.0, id="a-huge-jump"),
+])
+def test_bucket_recovery_is_closed_form(clock: FakeClock, jump, rate):
+    """However far the clock jumps, recovery is computed at once (no loop that could spin)."""
+    bucket = throttling.TokenBucket(8, 20, monotonic=clock.monotonic, sleep=clock.sleep, min_rate=0.5)
+    for _ in range(6):
+        bucket.slow_down()
+    assert bucket.rate == 0.5
+    clock.advance(jump)
+    bucket.reserve()
+    assert bucket.rate == rate
+
+
+def test_bucket_with_tiny_deficit_at_a_large_clock_value_does_not_spin():
+    """Float absorption (now + 1e-14 == now) once made a polling bucket loop forever; a reservation cannot."""
+    clock = FakeClock()
+    clock.now = 1e15
+    bucket = throttling.TokenBucket(3, 1, monotonic=clock.monotonic, sleep=clock.sleep)
+    delays = [bucket.reserve() for _ in range(4)]
+    assert delays == [0.0, pytest.approx(1 / 3), pytest.approx(2 / 3), pytest.approx(1.0)]
 
 
 def test_backoff_is_full_jitter_under_a_capped_ceiling():
@@ -114,7 +152,7 @@ async def test_verification_converges_through_transient_errors(lbc, sut, clock, 
                                     "DescribeTags": 3}
     assert clock.sleeps  # backed off (on the fake clock: no real waiting)
     throttled = code != "InternalFailure"
-    assert (s.client.bucket.rate < 5) is throttled
+    assert s.client.bucket.rate < 5  # throttling and 5xx both slow the bucket down
     value = s.registry.get_sample_value("aws_api_throttled_total", {"operation": "DescribeRules"})
     assert value == (2 if throttled else None)
     outcome_label = "throttled" if throttled else "error"
@@ -152,6 +190,44 @@ async def test_total_deadline_stops_retrying(lbc, sut, clock):
     assert outcome.verified is False
     assert sum(clock.sleeps) <= 5
     assert s.client.calls["DescribeLoadBalancers"] < 100
+
+
+async def test_retries_are_bounded_even_when_the_clock_never_moves(lbc, sut, clock):
+    """A sleep that does not advance time must not turn the retry loop into a spin: attempts bound it."""
+    alb = await simple_alb(lbc, (20, 80))
+    s = await sut(policy=throttling.RetryPolicy(max_attempts=5, deadline_seconds=1e9))
+    frozen: list[float] = []
+
+    async def frozen_sleep(seconds: float) -> None:
+        frozen.append(seconds)
+        await asyncio.sleep(0)
+
+    s.client._sleep = frozen_sleep
+    s.faults.fail("DescribeLoadBalancers", "Throttling", times=1000)
+    started = clock.now
+    outcome = await s.weights.verify(request(alb))
+    assert outcome.verified is False
+    assert s.client.calls["DescribeLoadBalancers"] == 5
+    assert frozen and clock.now == started
+
+
+async def test_endless_pagination_is_an_error_not_a_loop(lbc, sut):
+    alb = await simple_alb(lbc, (20, 80))
+    s = await sut()
+
+    first: list[str] = []
+
+    def same_marker(parsed: dict[str, Any], **_: Any) -> None:
+        # A marker moto accepts (a rule ARN), handed out again and again.
+        first.extend(rule["RuleArn"] for rule in parsed.get("Rules", [])[:1] if not first)
+        parsed["NextMarker"] = first[0]
+
+    s.client.client.meta.events.register("after-call.elastic-load-balancing-v2.DescribeRules", same_marker)
+    outcome = await s.weights.verify(request(alb))
+    assert outcome.verified is False
+    assert outcome.error == (f"elasticloadbalancing:DescribeRules failed (BadPagination): NextMarker "
+                             f"{first[0]!r} came back twice; the listing would never end")
+    assert s.client.calls["DescribeRules"] == 2
 
 
 async def test_hanging_call_is_cut_by_its_deadline_and_retried(lbc, sut):
