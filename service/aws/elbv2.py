@@ -159,9 +159,10 @@ class Elbv2:
         """One logical call (e.g. "DescribeRules"); raises AwsCallError when it cannot succeed."""
         method = getattr(self.client, xform_name(operation))
         deadline = self._monotonic() + self.policy.deadline_seconds
-        attempt = 0
-        while True:
-            attempt += 1
+        attempts = max(1, self.policy.max_attempts)
+        error = AwsCallError(operation, "NotSent", "no attempt was made")
+        # A bounded loop: whatever the clock or AWS do, at most `attempts` requests and as many waits.
+        for attempt in range(1, attempts + 1):
             wait = self.bucket.reserve(max_wait=max(0.0, deadline - self._monotonic()))
             if wait is None:
                 rate, within = self.bucket.configured_rate, self.policy.deadline_seconds
@@ -188,14 +189,15 @@ class Elbv2:
             if error.throttled or error.http_status >= 500:
                 # Both mean "AWS is struggling with our pace": send less for a while.
                 self.bucket.slow_down()
-            if not error.retryable or attempt >= self.policy.max_attempts:
-                raise error
+            if not error.retryable or attempt == attempts:
+                break
             delay = self.policy.backoff(attempt, self._rng)
             if self._monotonic() + delay > deadline:
-                raise error
+                break
             log.info("aws call retried", aws_call=operation, code=error.code, attempt=attempt,
                      delay=round(delay, 3))
             await self._sleep(delay)
+        raise error
 
     async def pages(self, operation: str, result_key: str, **params: Any) -> list[dict[str, Any]]:
         """All items of a Marker-paginated Describe call; a repeated marker or endless pages are an error."""

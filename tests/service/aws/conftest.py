@@ -58,6 +58,18 @@ def _aws_environment(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Ite
         pass
 
 
+@pytest.fixture(autouse=True)
+async def _no_task_left_running() -> AsyncIterator[None]:
+    """Set up first, torn down last: a task our code left behind (a runaway retry or a stuck shared read)
+    fails its test here instead of spinning on after it, where pytest-timeout can no longer stop it."""
+    yield
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in left:
+        task.cancel()
+    assert not left, f"tasks still running after the test: {left}"
+
+
 class FakeClock:
     """Monotonic time that only moves when the code under test sleeps (or the test says so)."""
 

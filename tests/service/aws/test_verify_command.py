@@ -265,8 +265,13 @@ async def test_keeps_working_when_aws_throttles(kube, lbc, throttling_proxy, cap
     seed(server, rollout_obj(), alb.dns)
     script["DescribeLoadBalancers"] = ["Throttling"]
     script["DescribeRules"] = ["Throttling", "RequestLimitExceeded"]
-    # A high rate keeps the test quick; the bucket still halves it at each throttle and backs off.
-    assert await run_cli(kubeconfig, proxy, "--aws-max-rps", "40") == 0
+    clock = FakeClock()
+    args = cli.build_parser("verify").parse_args([
+        "verify", "--rollout", f"{NS}/demo", "--kubeconfig", kubeconfig, "--aws-region", REGION,
+        "--aws-endpoint-url", proxy, "--aws-max-rps", "1"])
+    assert await verify.run_async(args, clock=verify.Clock(monotonic=clock.monotonic, sleep=clock.sleep)) == 0
+    # Slower, not stalled: backoff and the bucket (halved at each throttle) waited on the fake clock.
+    assert sum(clock.sleeps) > 1
     report = json.loads(capsys.readouterr().out)
     assert report["verified"] is True
     assert report["awsCalls"] == {"DescribeListeners": 1, "DescribeLoadBalancers": 2, "DescribeRules": 3,
