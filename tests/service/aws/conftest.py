@@ -11,14 +11,22 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
+import structlog
 from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from aiohttp import web
 from moto.server import ThreadedMotoServer
 from prometheus_client import CollectorRegistry
 
+from sandbox.apiserver.kubeconfig import write_kubeconfig
+from sandbox.apiserver.server import ApiServer
 from service.aws import elbv2, lookups, metrics, targets, throttling, weights
+
+__all__ = ["ERROR_XML", "REGION", "TAG_KEY", "Alb", "FakeClock", "Faults", "Lbc", "Sut", "error_response",
+           "operation_of"]
 
 REGION = "us-east-1"
 TAG_KEY = "ingress.k8s.aws/resource"
@@ -68,6 +76,13 @@ async def _no_task_left_running() -> AsyncIterator[None]:
     for task in left:
         task.cancel()
     assert not left, f"tasks still running after the test: {left}"
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """`alb-rollouts verify` configures structlog for its process; give the next test the defaults back."""
+    yield
+    structlog.reset_defaults()
 
 
 class FakeClock:
@@ -264,3 +279,48 @@ async def lbc(moto_endpoint: str, aws_session: AioSession) -> AsyncIterator[Lbc]
         builder = Lbc(ec2, elb)
         await builder.network()
         yield builder
+
+
+@pytest.fixture
+async def kube(tmp_path: Any) -> AsyncIterator[tuple[ApiServer, str]]:
+    """The API emulator on loopback and a kubeconfig pointing at it."""
+    server = ApiServer()
+    await server.start()
+    path = write_kubeconfig(tmp_path / "kubeconfig", server.url)
+    yield server, str(path)
+    await server.stop()
+
+
+
+@pytest.fixture
+async def throttling_proxy(moto_endpoint: str) -> AsyncIterator[tuple[str, dict[str, list[str]]]]:
+    """An aiohttp proxy in front of moto answering scripted error codes per ELBv2 Action."""
+    script: dict[str, list[str]] = {}
+    session = aiohttp.ClientSession()
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        form = dict(part.split("=", 1) for part in body.decode().split("&") if "=" in part)
+        queue = script.get(form.get("Action", ""))
+        if queue:
+            code = queue.pop(0)
+            return web.Response(status=400, content_type="text/xml",
+                                text=ERROR_XML.format(code=code, message="Rate exceeded"))
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with session.request(request.method, moto_endpoint + request.path_qs, data=body,
+                                   headers=headers) as upstream:
+            payload = await upstream.read()
+            return web.Response(status=upstream.status, body=payload,
+                                content_type=upstream.content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}", script
+    await runner.cleanup()
+    await session.close()
+

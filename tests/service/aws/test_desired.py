@@ -43,7 +43,7 @@ def rs(pod_hash: str, replicas: int, available: int, *, owner: str = "demo", uid
             "status": {"replicas": replicas, "availableReplicas": available, "readyReplicas": available}}
 
 
-STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}]
+STEPS: list[dict[str, Any]] = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}]
 
 
 @pytest.mark.parametrize(("index", "status", "sets", "expected"), [

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import structlog
 
 from sandbox.running import Sandbox
 from service import cli
@@ -24,12 +22,6 @@ NS = "default"
 ACTION = "alb.ingress.kubernetes.io/actions.stable"
 HASH_LABEL = "rollouts-pod-template-hash"
 DEADLINE_SECONDS = 30.0
-
-
-@pytest.fixture(autouse=True)
-def _structlog_defaults() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
 
 
 def forward(canary: int, stable: int) -> str:

@@ -359,7 +359,7 @@ async def test_unexpected_exception_becomes_a_result(lbc, sut):
     async def broken(lb_arn: str) -> Any:
         raise RuntimeError("boom")
 
-    s.reads.rules = broken  # type: ignore[method-assign]
+    s.reads.rules = broken
     outcome = await s.weights.verify(request_for([results.IngressTarget("app", (env["alb"].dns,))], 20))
     assert outcome.verified is False
     assert outcome.error == "internal error while verifying: RuntimeError: boom"
