@@ -159,19 +159,20 @@ async def test_tags_fetched_once_per_arn_under_concurrency(lbc, sut):
 async def test_tags_failure_reaches_every_waiter_and_is_not_cached(lbc, sut):
     arn = await lbc.target_group(NS, "app", "svc")
     s = await sut()
-    gate = asyncio.Event()
+    gate, sent = asyncio.Event(), asyncio.Event()
     failed: list[str] = []
 
     async def deny_once(request: Any, **_: Any) -> Any:
         if failed:
             return None
         failed.append("x")
+        sent.set()
         await gate.wait()  # keep the read in flight until the second caller is waiting on it
         return error_response(request, "AccessDenied", "denied")
 
     s.client.client.meta.events.register("before-send.elastic-load-balancing-v2.DescribeTags", deny_once)
     first = asyncio.ensure_future(s.reads.tags([arn]))
-    await asyncio.sleep(0.05)
+    await sent.wait()
     second = asyncio.ensure_future(s.reads.tags([arn]))
     await asyncio.sleep(0)
     gate.set()
@@ -224,14 +225,15 @@ def test_hostname_matches_name(hostname, name, matches):
 async def test_cancelled_tag_reader_answers_the_others_with_an_error(lbc, sut):
     arn = await lbc.target_group(NS, "app", "svc")
     s = await sut()
-    gate = asyncio.Event()
+    gate, sent = asyncio.Event(), asyncio.Event()
 
     async def hold(request: Any, **_: Any) -> None:
+        sent.set()
         await gate.wait()
 
     s.client.client.meta.events.register("before-send.elastic-load-balancing-v2.DescribeTags", hold)
     owner = asyncio.ensure_future(s.reads.tags([arn]))
-    await asyncio.sleep(0.05)
+    await sent.wait()
     other = asyncio.ensure_future(s.reads.tags([arn]))
     await asyncio.sleep(0)
     owner.cancel()

@@ -239,7 +239,7 @@ async def test_hanging_call_is_cut_by_its_deadline_and_retried(lbc, sut):
     async def hang_once(request: Any, **_: Any) -> None:
         if not hung:
             hung.append(1)
-            await asyncio.sleep(5)
+            await asyncio.Event().wait()  # never answers: only the call's deadline ends it
 
     s.client.client.meta.events.register("before-send.elastic-load-balancing-v2.DescribeRules", hang_once)
     outcome = await s.weights.verify(request(alb))
