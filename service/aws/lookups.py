@@ -91,10 +91,14 @@ def _weight(value: Any) -> int | None:
 
 
 def hostname_matches_name(hostname: str, lb_name: str) -> bool:
-    """ALB DNS names are `[internal-]<name>-<suffix>.<region>.elb.amazonaws.com`."""
-    host = hostname.lower()
-    host = host.removeprefix("internal-")
-    return bool(lb_name) and host.startswith(lb_name.lower() + "-")
+    """ALB DNS names are `[internal-]<name>-<digits>.<region>.elb.amazonaws.com`."""
+    host = hostname.lower().removeprefix("internal-")
+    prefix = lb_name.lower() + "-"
+    if not lb_name or not host.startswith(prefix):
+        return False
+    # The digits stop `app` from claiming `app-2-123.…`, the DNS name of another ALB called `app-2`.
+    suffix = host[len(prefix):].partition(".")[0]
+    return suffix.isdigit()
 
 
 class Elbv2Lookups:

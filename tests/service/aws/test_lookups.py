@@ -217,6 +217,9 @@ def test_parse_rule(raw, expected):
     pytest.param("K8S-Default-App-1.us-east-1.elb.amazonaws.com", "k8s-default-app", True, id="case"),
     pytest.param("k8s-default-app2-1.us-east-1.elb.amazonaws.com", "k8s-default-app", False, id="other-name"),
     pytest.param("k8s-default-app-1.us-east-1.elb.amazonaws.com", "", False, id="no-name"),
+    pytest.param("k8s-default-app-2-123.us-east-1.elb.amazonaws.com", "k8s-default-app", False,
+                 id="longer-name-with-dash"),
+    pytest.param("k8s-default-app-.us-east-1.elb.amazonaws.com", "k8s-default-app", False, id="no-digits"),
 ])
 def test_hostname_matches_name(hostname, name, matches):
     assert lookups.hostname_matches_name(hostname, name) is matches
