@@ -263,7 +263,9 @@ class KubeReads:
             if error.status == 404:
                 return None
             raise VerifyError(f"reading {what}: HTTP {error.status} {error.reason}") from error
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        except TimeoutError as error:
+            raise VerifyError(f"reading {what}: no answer within {KUBE_TIMEOUT_SECONDS:g}s") from error
+        except (aiohttp.ClientError, OSError) as error:
             raise VerifyError(f"reading {what}: {type(error).__name__}: {error}") from error
         return found if isinstance(found, dict) else self.api.sanitize_for_serialization(found)
 

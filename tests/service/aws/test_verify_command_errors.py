@@ -3,7 +3,8 @@
 Aspects: a throttling proxy in front of moto (still exit 0, retries counted, slower on a fake clock);
 AccessDenied (exit 1 naming the IAM action); user errors, each with its exact message (bad key, missing
 rollout, missing ingress, not ALB, InvalidSpec, unsupported step); no region; unreachable cluster; unreachable
-AWS endpoint (retried on a fake clock, then exit 1); --weight out of range; a bad --aws-max-rps.
+AWS endpoint (retried on a fake clock, then exit 1); a Kubernetes error names what was read; a slow cluster
+is cut by the call deadline; --weight out of range; a bad --aws-max-rps.
 """
 
 from __future__ import annotations
@@ -102,10 +103,11 @@ async def test_no_region_exits_1(kube, capsys):
 async def test_unreachable_cluster_exits_1(tmp_path, capsys):
     path = write_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9")
     args = cli.build_parser("verify").parse_args(["verify", "--rollout", "default/demo",
-                                                  "--kubeconfig", str(path),
-                                          "--aws-region", REGION])
+                                                  "--kubeconfig", str(path), "--aws-region", REGION])
     assert await verify.run_async(args) == 1
-    assert capsys.readouterr().err.startswith("alb-rollouts verify: reading rollout default/demo: ")
+    assert capsys.readouterr().err.startswith(
+        "alb-rollouts verify: reading rollout default/demo: ClientConnectorError: Cannot connect to host "
+        "127.0.0.1:9")
 
 
 async def test_weight_out_of_range_exits_1(kube, moto_endpoint, capsys):
@@ -144,3 +146,23 @@ def test_max_rps_must_be_a_positive_number(value, message, capsys):
         cli.build_parser("verify").parse_args(["verify", "--rollout", "a/b", "--aws-max-rps", value])
     assert exited.value.code == 2
     assert capsys.readouterr().err.endswith(f"argument --aws-max-rps: {message}\n")
+
+
+async def test_kubernetes_error_names_what_was_read(kube, moto_endpoint, capsys):
+    server, kubeconfig = kube
+    seed(server, rollout_obj(), "k8s-default-app-1.us-east-1.elb.amazonaws.com")
+    server.faults.fail_next("list", "replicasets", code=403)
+    assert await run_cli(kubeconfig, moto_endpoint) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err == "alb-rollouts verify: reading replicasets in default: HTTP 403 Forbidden\n"
+
+
+async def test_slow_cluster_is_cut_by_the_kubernetes_deadline(kube, moto_endpoint, capsys, monkeypatch):
+    server, kubeconfig = kube
+    seed(server, rollout_obj(), None)
+    monkeypatch.setattr(verify, "KUBE_TIMEOUT_SECONDS", 0.2)
+    server.faults.set_latency(1.0, "get", "rollouts")
+    assert await run_cli(kubeconfig, moto_endpoint) == 1
+    assert capsys.readouterr().err == (
+        "alb-rollouts verify: reading rollout default/demo: no answer within 0.2s\n")
