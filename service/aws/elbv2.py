@@ -12,7 +12,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,12 +247,14 @@ async def open_elbv2(
     )
     bucket = throttling.TokenBucket(settings.max_rps, settings.burst, monotonic=monotonic, sleep=sleep)
     session = session or get_session()
-    try:
-        client_context = session.create_client(
-            "elbv2", region_name=region, endpoint_url=settings.endpoint_url, config=config)
-    except BotoCoreError as exc:
-        raise _classify("CreateClient", exc) from exc
-    async with client_context as client:
+    async with AsyncExitStack() as stack:
+        try:
+            client = await stack.enter_async_context(session.create_client(
+                "elbv2", region_name=region, endpoint_url=settings.endpoint_url, config=config))
+        except ValueError as exc:  # botocore's words for a malformed --aws-endpoint-url
+            raise AwsCallError("CreateClient", "InvalidEndpoint", f"{exc} (--aws-endpoint-url)") from exc
+        except BotoCoreError as exc:
+            raise _classify("CreateClient", exc) from exc
         yield Elbv2(client, bucket=bucket, policy=settings.retry,
                     call_timeout_seconds=settings.call_timeout_seconds, metrics=metrics,
                     monotonic=monotonic, sleep=sleep, rng=rng)

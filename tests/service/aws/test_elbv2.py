@@ -1,9 +1,9 @@
 """The ELBv2 client wrapper.
 
 Aspects: region precedence (flag, AWS_REGION, AWS_DEFAULT_REGION); no region -> a clear error before any
-client is made; missing credentials become an AwsCallError naming the chain and the action; error texts
-(AccessDenied names the IAM action); Marker pagination through `pages` (and its page limit); every request
-counted; the verifier bundle opens on one client.
+client is made; a malformed endpoint URL is a clear error; missing credentials become an AwsCallError naming
+the chain and the action; error texts (AccessDenied names the IAM action); Marker pagination through `pages`
+(and its page limit); every request counted; the verifier bundle opens on one client.
 """
 
 from __future__ import annotations
@@ -101,3 +101,14 @@ async def test_pages_stop_at_the_page_limit(lbc, sut, monkeypatch):
         "elasticloadbalancing:DescribeLoadBalancers failed (BadPagination): more than 1 pages; "
         "stopped reading")
     assert s.client.calls["DescribeLoadBalancers"] == 1
+
+
+@pytest.mark.parametrize("url", [pytest.param("not a url", id="words"),
+                                 pytest.param("http://", id="no-host")])
+async def test_malformed_endpoint_is_a_clear_error(url):
+    with pytest.raises(elbv2.AwsCallError) as caught:
+        async with elbv2.open_elbv2(elbv2.AwsSettings(region=REGION, endpoint_url=url)):
+            pass
+    assert caught.value.describe() == (
+        f"elasticloadbalancing:CreateClient failed (InvalidEndpoint): Invalid endpoint: {url} "
+        "(--aws-endpoint-url)")

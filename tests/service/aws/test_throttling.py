@@ -16,6 +16,7 @@ import random
 from typing import Any
 
 import pytest
+from aiobotocore.awsrequest import AioAWSResponse
 
 from service.aws import results, throttling
 
@@ -162,6 +163,30 @@ async def test_verification_converges_through_transient_errors(lbc, sut, clock, 
         "aws_api_requests_total", {"operation": "DescribeRules", "outcome": "success"}) == 1
     assert s.registry.get_sample_value(
         "aws_api_request_duration_seconds_count", {"operation": "DescribeRules"}) == 3
+
+
+async def test_html_error_pages_are_retried(lbc, sut):
+    """A proxy's 502 page is not XML: botocore cannot parse it, we retry it like any 5xx."""
+    alb = await simple_alb(lbc, (20, 80))
+    s = await sut(max_rps=5, burst=20)
+    pages: list[str] = []
+
+    def bad_gateway(request: Any, **_: Any) -> AioAWSResponse | None:
+        if len(pages) >= 2:
+            return None
+        pages.append("502")
+
+        class _Raw:
+            async def read(self) -> bytes:
+                return b"<html><body>502 Bad Gateway</body></html>"
+
+        return AioAWSResponse(request.url, 502, {"Content-Type": "text/html"}, _Raw())
+
+    s.client.client.meta.events.register("before-send.elastic-load-balancing-v2.DescribeRules", bad_gateway)
+    outcome = await s.weights.verify(request(alb))
+    assert outcome.verified is True, outcome.reason
+    assert s.client.calls["DescribeRules"] == 3
+    assert s.client.bucket.rate < 5
 
 
 async def test_persistent_throttling_gives_an_unverified_result(lbc, sut, clock):
