@@ -2,11 +2,12 @@
 
 Aspects: the bucket allows a burst then paces at its rate, halves its rate on throttling and recovers
 stepwise; backoff stays within its jitter ceiling; retryable codes (Throttling, RequestLimitExceeded,
-TooManyRequestsException, 5xx) are retried and verification still converges while the bucket slows down;
-persistent throttling and the total deadline end in an unverified result (never an exception); a call that
-hangs past its deadline is retried; non-retryable errors are sent once; metrics count each outcome. Guards
-against spinning: recovery is closed-form (any clock jump), reservations never poll, retries are bounded by
-attempts even on a frozen clock, a repeated NextMarker ends the listing. Every wait is on a fake clock.
+TooManyRequestsException, 5xx, HTML error pages) are retried and verification still converges while the
+bucket slows down; persistent throttling and the total deadline end in an unverified result (never an
+exception); a call that hangs past its deadline is retried; non-retryable errors are sent once; metrics count
+each outcome. Guards against spinning: recovery is closed-form (any clock jump), reservations never poll,
+retries are bounded by attempts even on a frozen clock, a repeated NextMarker ends the listing. Every wait
+is on a fake clock, except the hanging call's real 0.2 s deadline.
 """
 
 from __future__ import annotations
