@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,8 @@ from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from aiohttp import web
+from moto.core.base_backend import backend_lock
+from moto.elbv2.models import elbv2_backends
 from moto.server import ThreadedMotoServer
 from prometheus_client import CollectorRegistry
 
@@ -61,9 +62,18 @@ def _aws_environment(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     yield
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    _reset_elbv2()
+
+
+# EC2 state (the VPC and subnets ALBs need) outlives the tests: re-creating it after a full moto reset costs
+# 0.1-1 s per test, so only ELBv2 is reset, in process (the server thread shares moto's backends).
+_NETWORKS: dict[str, tuple[str, list[str]]] = {}
+
+
+def _reset_elbv2() -> None:
+    with backend_lock:
+        for _, _, backend in elbv2_backends.iter_backends():
+            backend.reset()
 
 
 @pytest.fixture(autouse=True)
@@ -210,12 +220,17 @@ class Lbc:
         self.subnets: list[str] = []
         self._tg_counter = 0
 
-    async def network(self) -> None:
-        vpc = await self.ec2.create_vpc(CidrBlock="10.0.0.0/16")
-        self.vpc_id = vpc["Vpc"]["VpcId"]
-        for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")):
-            subnet = await self.ec2.create_subnet(VpcId=self.vpc_id, CidrBlock=cidr, AvailabilityZone=zone)
-            self.subnets.append(subnet["Subnet"]["SubnetId"])
+    async def network(self, endpoint: str) -> None:
+        """One VPC with two subnets per moto server, made by the first test that needs it."""
+        if endpoint not in _NETWORKS:
+            vpc = await self.ec2.create_vpc(CidrBlock="10.0.0.0/16")
+            vpc_id = vpc["Vpc"]["VpcId"]
+            subnets = []
+            for cidr, zone in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")):
+                subnet = await self.ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone)
+                subnets.append(subnet["Subnet"]["SubnetId"])
+            _NETWORKS[endpoint] = (vpc_id, subnets)
+        self.vpc_id, self.subnets = _NETWORKS[endpoint][0], list(_NETWORKS[endpoint][1])
 
     async def alb(self, name: str, stack: str = "default/app") -> Alb:
         answer = await self.elb.create_load_balancer(
@@ -277,7 +292,7 @@ async def lbc(moto_endpoint: str, aws_session: AioSession) -> AsyncIterator[Lbc]
     async with (session.create_client("ec2", **options) as ec2,
                 session.create_client("elbv2", **options) as elb):
         builder = Lbc(ec2, elb)
-        await builder.network()
+        await builder.network(moto_endpoint)
         yield builder
 
 

@@ -162,7 +162,7 @@ async def test_slow_cluster_is_cut_by_the_kubernetes_deadline(kube, moto_endpoin
     server, kubeconfig = kube
     seed(server, rollout_obj(), None)
     monkeypatch.setattr(verify, "KUBE_TIMEOUT_SECONDS", 0.2)
-    server.faults.set_latency(1.0, "get", "rollouts")
+    server.faults.set_latency(0.5, "get", "rollouts")
     assert await run_cli(kubeconfig, moto_endpoint) == 1
     assert capsys.readouterr().err == (
         "alb-rollouts verify: reading rollout default/demo: no answer within 0.2s\n")
