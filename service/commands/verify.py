@@ -69,7 +69,8 @@ def _rate(text: str) -> float:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rollout", required=True, metavar="NAMESPACE/NAME", help="the Rollout to verify")
     parser.add_argument("--weight", type=int, metavar="N",
-                        help="canary weight to verify (default: the Rollout's current desired weight)")
+                        help="canary weight to verify (default: the weight the controller wants now, "
+                        "planned from the Rollout and its ReplicaSets)")
     parser.add_argument("--targets", action="store_true",
                         help="also check that the stable Service's ready pod IPs are registered")
     parser.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: KUBECONFIG, "
