@@ -153,6 +153,8 @@ async def verify_rollout(kube: ClusterReads, aws: verifying.AwsVerifiers, namesp
                          weight: int | None = None, targets: bool = False,
                          tag_key: str = results.DEFAULT_TAG_KEY, now: datetime | None = None) -> Report:
     """Read, verify, and build the JSON of the issue; raises VerifyError for what the user must fix."""
+    if weight is not None and not 0 <= weight <= 100:
+        raise VerifyError(f"--weight must be between 0 and 100, not {weight}")
     raw = await kube.rollout(namespace, name)
     if raw is None:
         raise VerifyError(f"rollout {namespace}/{name} not found")
@@ -178,10 +180,8 @@ async def verify_rollout(kube: ClusterReads, aws: verifying.AwsVerifiers, namesp
                                          now=now or _utc_now())
         why = [f"rollout {namespace}/{name}: the controller wants canary weight {wanted.canary} "
                f"({wanted.why})"]
-    elif 0 <= weight <= 100:
-        wanted, why = desired.Desired(weight, (), "--weight"), []
     else:
-        raise VerifyError(f"--weight must be between 0 and 100, not {weight}")
+        wanted, why = desired.Desired(weight, (), "--weight"), []
     request = inputs.weight_request(rollout, ingresses, wanted.canary, additional=wanted.additional,
                                     tag_key=tag_key)
     weights = await aws.weights.verify(request)
