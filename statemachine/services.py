@@ -10,7 +10,14 @@ from __future__ import annotations
 from statemachine import weights
 from statemachine.snapshot import Snapshot
 
-__all__ = ["service_selectors", "stable_and_canary_services"]
+__all__ = ["ping_pong_roles", "service_selectors", "stable_and_canary_services"]
+
+
+def ping_pong_roles(stable_ping_pong: str, ping_service: str, pong_service: str) -> tuple[str, str]:
+    """(stable, canary) for ping-pong: ping is stable only when the status says "ping" (reference §1.3)."""
+    if stable_ping_pong == "ping":
+        return ping_service, pong_service
+    return pong_service, ping_service
 
 
 def stable_and_canary_services(snapshot: Snapshot) -> tuple[str, str]:
@@ -19,10 +26,11 @@ def stable_and_canary_services(snapshot: Snapshot) -> tuple[str, str]:
     if canary is None:
         return "", ""
     if canary.ping_pong is not None:
-        ping, pong = canary.ping_pong.ping_service, canary.ping_pong.pong_service
-        if snapshot.rollout.status.canary.stable_ping_pong == "ping":
-            return ping, pong
-        return pong, ping
+        return ping_pong_roles(
+            snapshot.rollout.status.canary.stable_ping_pong,
+            canary.ping_pong.ping_service,
+            canary.ping_pong.pong_service,
+        )
     return canary.stable_service, canary.canary_service
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.alb import gojson
-from statemachine import weights
+from statemachine import services, weights
 from statemachine.models import DEFAULT_ANNOTATION_PREFIX as DEFAULT_PREFIX
 from statemachine.validation import MAX_STICKINESS_SECONDS, MIN_STICKINESS_SECONDS
 from statemachine.validation import STICKINESS_DURATION_MESSAGE as STICKINESS_ERROR
@@ -87,9 +87,8 @@ def condition_key(prefix: str | None, route: str) -> str:
 
 def ping_pong_services(stable_ping_pong: str, ping_service: str, pong_service: str) -> tuple[str, str]:
     """(canary, stable) target-group names for ping-pong: stable is ping only when the status says "ping"."""
-    if stable_ping_pong == "ping":
-        return pong_service, ping_service
-    return ping_service, pong_service
+    stable, canary = services.ping_pong_roles(stable_ping_pong, ping_service, pong_service)
+    return canary, stable
 
 
 def split_weights(desired: int, additional: Sequence[int] = ()) -> Weights:
