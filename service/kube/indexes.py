@@ -1,0 +1,106 @@
+"""Index functions for the informer caches: which Rollouts an Ingress or Service concerns, which ReplicaSets
+an owner has, which EndpointSlices and TargetGroupBindings belong to a Service.
+
+Room: observe. Pure functions over raw objects: they never raise on malformed input (a bad object is simply
+filed under nothing) and never do I/O. Values are "namespace/name" keys, or uids for owners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from service.kube import caches
+
+__all__ = [
+    "BY_INGRESS",
+    "BY_OWNER",
+    "BY_SERVICE",
+    "ENDPOINT_SLICE_INDEXERS",
+    "REPLICA_SET_INDEXERS",
+    "ROLLOUT_INDEXERS",
+    "SERVICE_NAME_LABEL",
+    "TARGET_GROUP_BINDING_INDEXERS",
+    "endpoint_slice_services",
+    "owner_uids",
+    "rollout_ingresses",
+    "rollout_services",
+    "target_group_binding_services",
+]
+
+BY_INGRESS = "ingress"
+BY_SERVICE = "service"
+BY_OWNER = "owner"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _namespace(obj: Mapping[str, Any]) -> str:
+    namespace = _map(obj.get("metadata")).get("namespace")
+    return namespace if isinstance(namespace, str) else ""
+
+
+def _keys(namespace: str, names: list[Any]) -> list[str]:
+    return [f"{namespace}/{name}" for name in names if isinstance(name, str) and name]
+
+
+def _canary(rollout: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _map(_map(_map(rollout.get("spec")).get("strategy")).get("canary"))
+
+
+def rollout_ingresses(rollout: caches.RawObject) -> list[str]:
+    """The Ingresses a Rollout's ALB traffic routing names (`ingress` and `ingresses`), as keys."""
+    alb = _map(_map(_canary(rollout).get("trafficRouting")).get("alb"))
+    names: list[Any] = [alb.get("ingress")]
+    many = alb.get("ingresses")
+    if isinstance(many, list):
+        names.extend(many)
+    return _keys(_namespace(rollout), names)
+
+
+def rollout_services(rollout: caches.RawObject) -> list[str]:
+    """The Services a Rollout routes through: canary, stable, ALB root, and ping/pong, as keys."""
+    canary = _canary(rollout)
+    ping_pong = _map(canary.get("pingPong"))
+    alb = _map(_map(canary.get("trafficRouting")).get("alb"))
+    names = [
+        canary.get("canaryService"),
+        canary.get("stableService"),
+        alb.get("rootService"),
+        ping_pong.get("pingService"),
+        ping_pong.get("pongService"),
+    ]
+    return _keys(_namespace(rollout), names)
+
+
+def owner_uids(obj: caches.RawObject) -> list[str]:
+    """The uids of an object's owners (a ReplicaSet's Rollout is one of them)."""
+    refs = _map(obj.get("metadata")).get("ownerReferences")
+    if not isinstance(refs, list):
+        return []
+    uids = (_map(ref).get("uid") for ref in refs)
+    return [uid for uid in uids if isinstance(uid, str) and uid]
+
+
+def endpoint_slice_services(slice_: caches.RawObject) -> list[str]:
+    """The Service an EndpointSlice belongs to (label `kubernetes.io/service-name`), as a key."""
+    labels = _map(_map(slice_.get("metadata")).get("labels"))
+    return _keys(_namespace(slice_), [labels.get(SERVICE_NAME_LABEL)])
+
+
+def target_group_binding_services(binding: caches.RawObject) -> list[str]:
+    """The Service a TargetGroupBinding registers (`spec.serviceRef.name`), as a key."""
+    ref = _map(_map(binding.get("spec")).get("serviceRef"))
+    return _keys(_namespace(binding), [ref.get("name")])
+
+
+ROLLOUT_INDEXERS: Mapping[str, caches.IndexFunc] = {
+    BY_INGRESS: rollout_ingresses,
+    BY_SERVICE: rollout_services,
+}
+REPLICA_SET_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_OWNER: owner_uids}
+ENDPOINT_SLICE_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_SERVICE: endpoint_slice_services}
+TARGET_GROUP_BINDING_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_SERVICE: target_group_binding_services}

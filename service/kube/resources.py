@@ -1,0 +1,85 @@
+"""The Kubernetes resources the controller watches, as group/version/plural coordinates and URL paths.
+
+Room: observe. Pure data: it names resources and builds collection paths and label selectors; it never calls
+the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+__all__ = [
+    "DEFAULT_TARGET_GROUP_BINDING_VERSION",
+    "ENDPOINT_SLICES",
+    "INGRESSES",
+    "INSTANCE_ID_LABEL",
+    "REPLICA_SETS",
+    "ROLLOUTS",
+    "SERVICES",
+    "Resource",
+    "instance_selector",
+    "target_group_bindings",
+    "watched",
+]
+
+DEFAULT_TARGET_GROUP_BINDING_VERSION = "v1beta1"
+INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One namespaced API resource; `group` is "" for the core group."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        """What objects of this resource carry as `apiVersion`."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def name(self) -> str:
+        """"<plural>" for the core group, "<plural>.<group>" otherwise (kubectl's spelling)."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def collection_path(self, namespace: str | None = None) -> str:
+        """The collection's URL path: in one namespace, or across all of them when `namespace` is None."""
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace is None:
+            return f"{prefix}/{self.plural}"
+        return f"{prefix}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+
+
+ROLLOUTS = Resource("argoproj.io", "v1alpha1", "rollouts", "Rollout")
+INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress")
+SERVICES = Resource("", "v1", "services", "Service")
+ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
+REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet")
+
+
+def target_group_bindings(version: str = DEFAULT_TARGET_GROUP_BINDING_VERSION) -> Resource:
+    """The LBC's TargetGroupBinding at the version `--aws-target-group-binding-api-version` names."""
+    return Resource("elbv2.k8s.aws", version, "targetgroupbindings", "TargetGroupBinding")
+
+
+def watched(target_group_binding_version: str = DEFAULT_TARGET_GROUP_BINDING_VERSION) -> tuple[Resource, ...]:
+    """Every resource the controller keeps a cache of, Rollouts first."""
+    return (
+        ROLLOUTS,
+        INGRESSES,
+        SERVICES,
+        ENDPOINT_SLICES,
+        REPLICA_SETS,
+        target_group_bindings(target_group_binding_version),
+    )
+
+
+def instance_selector(instance_id: str | None) -> str:
+    """The Rollout label selector for `--instance-id`: that id only, or (none) only unlabelled Rollouts."""
+    if instance_id:
+        return f"{INSTANCE_ID_LABEL}={instance_id}"
+    return f"!{INSTANCE_ID_LABEL}"

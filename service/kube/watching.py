@@ -1,0 +1,255 @@
+"""Reflectors: one list+watch loop per resource that keeps a `caches.Store` current and tells handlers.
+
+Room: observe. A reflector LISTs (recording the collection's resourceVersion), then WATCHes from the last
+resourceVersion it saw, with bookmarks, a server timeout and a client deadline; a normal close resumes the
+watch, 410 Expired re-LISTs and replaces the store (reporting the implied changes), and any other failure
+reconnects after a jittered exponential backoff. It holds no business logic: handlers get (type, old, new) and
+must only enqueue keys; they never block and never write to the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from service.kube import caches, listing, resources
+
+__all__ = ["Backoff", "Handler", "Reflector", "WatchSettings", "wait_synced"]
+
+_log = structlog.get_logger(__name__)
+
+
+class Handler(Protocol):
+    """Told of every change to the store; must return at once (enqueue keys, nothing more)."""
+
+    def __call__(
+        self, event_type: caches.EventType, old: caches.RawObject | None, new: caches.RawObject | None
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """Timing of one reflector (client-go's defaults, scaled for a handful of resources)."""
+
+    list_timeout: float = 60.0
+    """Client deadline of one LIST, in seconds."""
+    watch_timeout: int = 300
+    """`timeoutSeconds` asked of the server: it ends each watch after this long and we resume."""
+    watch_slack: float = 30.0
+    """How long past `watch_timeout` the client waits on a silent stream before it gives up and reconnects."""
+    backoff_initial: float = 0.8
+    """First retry delay after a failure, in seconds (before jitter)."""
+    backoff_max: float = 30.0
+    """Largest retry delay, in seconds (before jitter)."""
+    backoff_factor: float = 2.0
+    """Growth of the delay per consecutive failure."""
+    min_watch_seconds: float = 1.0
+    """A watch ending sooner than this without a single event counts as a failure, so it cannot spin."""
+
+
+class Backoff:
+    """Exponential delays with "equal jitter" (half fixed, half random); `reset` after a success."""
+
+    def __init__(self, settings: WatchSettings, rng: random.Random) -> None:
+        self._settings = settings
+        self._rng = rng
+        self.failures = 0
+
+    def next_delay(self, at_least: float = 0.0) -> float:
+        """The delay before the next attempt (never below `at_least`, e.g. a Retry-After)."""
+        s = self._settings
+        base = min(s.backoff_max, s.backoff_initial * s.backoff_factor**self.failures)
+        self.failures += 1
+        return max(at_least, base / 2 + self._rng.uniform(0, base / 2))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class _ShortWatch(Exception):
+    """The server ended a watch at once without sending anything."""
+
+
+def _retry_after(exc: ApiException) -> float:
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        return max(0.0, float(headers.get("Retry-After", 0)))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class Reflector:
+    """Keeps `store` equal to the server's view of one resource (in a namespace, or all) and reports changes.
+
+    `synced` is set once the first LIST is in the store. `start`/`stop` run it as a task; `run` can be awaited
+    directly instead (it returns only by cancellation).
+    """
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        resource: resources.Resource,
+        store: caches.Store,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        handlers: Sequence[Handler] = (),
+        settings: WatchSettings | None = None,
+        rng: random.Random | None = None,  # None: a fresh Random; tests pass a seeded one
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,  # tests may pass a recorder
+    ) -> None:
+        self.api = api
+        self.resource = resource
+        self.store = store
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.handlers = list(handlers)
+        self.settings = settings or WatchSettings()
+        self.synced = asyncio.Event()
+        self.resource_version = ""
+        self.lists = 0
+        self.watches = 0
+        self._backoff = Backoff(self.settings, rng or random.Random())
+        self._sleep = sleep
+        self._task: asyncio.Task[None] | None = None
+        self._expired = 0  # 410s in a row without a watch event between them
+        self._log = _log.bind(resource=resource.name, namespace=namespace or "*")
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the loop as a task (once)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name=f"reflector:{self.resource.name}")
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait until it has closed its connection."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait([task])
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # ---- the loop ----------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """LIST, then WATCH forever; relist on 410, back off on anything else."""
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self._relist()
+                    need_list = False
+                await self._watch()
+            except ApiException as exc:
+                if exc.status == 410 and not need_list:
+                    self._log.info("watch expired, relisting", resource_version=self.resource_version)
+                    need_list = True
+                    self._expired += 1
+                    if self._expired > 1:  # expired again straight after a relist: do not spin
+                        await self._pause(exc, status=exc.status)
+                    continue
+                await self._pause(exc, at_least=_retry_after(exc), status=exc.status)
+            except Exception as exc:  # network errors, deadlines, malformed answers: all retried
+                await self._pause(exc)
+
+    async def _pause(self, exc: BaseException, *, at_least: float = 0.0, status: int | None = None) -> None:
+        delay = self._backoff.next_delay(at_least)
+        self._log.warning(
+            "list/watch failed, retrying",
+            error=type(exc).__name__,
+            status=status,
+            reason=str(getattr(exc, "reason", "")) or str(exc),
+            retry_in=round(delay, 3),
+            failures=self._backoff.failures,
+        )
+        await self._sleep(delay)
+
+    async def _relist(self) -> None:
+        answer = await listing.list_collection(
+            self.api,
+            self.resource,
+            namespace=self.namespace,
+            label_selector=self.label_selector,
+            deadline=self.settings.list_timeout,
+        )
+        self.lists += 1
+        self._backoff.reset()
+        changes = self.store.replace(answer.items)
+        self.resource_version = answer.resource_version
+        for change in changes:
+            self._tell(change.type, change.old, change.new)
+        if not self.synced.is_set():
+            self._log.info("synced", objects=len(self.store), resource_version=self.resource_version)
+        self.synced.set()
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        seen = 0
+        self.watches += 1
+        events = listing.watch_collection(
+            self.api,
+            self.resource,
+            resource_version=self.resource_version,
+            namespace=self.namespace,
+            label_selector=self.label_selector,
+            server_timeout=self.settings.watch_timeout,
+            deadline=self.settings.watch_timeout + self.settings.watch_slack,
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                seen += 1
+                self._expired = 0
+                self._backoff.reset()
+                self._apply(event)
+        if not seen and loop.time() - started < self.settings.min_watch_seconds:
+            raise _ShortWatch("the server ended the watch at once")
+
+    def _apply(self, event: listing.WatchEvent) -> None:
+        rv = caches.resource_version_of(event.object)
+        if event.type == listing.BOOKMARK:
+            self.resource_version = rv or self.resource_version
+            return
+        try:
+            if event.type in (caches.ADDED, caches.MODIFIED):
+                change = self.store.upsert(event.object)
+                self._tell(change.type, change.old, change.new)
+            elif event.type == caches.DELETED:
+                gone = caches.trimmed(event.object)
+                self.store.remove(caches.object_key(gone))
+                self._tell(caches.DELETED, gone, None)
+            else:
+                self._log.warning("unknown watch event type skipped", event_type=event.type)
+        except KeyError:
+            self._log.warning("watch event without a name skipped", event_type=event.type)
+        self.resource_version = rv or self.resource_version
+
+    def _tell(
+        self, event_type: caches.EventType, old: caches.RawObject | None, new: caches.RawObject | None
+    ) -> None:
+        for handler in self.handlers:
+            try:
+                handler(event_type, old, new)
+            except Exception:  # one broken handler must not stop the cache or the other handlers
+                self._log.exception("event handler failed", event_type=event_type)
+
+
+async def wait_synced(reflectors: Iterable[Reflector], within: float) -> bool:
+    """Wait until every reflector has synced; False when `within` seconds pass first."""
+    waits = [r.synced.wait() for r in reflectors]
+    try:
+        await asyncio.wait_for(asyncio.gather(*waits), within)
+    except TimeoutError:
+        return False
+    return True
