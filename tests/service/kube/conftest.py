@@ -1,0 +1,117 @@
+"""Fixtures for the informer tests: the API emulator on loopback, a kubernetes-asyncio client pointed at it,
+fast reflector timings, a sleep recorder, and a guard that no task outlives its test.
+
+    api_server     sandbox.apiserver.server.ApiServer on 127.0.0.1:0 (bookmarks every 0.2 s, watches 5 s)
+    storage        api_server.storage (the in-process hook to seed and change objects)
+    api_client     kubernetes_asyncio ApiClient on api_server.url
+    settings       WatchSettings scaled down for tests
+    sleeps         a recording sleep: delays are noted, and the loop yields without waiting
+    make_reflector builds reflectors on api_client and stops every one at teardown
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client
+
+from sandbox.apiserver.server import ApiServer
+from sandbox.apiserver.storage import Storage
+from service.kube import caches, resources, watching
+
+__all__ = ["Recorder", "SleepRecorder"]
+
+
+@pytest.fixture(autouse=True)
+async def _no_task_left_running() -> AsyncIterator[None]:
+    """Set up first, torn down last: a reflector (or its connection) left behind fails its test here."""
+    yield
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in left:
+        task.cancel()
+    assert not left, f"tasks still running after the test: {left}"
+
+
+@pytest.fixture
+async def api_server() -> AsyncIterator[ApiServer]:
+    server = ApiServer(bookmark_interval=0.2, watch_timeout=5.0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def storage(api_server: ApiServer) -> Storage:
+    return api_server.storage
+
+
+@pytest.fixture
+async def api_client(api_server: ApiServer) -> AsyncIterator[client.ApiClient]:
+    async with client.ApiClient(client.Configuration(host=api_server.url)) as api:
+        yield api
+
+
+@pytest.fixture
+def settings() -> watching.WatchSettings:
+    return watching.WatchSettings(
+        list_timeout=5.0,
+        watch_timeout=5,
+        watch_slack=2.0,
+        backoff_initial=0.02,
+        backoff_max=0.2,
+        min_watch_seconds=0.3,
+    )
+
+
+class SleepRecorder:
+    """Stands in for asyncio.sleep: remembers each delay and only yields to the loop."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        await asyncio.sleep(0.001)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+class Recorder:
+    """A handler that keeps every (type, old, new) it is told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []
+
+    def __call__(self, event_type: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        self.calls.append((event_type, old, new))
+
+    def seen(self) -> list[tuple[str, str]]:
+        """(type, "ns/name") of each call, in order."""
+        return [(t, caches.object_key(new if new is not None else old or {})) for t, old, new in self.calls]
+
+
+@pytest.fixture
+async def make_reflector(
+    api_client: client.ApiClient, settings: watching.WatchSettings
+) -> AsyncIterator[Callable[..., watching.Reflector]]:
+    made: list[watching.Reflector] = []
+
+    def make(resource: resources.Resource = resources.SERVICES, **kwargs: Any) -> watching.Reflector:
+        kwargs.setdefault("store", caches.Store())
+        kwargs.setdefault("settings", settings)
+        kwargs.setdefault("rng", random.Random(7))
+        reflector = watching.Reflector(api_client, resource, **kwargs)
+        made.append(reflector)
+        return reflector
+
+    yield make
+    for reflector in made:
+        await reflector.stop()

@@ -1,0 +1,56 @@
+"""Resources: collection paths for core and grouped kinds, namespaced and cluster-wide (namespace quoted),
+apiVersion and kubectl names, the TargetGroupBinding version flag, the watched list, the instance-id
+selector."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.kube import resources
+
+
+@pytest.mark.parametrize(
+    ("resource", "namespace", "path"),
+    [
+        pytest.param(resources.SERVICES, "team", "/api/v1/namespaces/team/services", id="core-namespaced"),
+        pytest.param(resources.SERVICES, None, "/api/v1/services", id="core-all"),
+        pytest.param(resources.ROLLOUTS, "a b", "/apis/argoproj.io/v1alpha1/namespaces/a%20b/rollouts",
+                     id="grouped-quoted"),
+        pytest.param(resources.INGRESSES, None, "/apis/networking.k8s.io/v1/ingresses", id="grouped-all"),
+    ],
+)
+def test_collection_path(resource: resources.Resource, namespace: str | None, path: str) -> None:
+    assert resource.collection_path(namespace) == path
+
+
+def test_names() -> None:
+    assert (resources.SERVICES.api_version, resources.SERVICES.name) == ("v1", "services")
+    rs = resources.REPLICA_SETS
+    assert (rs.api_version, rs.name) == ("apps/v1", "replicasets.apps")
+
+
+def test_target_group_binding_version_is_configurable() -> None:
+    assert resources.target_group_bindings().api_version == "elbv2.k8s.aws/v1beta1"
+    assert resources.target_group_bindings("v1").collection_path("x") == (
+        "/apis/elbv2.k8s.aws/v1/namespaces/x/targetgroupbindings"
+    )
+
+
+def test_watched() -> None:
+    assert [r.name for r in resources.watched("v1")] == [
+        "rollouts.argoproj.io", "ingresses.networking.k8s.io", "services", "endpointslices.discovery.k8s.io",
+        "replicasets.apps", "targetgroupbindings.elbv2.k8s.aws",
+    ]
+    assert resources.watched("v1")[-1].version == "v1"
+
+
+@pytest.mark.parametrize(
+    ("instance_id", "selector"),
+    [
+        pytest.param(None, "!argo-rollouts.argoproj.io/controller-instance-id", id="none"),
+        pytest.param("", "!argo-rollouts.argoproj.io/controller-instance-id", id="empty"),
+        pytest.param("blue", "argo-rollouts.argoproj.io/controller-instance-id=blue", id="set"),
+    ],
+)
+def test_instance_selector(instance_id: str | None, selector: str) -> None:
+    assert resources.instance_selector(instance_id) == selector
