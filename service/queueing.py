@@ -243,11 +243,17 @@ class RateLimitingQueue(Generic[K]):
             self._idle.set()
 
     def add_after(self, key: K, seconds: float) -> None:
-        """Add `key` once `seconds` have passed; if it already waits for an earlier time, that one stands."""
+        """Add `key` once `seconds` have passed; if it already waits for an earlier time, that one stands.
+
+        A delay of 0 or less adds at once; a NaN or infinite delay is a caller's bug and raises ValueError.
+        """
+        if not math.isfinite(seconds):
+            raise ValueError(f"add_after({key!r}) on work queue {self.name!r}: the delay must be finite, "
+                             f"not {seconds!r}")
         if self._shutting_down:
             return
         self._metrics.retried()
-        if not seconds > 0:
+        if seconds <= 0:
             self.add(key)
             return
         deadline = self._clock.monotonic() + seconds
@@ -293,7 +299,9 @@ class RateLimitingQueue(Generic[K]):
         self._wake_timer()
 
     async def wait_closed(self) -> None:
-        """After `shutdown()`: wait until the timer task has ended."""
+        """After `shutdown()`: wait until the timer task has ended (RuntimeError if not shut down)."""
+        if not self._shutting_down:
+            raise RuntimeError(f"wait_closed() on work queue {self.name!r} before shutdown()")
         if self._timer is not None:
             await asyncio.wait({self._timer})
 
@@ -301,7 +309,9 @@ class RateLimitingQueue(Generic[K]):
         """`shutdown()`, then wait until every key handed out has been passed to `done()`."""
         self.shutdown()
         if self._processing:
-            self._idle = asyncio.Event()
+            # One event for every caller: nothing can start processing after shutdown, so it is set once.
+            if self._idle is None:
+                self._idle = asyncio.Event()
             await self._idle.wait()
         await self.wait_closed()
 

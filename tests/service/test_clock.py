@@ -49,6 +49,20 @@ async def test_system_clock_is_utc_and_monotonic() -> None:
     assert clock.monotonic() >= first
 
 
+async def _read(clock: clocks.Clock) -> tuple[datetime, float]:
+    """Uses a clock only through the protocol, as `service/` does."""
+    await clock.sleep(0)
+    return clock.now(), clock.monotonic()
+
+
+@pytest.mark.parametrize("make", [pytest.param(clocks.SystemClock, id="system"),
+                                  pytest.param(clocks.FakeClock, id="fake")])
+async def test_both_clocks_serve_the_protocol(make) -> None:
+    now, monotonic = await _read(make())
+    assert now.tzinfo is UTC
+    assert isinstance(monotonic, float)
+
+
 def test_fake_clock_moves_only_when_advanced() -> None:
     clock = clocks.FakeClock(start=datetime(2026, 3, 1, 12, 0, tzinfo=UTC), monotonic_start=50.0)
     assert clock.now() == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

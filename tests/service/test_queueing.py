@@ -183,12 +183,21 @@ async def test_earliest_delay_wins(queue, clock, first: float, second: float, re
     assert await _drain(queue) == []
 
 
-@pytest.mark.parametrize("seconds", [pytest.param(0.0, id="zero"), pytest.param(-1.0, id="negative"),
-                                     pytest.param(math.nan, id="nan")])
+@pytest.mark.parametrize("seconds", [pytest.param(0.0, id="zero"), pytest.param(-1.0, id="negative")])
 async def test_non_positive_delay_adds_at_once(queue, seconds: float) -> None:
     queue.add_after("a", seconds)
     assert len(queue) == 1
     assert await _drain(queue) == ["a"]
+
+
+@pytest.mark.parametrize("seconds", [pytest.param(math.nan, id="nan"), pytest.param(math.inf, id="infinite"),
+                                     pytest.param(-math.inf, id="minus-infinite")])
+async def test_non_finite_delay_is_refused(queue, seconds: float) -> None:
+    message = f"add_after('a') on work queue 'Rollouts': the delay must be finite, not {seconds!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        queue.add_after("a", seconds)
+    await _settle()
+    assert len(queue) == 0
 
 
 async def test_delayed_keys_come_out_in_deadline_order(queue, clock) -> None:
@@ -432,6 +441,21 @@ async def test_shutdown_with_drain_waits_for_keys_in_work(queue) -> None:
 
 async def test_shutdown_with_nothing_in_work_returns_at_once(queue) -> None:
     await asyncio.wait_for(queue.shutdown_with_drain(), timeout=5)
+
+
+async def test_two_drains_both_end_when_the_work_is_done(queue) -> None:
+    queue.add("a")
+    key = await _get(queue)
+    drains = [asyncio.create_task(queue.shutdown_with_drain()) for _ in range(2)]
+    await _settle()
+    assert not any(drain.done() for drain in drains)
+    queue.done(key)
+    await asyncio.wait_for(asyncio.gather(*drains), timeout=5)
+
+
+async def test_wait_closed_before_shutdown_is_refused(queue) -> None:
+    with pytest.raises(RuntimeError, match=r"^wait_closed\(\) on work queue 'Rollouts' before shutdown\(\)$"):
+        await queue.wait_closed()
 
 
 @pytest.mark.parametrize("timer_state", [pytest.param("sleeping", id="timer-sleeping"),
