@@ -7,7 +7,8 @@ deadline, an immediate add leaves a pending delay in place); per-key backoff (do
 forget, num_requeues) and the global token bucket (defaults 10 qps / burst 100, refill); rate-limited adds
 through the queue; shutdown (wakes every getter with QueueShutDown, drops waiting keys, ignores later adds,
 drain waits for done, no task left running); a cancelled getter passes its wake-up on; settings validation;
-the `workqueue_*` metrics read from the registry (names, types, label, help, buckets and values).
+the `workqueue_*` metrics read from the registry (names, types, label, help, buckets and values); a
+hypothesis model of client-go's promises run against any sequence of calls.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from service import clock as clocks
@@ -583,3 +586,120 @@ async def test_queue_without_metrics_never_touches_the_global_registry(clock) ->
     async with _queue(clock) as queue:
         queue.add("a")
         assert REGISTRY.get_sample_value("workqueue_adds_total", NAME) is None
+
+
+# --- model-based property ----------------------------------------------------------------------------------
+
+KEYS = st.sampled_from(["a", "b", "c"])
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), KEYS),
+        st.tuples(st.just("add_after"), KEYS, st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])),
+        st.tuples(st.just("add_rate_limited"), KEYS),
+        st.tuples(st.just("forget"), KEYS),
+        st.tuples(st.just("advance"), st.sampled_from([0.005, 0.25, 1.0, 5.0])),
+        st.tuples(st.just("get")),
+        st.tuples(st.just("done"), st.integers(min_value=0, max_value=2)),
+    ),
+    max_size=40,
+)
+
+
+class Model:
+    """client-go's promises written out plainly: what the queue must hand out, and when."""
+
+    def __init__(self, clock: clocks.FakeClock) -> None:
+        self.clock = clock
+        self.ready: list[str] = []
+        self.dirty: set[str] = set()
+        self.processing: list[str] = []
+        self.pending: dict[str, tuple[float, int]] = {}
+        self.failures: dict[str, int] = {}
+        self.order = 0
+
+    def add(self, key: str) -> None:
+        if key in self.dirty:
+            return
+        self.dirty.add(key)
+        if key not in self.processing:
+            self.ready.append(key)
+
+    def add_after(self, key: str, seconds: float) -> None:
+        if seconds <= 0:
+            self.add(key)
+            return
+        deadline = self.clock.monotonic() + seconds
+        if key not in self.pending or deadline < self.pending[key][0]:
+            self.order += 1
+            self.pending[key] = (deadline, self.order)
+
+    def backoff(self, key: str) -> float:
+        failures = self.failures.get(key, 0)
+        self.failures[key] = failures + 1
+        return min(10.0, 0.005 * float(2 ** failures))
+
+    def fire_due(self) -> None:
+        now = self.clock.monotonic()
+        for key, _ in sorted(((k, v) for k, v in self.pending.items() if v[0] <= now), key=lambda kv: kv[1]):
+            del self.pending[key]
+            self.add(key)
+
+    def get(self) -> str:
+        key = self.ready.pop(0)
+        self.dirty.discard(key)
+        self.processing.append(key)
+        return key
+
+    def done(self, key: str) -> None:
+        self.processing.remove(key)
+        if key in self.dirty:
+            self.ready.append(key)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=OPERATIONS)
+def test_queue_keeps_client_go_promises(operations: list[tuple[object, ...]]) -> None:
+    """Any sequence of calls: the same keys come out in the same order as the model, never two at once."""
+
+    async def scenario() -> None:
+        clock = clocks.FakeClock()
+        model = Model(clock)
+        async with _queue(clock, jitter=0.0, burst=10**6) as queue:
+            for operation in operations:
+                match operation:
+                    case ("add", str(key)):
+                        queue.add(key)
+                        model.add(key)
+                    case ("add_after", str(key), float(seconds)):
+                        queue.add_after(key, seconds)
+                        model.add_after(key, seconds)
+                    case ("add_rate_limited", str(key)):
+                        queue.add_rate_limited(key)
+                        model.add_after(key, model.backoff(key))
+                    case ("forget", str(key)):
+                        queue.forget(key)
+                        model.failures.pop(key, None)
+                    case ("advance", float(seconds)):
+                        clock.advance(seconds)
+                        model.fire_due()
+                    case ("get",) if model.ready:
+                        await _settle()
+                        assert await _get(queue) == model.get()
+                    case ("done", int(index)) if model.processing:
+                        key = model.processing[index % len(model.processing)]
+                        queue.done(key)
+                        model.done(key)
+                await _settle()
+                assert len(queue) == len(model.ready)
+                assert queue.num_requeues("a") == model.failures.get("a", 0)
+                assert len(model.processing) == len(set(model.processing))
+            for key in list(model.processing):
+                queue.done(key)
+                model.done(key)
+            clock.advance(60.0)
+            model.fire_due()
+            handed_out = await _drain(queue)
+            assert handed_out == model.ready
+            assert handed_out == list(dict.fromkeys(handed_out))
+
+    asyncio.run(scenario())
