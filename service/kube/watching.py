@@ -120,7 +120,7 @@ class Reflector:
         self._backoff = Backoff(self.settings, rng or random.Random())
         self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
-        self._expired = 0  # 410s in a row without a watch event between them
+        self._expired = 0  # 410s in a row with no event and no clean watch between them
         self._log = _log.bind(resource=resource.name, namespace=namespace or "*")
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -213,6 +213,7 @@ class Reflector:
                 self._expired = 0
                 self._backoff.reset()
                 self._apply(event)
+        self._expired = 0  # the stream opened and ended cleanly: the resourceVersion was good
         if not seen and loop.time() - started < self.settings.min_watch_seconds:
             raise _ShortWatch("the server ended the watch at once")
 
