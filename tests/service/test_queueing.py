@@ -2,11 +2,12 @@
 
 Aspects: FIFO order; a waiting key is stored once; a key being processed is never handed to a second
 worker and an add meanwhile replays once after `done`; `done` on a key nobody holds is refused; delayed adds
-(earliest deadline wins, non-positive delays add at once, deadline order, the timer re-plans for an earlier
-deadline, an immediate add leaves a pending delay in place); per-key backoff (doubling, cap, jitter bounds,
-forget, num_requeues) and the global token bucket (defaults 10 qps / burst 100, refill); rate-limited adds
-through the queue; shutdown (wakes every getter with QueueShutDown, drops waiting keys, ignores later adds,
-drain waits for done, no task left running); a cancelled getter passes its wake-up on; settings validation;
+(earliest deadline wins, non-positive delays add at once, non-finite ones are refused, deadline order, the
+timer re-plans for an earlier deadline, an immediate add leaves a pending delay in place, the real clock
+drives the timer too); per-key backoff (doubling, cap, jitter bounds, forget, num_requeues) and the global
+token bucket (defaults 10 qps / burst 100, refill); rate-limited adds through the queue; shutdown (wakes
+every getter with QueueShutDown, drops waiting keys, ignores later adds, drain waits for done, wait_closed
+only after shutdown, no task left running); a cancelled getter passes its wake-up on; settings validation;
 the `workqueue_*` metrics read from the registry (names, types, label, help, buckets and values); a
 hypothesis model of client-go's promises run against any sequence of calls.
 """
@@ -229,6 +230,15 @@ async def test_delayed_add_of_a_waiting_key_is_stored_once(queue, clock) -> None
     await _settle()
     assert len(queue) == 1
     assert await _drain(queue) == ["a"]
+
+
+async def test_system_clock_drives_the_timer() -> None:
+    """The one test on real time: 10 ms, awaited through `get`, to prove asyncio.sleep wakes the timer."""
+    async with queueing.RateLimitingQueue[str](clock=clocks.SystemClock()) as queue:
+        queue.add_after("a", 0.01)
+        assert len(queue) == 0
+        assert await _get(queue) == "a"
+        queue.done("a")
 
 
 async def test_immediate_add_leaves_a_pending_delay_in_place(queue, clock) -> None:
