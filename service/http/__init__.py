@@ -1,0 +1,1 @@
+"""HTTP endpoints of the controller: probes, metrics (and later the debug API)."""
