@@ -30,9 +30,9 @@ from service import workqueue_metrics
 __all__ = [
     "ItemBackoff",
     "QueueShutDown",
-    "QueueingSettings",
     "RateLimiter",
     "RateLimitingQueue",
+    "RetrySettings",
     "TokenBucket",
     "default_rate_limiter",
 ]
@@ -45,11 +45,8 @@ class QueueShutDown(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class QueueingSettings:
-    """How one work queue retries; the defaults retry a failing rollout within seconds."""
-
-    name: str = "Rollouts"
-    """The `name` label of the `workqueue_*` metrics (the reference's rollout queue is "Rollouts")."""
+class RetrySettings:
+    """How a work queue spaces the retries of failed keys; the defaults retry a rollout within seconds."""
 
     base_delay_seconds: float = 0.005
     """First per-key backoff after a failure; it doubles with every further failure."""
@@ -147,12 +144,12 @@ class _MaxOf:
         return self._backoff.num_requeues(key)
 
 
-def default_rate_limiter(settings: QueueingSettings, *, clock: clocks.Clock,
+def default_rate_limiter(retry: RetrySettings, *, clock: clocks.Clock,
                          rng: random.Random | None = None) -> RateLimiter:
-    """The per-key backoff combined with the global bucket, both from `settings`."""
-    backoff = ItemBackoff(base=settings.base_delay_seconds, cap=settings.max_delay_seconds,
-                          jitter=settings.jitter, rng=rng or random.Random())
-    return _MaxOf(backoff, TokenBucket(qps=settings.qps, burst=settings.burst, clock=clock))
+    """The per-key backoff combined with the global bucket, both from `retry`."""
+    backoff = ItemBackoff(base=retry.base_delay_seconds, cap=retry.max_delay_seconds,
+                          jitter=retry.jitter, rng=rng or random.Random())
+    return _MaxOf(backoff, TokenBucket(qps=retry.qps, burst=retry.burst, clock=clock))
 
 
 class RateLimitingQueue(Generic[K]):
@@ -162,14 +159,18 @@ class RateLimitingQueue(Generic[K]):
     timer task (started by the first delayed add) that sleeps on the clock until the earliest deadline.
     """
 
-    def __init__(self, *, clock: clocks.Clock, settings: QueueingSettings | None = None,
+    def __init__(self, *, clock: clocks.Clock, name: str = "Rollouts", retry: RetrySettings | None = None,
                  rate_limiter: RateLimiter | None = None,
                  metrics: workqueue_metrics.WorkqueueMetrics | None = None,
                  rng: random.Random | None = None) -> None:
-        """`metrics` None (for tests) records into a private registry; `rng` None seeds from the system."""
-        self._settings = settings or QueueingSettings()
+        """`name` labels the metrics (the reference's queues: "Rollouts", "Ingresses", "Services").
+
+        `rate_limiter` None builds the default from `retry`; `metrics` None (for tests) records into a
+        private registry; `rng` None seeds the jitter from the system.
+        """
+        self._name = name
         self._clock = clock
-        self._limiter = rate_limiter or default_rate_limiter(self._settings, clock=clock, rng=rng)
+        self._limiter = rate_limiter or default_rate_limiter(retry or RetrySettings(), clock=clock, rng=rng)
         self._ready: deque[K] = deque()
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
@@ -182,12 +183,12 @@ class RateLimitingQueue(Generic[K]):
         self._idle: asyncio.Event | None = None
         self._shutting_down = False
         families = metrics or workqueue_metrics.WorkqueueMetrics(CollectorRegistry())
-        self._metrics = families.recorder(self._settings.name, monotonic=clock.monotonic,
+        self._metrics = families.recorder(name, monotonic=clock.monotonic,
                                           depth=lambda: len(self._dirty))
 
     @property
     def name(self) -> str:
-        return self._settings.name
+        return self._name
 
     def __len__(self) -> int:
         """Keys ready to be handed out (not those being processed or waiting for a delay)."""

@@ -53,9 +53,9 @@ async def queue(clock: clocks.FakeClock) -> AsyncIterator[queueing.RateLimitingQ
 
 
 def _queue(clock: clocks.FakeClock, registry: CollectorRegistry | None = None,
-           **settings: object) -> queueing.RateLimitingQueue[str]:
+           **retry: float) -> queueing.RateLimitingQueue[str]:
     metrics = workqueue_metrics.WorkqueueMetrics(registry) if registry is not None else None
-    return queueing.RateLimitingQueue(clock=clock, settings=queueing.QueueingSettings(**settings),  # type: ignore[arg-type]
+    return queueing.RateLimitingQueue(clock=clock, retry=queueing.RetrySettings(**retry),  # type: ignore[arg-type]
                                       metrics=metrics, rng=random.Random(7))
 
 
@@ -295,10 +295,10 @@ def test_jitter_shortens_each_delay_by_at_most_its_fraction() -> None:
 
 
 def test_default_bucket_lets_a_burst_of_100_through_then_10_per_second(clock) -> None:
-    settings = queueing.QueueingSettings(jitter=0.0)
-    assert (settings.qps, settings.burst, settings.base_delay_seconds, settings.max_delay_seconds) == (
-        10.0, 100, 0.005, 10.0)
-    limiter = queueing.default_rate_limiter(settings, clock=clock)
+    retry = queueing.RetrySettings(jitter=0.0)
+    defaults = (retry.qps, retry.burst, retry.base_delay_seconds, retry.max_delay_seconds)
+    assert defaults == (10.0, 100, 0.005, 10.0)
+    limiter = queueing.default_rate_limiter(retry, clock=clock)
     first_hundred = [limiter.when(f"k{n}") for n in range(100)]
     assert first_hundred == [pytest.approx(0.005)] * 100
     assert [limiter.when("k100"), limiter.when("k101")] == [pytest.approx(0.1), pytest.approx(0.2)]
@@ -314,15 +314,14 @@ def test_default_bucket_lets_a_burst_of_100_through_then_10_per_second(clock) ->
     ],
 )
 def test_bucket_refills_with_time(clock, pause: float, delay: float) -> None:
-    limiter = queueing.default_rate_limiter(queueing.QueueingSettings(jitter=0.0, burst=2), clock=clock)
+    limiter = queueing.default_rate_limiter(queueing.RetrySettings(jitter=0.0, burst=2), clock=clock)
     assert [limiter.when("a"), limiter.when("b")] == [pytest.approx(0.005)] * 2
     clock.advance(pause)
     assert limiter.when("c") == pytest.approx(delay)
 
 
 def test_bucket_and_backoff_combined_takes_the_larger(clock) -> None:
-    limiter = queueing.default_rate_limiter(queueing.QueueingSettings(jitter=0.0, burst=1, qps=1.0),
-                                            clock=clock)
+    limiter = queueing.default_rate_limiter(queueing.RetrySettings(jitter=0.0, burst=1, qps=1.0), clock=clock)
     assert limiter.when("a") == pytest.approx(0.005)
     assert limiter.when("a") == pytest.approx(1.0)  # bucket (1 s) beats backoff (10 ms)
     clock.advance(100.0)
@@ -397,7 +396,7 @@ BUCKET_ERROR = "^the retry bucket needs a finite qps > 0 and a burst >= 1$"
 )
 def test_settings_are_validated(settings: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        queueing.QueueingSettings(**settings)  # type: ignore[arg-type]
+        queueing.RetrySettings(**settings)  # type: ignore[arg-type]
 
 
 # --- shutdown ----------------------------------------------------------------------------------------------
@@ -578,8 +577,7 @@ async def test_two_queues_share_one_registry_by_name(clock) -> None:
     registry = CollectorRegistry()
     metrics = workqueue_metrics.WorkqueueMetrics(registry)
     rollouts = queueing.RateLimitingQueue[str](clock=clock, metrics=metrics)
-    ingresses = queueing.RateLimitingQueue[str](clock=clock, metrics=metrics,
-                                                settings=queueing.QueueingSettings(name="Ingresses"))
+    ingresses = queueing.RateLimitingQueue[str](clock=clock, metrics=metrics, name="Ingresses")
     rollouts.add("a")
     ingresses.add("x")
     ingresses.add("y")
