@@ -2,19 +2,24 @@
 relist and without missing what changed meanwhile; compaction turns the resume into 410, which relists and
 replaces the store (objects deleted or changed while disconnected are reported); a repeated 410 backs off;
 failing LISTs (500, 429 with Retry-After) and failing WATCHes retry with growing jittered delays; slow LIST
-and WATCH calls hit their client deadlines and are retried; a watch the server ends at once backs off."""
+and WATCH calls hit their client deadlines and are retried; a watch the server ends at once backs off; an
+unreachable server is retried and logged."""
 
 from __future__ import annotations
 
+import random
+import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import structlog.testing
+from kubernetes_asyncio import client
 
 from sandbox.apiserver.server import ApiServer
 from sandbox.apiserver.storage import Storage
-from service.kube import watching
+from service.kube import caches, resources, watching
 from tests.sandbox.polling import until
 from tests.service.kube.conftest import Recorder, SleepRecorder
 
@@ -187,3 +192,22 @@ async def test_watch_ended_at_once_backs_off(
     reflector.start()
     await until(lambda: len(sleeps.delays) >= 3, what="three short watches")
     assert reflector.lists == 1
+
+
+async def test_unreachable_server_is_retried_and_logged(sleeps: SleepRecorder) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with client.ApiClient(client.Configuration(host=f"http://127.0.0.1:{port}")) as api:
+        reflector = watching.Reflector(
+            api, resources.SERVICES, caches.Store(), settings=watching.WatchSettings(backoff_initial=0.02),
+            rng=random.Random(1), sleep=sleeps,
+        )
+        with structlog.testing.capture_logs() as logs:
+            reflector.start()
+            await until(lambda: len(sleeps.delays) >= 3, what="three refused connections")
+            await reflector.stop()
+    assert not reflector.synced.is_set()
+    failures = [e for e in logs if e["event"] == "list/watch failed, retrying"]
+    assert failures[0]["error"] == "ClientConnectorError"
+    assert [e["failures"] for e in failures[:3]] == [1, 2, 3]
