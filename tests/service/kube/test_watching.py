@@ -1,12 +1,13 @@
 """Reflector against the API emulator: the first LIST fills the store and sets `synced`; add/modify/delete
 flow into the store and the handlers (with old and new); bookmarks advance the resourceVersion without events;
 namespace scoping; the controller-instance-id label selector (leaving it reads as a delete); indexes stay
-right across updates; a failing handler neither stops the cache nor the other handlers; `wait_synced`;
-stopping leaves no task and no open watch, and a reflector can be started again."""
+right across updates; the backoff schedule; a failing handler neither stops the cache nor the other
+handlers; `wait_synced`; stopping leaves no task and no open watch, and a reflector can be started again."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -178,3 +179,16 @@ async def test_stop_leaves_no_task_and_no_watch(
     reflector.start()
     await until(lambda: "default/later" in reflector.store, what="the restarted reflector to relist")
     assert reflector.lists == 2
+
+
+def test_backoff_grows_caps_honours_a_floor_and_resets() -> None:
+    settings = watching.WatchSettings(backoff_initial=1.0, backoff_max=4.0, backoff_factor=2.0)
+    backoff = watching.Backoff(settings, random.Random(3))
+    delays = [backoff.next_delay() for _ in range(5)]
+    for delay, base in zip(delays, [1.0, 2.0, 4.0, 4.0, 4.0], strict=True):
+        assert base / 2 <= delay <= base
+    assert backoff.failures == 5
+    assert backoff.next_delay(at_least=10.0) == 10.0
+    backoff.reset()
+    assert backoff.failures == 0
+    assert backoff.next_delay() <= 1.0
