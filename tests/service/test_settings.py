@@ -97,7 +97,8 @@ PARSED = [
                  id="ingress-api-version"),
     pytest.param(["--rollout-threads", "3"], "queueing.rollout_threads", 3, id="rollout-threads"),
     pytest.param(["--ingress-threads", "4"], "queueing.ingress_threads", 4, id="ingress-threads"),
-    pytest.param(["--aws-verify-target-group"], "aws.verify_target_group", True, id="aws-verify-target-group"),
+    pytest.param(["--aws-verify-target-group"], "aws.verify_target_group", True,
+                 id="aws-verify-target-group"),
     pytest.param(["--aws-verify-target-group=False"], "aws.verify_target_group", False,
                  id="aws-verify-target-group-false"),
     pytest.param(["--alb-verify-weight"], "aws.verify_target_group", True, id="alb-verify-weight-alias"),
@@ -183,8 +184,9 @@ BAD = [
                  id="bool-word"),
     pytest.param(["--alb-verify-weight=yes"], "argument --aws-verify-target-group/--alb-verify-weight: must "
                  "be true or false, got 'yes'", id="alias-bool-word"),
-    pytest.param(["--leader-election-lease-duration", "fifteen"], "argument --leader-election-lease-duration: "
-                 "not a duration: 'fifteen' (use e.g. 10s, 1m30s, 500ms or a number of seconds)",
+    pytest.param(["--leader-election-lease-duration", "fifteen"], "argument "
+                 "--leader-election-lease-duration: not a duration: 'fifteen' (use e.g. 10s, 1m30s, 500ms "
+                 "or a number of seconds)",
                  id="duration-word"),
     pytest.param(["--leader-election-retry-period", "0s"], "argument --leader-election-retry-period: must be "
                  "more than 0, got '0s'", id="duration-zero"),
@@ -223,8 +225,8 @@ def test_plain_seconds_are_a_duration() -> None:
 
 LEADER_RULES = [
     pytest.param(["--leader-election-lease-duration", "10s"],
-                 "--leader-election-lease-duration (10s) must be longer than --leader-election-renew-deadline "
-                 "(10s)", id="lease-not-longer-than-renew"),
+                 "--leader-election-lease-duration (10s) must be longer than "
+                 "--leader-election-renew-deadline (10s)", id="lease-not-longer-than-renew"),
     pytest.param(["--leader-election-retry-period", "9s"],
                  "--leader-election-renew-deadline (10s) must be longer than 1.2 x "
                  "--leader-election-retry-period (9s)", id="renew-within-jittered-retry"),
@@ -311,7 +313,7 @@ def test_parse_duration(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "s", "1 s", "1s2", "+", "-", "1.2.3s", "ms5", "inf", "nan"])
 def test_parse_duration_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="^not a"):
+    with pytest.raises(ValueError, match=r"^not a"):
         settings.parse_duration(text)
 
 
