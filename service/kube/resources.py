@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 __all__ = [
-    "DEFAULT_TARGET_GROUP_BINDING_VERSION",
+    "DEFAULT_TARGET_GROUP_BINDING_API_VERSION",
     "ENDPOINT_SLICES",
     "INGRESSES",
     "INSTANCE_ID_LABEL",
@@ -23,7 +23,7 @@ __all__ = [
     "watched",
 ]
 
-DEFAULT_TARGET_GROUP_BINDING_VERSION = "v1beta1"
+DEFAULT_TARGET_GROUP_BINDING_API_VERSION = "elbv2.k8s.aws/v1beta1"
 INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
 
 
@@ -61,21 +61,25 @@ ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "Endpoint
 REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet")
 
 
-def target_group_bindings(version: str = DEFAULT_TARGET_GROUP_BINDING_VERSION) -> Resource:
-    """The LBC's TargetGroupBinding at the version `--aws-target-group-binding-api-version` names."""
-    return Resource("elbv2.k8s.aws", version, "targetgroupbindings", "TargetGroupBinding")
+def target_group_bindings(api_version: str = DEFAULT_TARGET_GROUP_BINDING_API_VERSION) -> Resource:
+    """The LBC's TargetGroupBinding at `--aws-target-group-binding-api-version` (GROUP/VERSION).
+
+    A ValueError when it is not GROUP/VERSION (the flag parser checks this first).
+    """
+    group, _, version = api_version.partition("/")
+    if not group or not version or "/" in version:
+        raise ValueError(f"TargetGroupBinding API version must be GROUP/VERSION, got {api_version!r}")
+    return Resource(group, version, "targetgroupbindings", "TargetGroupBinding")
 
 
-def watched(target_group_binding_version: str = DEFAULT_TARGET_GROUP_BINDING_VERSION) -> tuple[Resource, ...]:
-    """Every resource the controller keeps a cache of, Rollouts first."""
-    return (
-        ROLLOUTS,
-        INGRESSES,
-        SERVICES,
-        ENDPOINT_SLICES,
-        REPLICA_SETS,
-        target_group_bindings(target_group_binding_version),
-    )
+def watched(
+    target_group_binding_api_version: str | None = DEFAULT_TARGET_GROUP_BINDING_API_VERSION,
+) -> tuple[Resource, ...]:
+    """Every resource the controller keeps a cache of, Rollouts first; None leaves TargetGroupBindings out."""
+    core = (ROLLOUTS, INGRESSES, SERVICES, ENDPOINT_SLICES, REPLICA_SETS)
+    if target_group_binding_api_version is None:
+        return core
+    return (*core, target_group_bindings(target_group_binding_api_version))
 
 
 def instance_selector(instance_id: str | None) -> str:

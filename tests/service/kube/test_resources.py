@@ -31,17 +31,24 @@ def test_names() -> None:
 
 def test_target_group_binding_version_is_configurable() -> None:
     assert resources.target_group_bindings().api_version == "elbv2.k8s.aws/v1beta1"
-    assert resources.target_group_bindings("v1").collection_path("x") == (
+    assert resources.target_group_bindings("elbv2.k8s.aws/v1").collection_path("x") == (
         "/apis/elbv2.k8s.aws/v1/namespaces/x/targetgroupbindings"
     )
 
 
+@pytest.mark.parametrize("bad", ["v1", "/v1", "elbv2.k8s.aws/", "a/b/c", ""])
+def test_target_group_binding_version_must_be_group_version(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"^TargetGroupBinding API version must be GROUP/VERSION, got "):
+        resources.target_group_bindings(bad)
+
+
 def test_watched() -> None:
-    assert [r.name for r in resources.watched("v1")] == [
-        "rollouts.argoproj.io", "ingresses.networking.k8s.io", "services", "endpointslices.discovery.k8s.io",
-        "replicasets.apps", "targetgroupbindings.elbv2.k8s.aws",
-    ]
-    assert resources.watched("v1")[-1].version == "v1"
+    core = ["rollouts.argoproj.io", "ingresses.networking.k8s.io", "services",
+            "endpointslices.discovery.k8s.io", "replicasets.apps"]
+    with_bindings = resources.watched("elbv2.k8s.aws/v1")
+    assert [r.name for r in with_bindings] == [*core, "targetgroupbindings.elbv2.k8s.aws"]
+    assert with_bindings[-1].version == "v1"
+    assert [r.name for r in resources.watched(None)] == core
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,116 @@
+"""The controller's informers: one reflector and cache per watched resource, wired to one enqueue function.
+
+Room: observe. It assembles reflectors (service.kube.watching), caches with their indexes (caches, indexes)
+and the key fan-out (enqueuing); it starts and stops them together and says when all have synced (/readyz).
+It never reconciles and never writes to the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from kubernetes_asyncio import client
+
+from service.kube import caches, enqueuing, indexes, resources, watching
+
+__all__ = ["REPLICA_SET_SELECTOR", "Informers", "build"]
+
+REPLICA_SET_SELECTOR = "rollouts-pod-template-hash"
+"""Only ReplicaSets a Rollout controller made (ours or the reference's) carry this label: the rest of the
+cluster's ReplicaSets (Deployments') are never cached."""
+
+
+@dataclass(frozen=True, slots=True)
+class Informers:
+    """Reflectors by resource; their `store`s are the caches reconcilers read."""
+
+    rollouts: watching.Reflector
+    ingresses: watching.Reflector
+    services: watching.Reflector
+    endpoint_slices: watching.Reflector
+    replica_sets: watching.Reflector
+    target_group_bindings: watching.Reflector | None
+    """None unless target groups are verified (the LBC's CRD may not even be installed otherwise)."""
+
+    @property
+    def all(self) -> tuple[watching.Reflector, ...]:
+        """Every reflector, Rollouts first."""
+        core = (self.rollouts, self.ingresses, self.services, self.endpoint_slices, self.replica_sets)
+        return core if self.target_group_bindings is None else (*core, self.target_group_bindings)
+
+    def start(self) -> None:
+        """Start every reflector (each runs as its own task)."""
+        for reflector in self.all:
+            reflector.start()
+
+    async def stop(self) -> None:
+        """Stop every reflector and wait until their connections are closed."""
+        await asyncio.gather(*(reflector.stop() for reflector in self.all))
+
+    def synced(self) -> bool:
+        """True once every cache holds its first LIST (what /readyz reports)."""
+        return all(reflector.synced.is_set() for reflector in self.all)
+
+    async def wait_synced(self, within: float) -> bool:
+        """Wait until every cache has synced; False when `within` seconds pass first."""
+        return await watching.wait_synced(self.all, within)
+
+
+def build(
+    api: client.ApiClient,
+    enqueue: enqueuing.Enqueue,
+    *,
+    namespace: str | None = None,
+    instance_id: str | None = None,
+    target_group_binding_api_version: str | None = None,
+    replica_set_selector: str | None = REPLICA_SET_SELECTOR,
+    settings: watching.WatchSettings | None = None,
+) -> Informers:
+    """Informers for `--namespaced` (one namespace, or all when None) and `--instance-id` (None: unlabelled).
+
+    TargetGroupBindings are watched only when `target_group_binding_api_version` (GROUP/VERSION, from
+    `--aws-target-group-binding-api-version`) is given, i.e. with `--aws-verify-target-group`.
+    """
+    rollout_store = caches.Store(indexes.ROLLOUT_INDEXERS)
+    fanout = enqueuing.Fanout(rollout_store, enqueue)
+
+    def reflector(
+        resource: resources.Resource,
+        store: caches.Store,
+        handler: watching.Handler,
+        label_selector: str | None = None,
+    ) -> watching.Reflector:
+        return watching.Reflector(
+            api,
+            resource,
+            store,
+            namespace=namespace,
+            label_selector=label_selector,
+            handlers=[handler],
+            settings=settings,
+        )
+
+    return Informers(
+        rollouts=reflector(
+            resources.ROLLOUTS, rollout_store, fanout.on_rollout, resources.instance_selector(instance_id)
+        ),
+        ingresses=reflector(resources.INGRESSES, caches.Store(), fanout.on_ingress),
+        services=reflector(resources.SERVICES, caches.Store(), fanout.on_service),
+        endpoint_slices=reflector(
+            resources.ENDPOINT_SLICES, caches.Store(indexes.ENDPOINT_SLICE_INDEXERS), fanout.on_endpoint_slice
+        ),
+        replica_sets=reflector(
+            resources.REPLICA_SETS,
+            caches.Store(indexes.REPLICA_SET_INDEXERS),
+            fanout.on_replica_set,
+            replica_set_selector,
+        ),
+        target_group_bindings=None
+        if target_group_binding_api_version is None
+        else reflector(
+            resources.target_group_bindings(target_group_binding_api_version),
+            caches.Store(indexes.TARGET_GROUP_BINDING_INDEXERS),
+            fanout.on_target_group_binding,
+        ),
+    )
