@@ -7,6 +7,7 @@ one fails to bind. The same port for both serves all three paths. Probe traffic 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ async def _listen(stack: AsyncExitStack, app: web.Application, host: str, port: 
     try:
         await site.start()
     except OSError as exc:
-        problem = exc.strerror or str(exc)
+        # asyncio's own text repeats the address; the errno's name is what the user needs.
+        problem = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ListenError(exc.errno, f"cannot listen on {host}:{port} ({flag}): {problem}") from exc
     bound: int = runner.addresses[0][1]
     return bound
