@@ -18,7 +18,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from service.kube import caches, resources
 
-__all__ = ["BOOKMARK", "ERROR", "Listing", "WatchEvent", "list_collection", "watch_collection"]
+__all__ = ["BOOKMARK", "ERROR", "Listing", "WatchEvent", "list_collection", "parse_event", "watch_collection"]
 
 BOOKMARK = "BOOKMARK"
 ERROR = "ERROR"
@@ -129,12 +129,13 @@ async def watch_collection(
         while line := await response.content.readline():
             if not line.strip():
                 continue
-            yield _event(json.loads(line))
+            yield parse_event(json.loads(line))
     finally:
         response.close()
 
 
-def _event(raw: Any) -> WatchEvent:
+def parse_event(raw: Any) -> WatchEvent:
+    """A decoded watch line as an event; ApiException for an ERROR event, a bare Status or a bad line."""
     if not isinstance(raw, dict):
         raise _status_error(500, raw, "malformed watch event")
     event_type, obj = raw.get("type"), raw.get("object")

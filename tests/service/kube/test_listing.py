@@ -142,5 +142,5 @@ async def test_watch_deadline(api_client: client.ApiClient, api_server: ApiServe
 )
 def test_malformed_or_error_lines(line: object, status: int) -> None:
     with pytest.raises(ApiException) as caught:
-        listing._event(line)
+        listing.parse_event(line)
     assert caught.value.status == status
