@@ -121,6 +121,7 @@ class Reflector:
         self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
         self._expired = 0  # 410s in a row with no event and no clean watch between them
+        self._progress = asyncio.Event()  # set (and replaced) whenever resource_version moves
         self._log = _log.bind(resource=resource.name, namespace=namespace or "*")
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -140,6 +141,37 @@ class Reflector:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    # ---- consistency -------------------------------------------------------------------------------------
+    def has_seen(self, resource_version: str) -> bool:
+        """Whether the cache reflects everything up to `resource_version` (e.g. the answer to our own write).
+
+        resourceVersions are compared as numbers when both are (etcd revisions, as every API server in use
+        sends), else only for equality.
+        """
+        mine = self.resource_version
+        if mine.isdigit() and resource_version.isdigit():
+            return int(mine) >= int(resource_version)
+        return mine == resource_version
+
+    async def wait_seen(self, resource_version: str, within: float) -> bool:
+        """Wait until `has_seen(resource_version)` (kopf's consistency wait); False after `within` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not self.has_seen(resource_version):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+        return True
+
+    def _advance(self, resource_version: str) -> None:
+        if not resource_version or resource_version == self.resource_version:
+            return
+        self.resource_version = resource_version
+        progress, self._progress = self._progress, asyncio.Event()
+        progress.set()
 
     # ---- the loop ----------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -186,7 +218,7 @@ class Reflector:
         self.lists += 1
         self._backoff.reset()
         changes = self.store.replace(answer.items)
-        self.resource_version = answer.resource_version
+        self._advance(answer.resource_version)
         for change in changes:
             self._tell(change.type, change.old, change.new)
         if not self.synced.is_set():
@@ -220,7 +252,7 @@ class Reflector:
     def _apply(self, event: listing.WatchEvent) -> None:
         rv = caches.resource_version_of(event.object)
         if event.type == listing.BOOKMARK:
-            self.resource_version = rv or self.resource_version
+            self._advance(rv)
             return
         try:
             if event.type in (caches.ADDED, caches.MODIFIED):
@@ -234,7 +266,7 @@ class Reflector:
                 self._log.warning("unknown watch event type skipped", event_type=event.type)
         except KeyError:
             self._log.warning("watch event without a name skipped", event_type=event.type)
-        self.resource_version = rv or self.resource_version
+        self._advance(rv)
 
     def _tell(
         self, event_type: caches.EventType, old: caches.RawObject | None, new: caches.RawObject | None

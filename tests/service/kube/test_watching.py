@@ -2,7 +2,8 @@
 flow into the store and the handlers (with old and new); bookmarks advance the resourceVersion without events;
 namespace scoping; the controller-instance-id label selector (leaving it reads as a delete); indexes stay
 right across updates; the backoff schedule; a failing handler neither stops the cache nor the other
-handlers; `wait_synced`; stopping leaves no task and no open watch, and a reflector can be started again."""
+handlers; `wait_synced`; the consistency wait for our own writes (`has_seen`, `wait_seen`); stopping
+leaves no task and no open watch, and a reflector can be started again."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import asyncio
 import random
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from sandbox.apiserver.server import ApiServer
 from sandbox.apiserver.storage import Storage
@@ -192,3 +195,41 @@ def test_backoff_grows_caps_honours_a_floor_and_resets() -> None:
     backoff.reset()
     assert backoff.failures == 0
     assert backoff.next_delay() <= 1.0
+
+
+async def test_wait_seen_our_own_write(
+    make_reflector: MakeReflector, api_server: ApiServer, storage: Storage
+) -> None:
+    storage.create("services", service("a"))
+    reflector = await started(make_reflector(), api_server)
+    written = storage.merge_patch("services", "default", "a", {"metadata": {"labels": {"v": "2"}}})
+    rv = written["metadata"]["resourceVersion"]
+    assert await reflector.wait_seen(rv, within=5)
+    assert (reflector.store.get("default/a") or {})["metadata"]["resourceVersion"] == rv
+    assert reflector.has_seen(str(int(rv) - 1))
+
+
+@pytest.mark.parametrize(
+    ("current", "asked", "seen"),
+    [
+        pytest.param("10", "9", True, id="older"),
+        pytest.param("10", "10", True, id="same"),
+        pytest.param("10", "11", False, id="newer"),
+        pytest.param("abc", "abc", True, id="opaque-equal"),
+        pytest.param("abc", "abd", False, id="opaque-different"),
+        pytest.param("", "1", False, id="nothing-seen"),
+    ],
+)
+def test_has_seen(make_reflector: MakeReflector, current: str, asked: str, seen: bool) -> None:
+    reflector = make_reflector()
+    reflector.resource_version = current
+    assert reflector.has_seen(asked) is seen
+
+
+async def test_wait_seen_gives_up(
+    make_reflector: MakeReflector, api_server: ApiServer, storage: Storage
+) -> None:
+    reflector = await started(make_reflector(), api_server)
+    future = str(int(storage.resource_version) + 100)
+    assert not await reflector.wait_seen(future, within=0.3)  # bookmarks move it, but never that far
+    assert not await reflector.wait_seen(future, within=0)
