@@ -14,27 +14,16 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from service.aws import elbv2
 
-__all__ = [
-    "COMPAT_FLAGS",
-    "DEFAULT_LEASE_NAMESPACE",
-    "SA_NAMESPACE_FILE",
-    "VERIFY_RETRY_INTERVAL_ENV",
-    "AlbSettings",
-    "HttpSettings",
-    "KubeSettings",
-    "LeaderSettings",
-    "LoggingSettings",
-    "QueueingSettings",
-    "Settings",
-    "SettingsError",
-    "add_arguments",
-    "from_args",
-    "parse_duration",
-]
+__all__ = ["COMPAT_FLAGS", "DEFAULT_LEASE_NAMESPACE", "SA_NAMESPACE_FILE", "VERIFY_RETRY_INTERVAL_ENV",
+           "AlbSettings", "HttpSettings", "KubeSettings", "LeaderSettings", "LoggingSettings",
+           "QueueingSettings", "Settings", "SettingsError", "add_arguments", "from_args", "parse_duration"]
+
+_N = TypeVar("_N", int, float)
 
 VERIFY_RETRY_INTERVAL_ENV = "ROLLOUT_VERIFY_RETRY_INTERVAL"
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -208,41 +197,38 @@ def _positive_duration(text: str) -> float:
     return seconds
 
 
+_GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
+"""strconv.ParseBool's words, which pflag accepts in --flag=value."""
+
+
 def _go_bool(text: str) -> bool:
-    # strconv.ParseBool, which pflag uses for --flag=value.
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+    if text not in _GO_BOOLS:
+        raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+    return _GO_BOOLS[text]
+
+
+def _number(convert: Callable[[str], _N], what: str, *, low: float, high: float = math.inf,
+            low_included: bool = True) -> Callable[[str], _N]:
+    def parse(text: str) -> _N:
+        try:
+            value = convert(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        above = low <= value if low_included else low < value
+        if not (above and value <= high and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text.strip()}")
+        return value
+
+    return parse
 
 
 def _bounded_int(low: int, high: int | None, what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
-        return value
-
-    parse.__name__ = what  # argparse names the type in its messages
-    return parse
+    return _number(int, what, low=low, high=math.inf if high is None else high)
 
 
 def _positive_float(what: str) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return value
-
-    parse.__name__ = what
-    return parse
+    return _number(float, what, low=0.0, low_included=False)
 
 
 _port = _bounded_int(0, 65535, "a port number from 0 to 65535")
@@ -257,11 +243,9 @@ def _log_level(text: str) -> str:
 
 def _log_format(text: str) -> str:
     value = text.strip().lower()
-    if value in ("", "text"):
-        return "text"
-    if value == "json":
-        return "json"
-    raise argparse.ArgumentTypeError(f"must be text or json, got {text!r}")
+    if value not in ("", "text", "json"):
+        raise argparse.ArgumentTypeError(f"must be text or json, got {text!r}")
+    return value or "text"
 
 
 def _address(text: str) -> tuple[str, int] | None:
@@ -304,20 +288,10 @@ _rate = _positive_float("more than 0 calls per second")
 
 # ---- declaration ----
 
-COMPAT_FLAGS: tuple[tuple[str, str], ...] = (
-    ("--kloglevel", "N"),
-    ("--experiment-threads", "N"),
-    ("--analysis-threads", "N"),
-    ("--service-threads", "N"),
-    ("--ephemeral-metadata-threads", "N"),
-    ("--istio-api-version", "V"),
-    ("--ambassador-api-version", "V"),
-    ("--traffic-split-api-version", "V"),
-    ("--appmesh-crd-version", "V"),
-    ("--traefik-api-group", "G"),
-    ("--traefik-api-version", "V"),
-    ("--nginx-ingress-classes", "CLASS"),
-)
+COMPAT_FLAGS = ("--kloglevel", "--experiment-threads", "--analysis-threads", "--service-threads",
+                "--ephemeral-metadata-threads", "--istio-api-version", "--ambassador-api-version",
+                "--traffic-split-api-version", "--appmesh-crd-version", "--traefik-api-group",
+                "--traefik-api-version", "--nginx-ingress-classes")
 """Reference flags for features we do not have: accepted (so the reference's args still start us), unused."""
 
 
@@ -403,9 +377,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     compat = parser.add_argument_group(
         "Reference flags for features alb-rollouts does not have", "accepted so the reference's args still "
         "start the controller; they change nothing")
-    for name, metavar in COMPAT_FLAGS:
+    for name in COMPAT_FLAGS:
         compat.add_argument(name, dest=f"ignored_{name[2:].replace('-', '_')}", action="append",
-                            metavar=metavar, help="no effect")
+                            metavar="VALUE", help="no effect")
     compat.add_argument("--self-service-notification-enabled", dest="ignored_self_service_notification",
                         nargs="?", const=True, type=_go_bool, metavar="BOOL", help="no effect")
 

@@ -327,7 +327,7 @@ def test_lease_namespace_from_pod_namespace(tmp_path: Path) -> None:
 
 
 def test_reference_flags_for_absent_features_are_accepted() -> None:
-    argv = [name + "=1" for name, _ in settings.COMPAT_FLAGS]
+    argv = [name + "=1" for name in settings.COMPAT_FLAGS]
     argv += ["--self-service-notification-enabled", "--nginx-ingress-classes", "nginx"]
     assert _settings(argv) == _settings([])
 
