@@ -147,7 +147,8 @@ class Settings:
     """Log level and format."""
 
 
-_ALB, _HTTP = AlbSettings(), HttpSettings()  # defaults (a slotted class attribute is a descriptor)
+_ALB, _HTTP, _LEADER = AlbSettings(), HttpSettings(), LeaderSettings()  # defaults (slotted class attributes
+# are descriptors, not values)
 
 # ---- value parsers: each raises ArgumentTypeError, which argparse reports as "argument --flag: ..." ----
 
@@ -263,6 +264,17 @@ def _address(text: str) -> tuple[str, int] | None:
     return (host or "0.0.0.0", port)
 
 
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
+def _label_value(text: str) -> str:
+    # It becomes a label selector value: an invalid one would only fail later, at the API server.
+    if not _LABEL_VALUE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be a label value (up to 63 letters, digits, '-', '_' or '.', "
+                                         f"starting and ending with a letter or digit), got {text!r}")
+    return text
+
+
 def _endpoint_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -309,7 +321,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "~/.kube/config, then in-cluster)")
     _bool_flag(kube, "--namespaced", dest="namespaced", default=False,
                help_text="watch only the kubeconfig's namespace; no cluster RBAC needed")
-    kube.add_argument("--instance-id", default="", metavar="ID",
+    kube.add_argument("--instance-id", type=_label_value, default="", metavar="ID",
                       help="handle only Rollouts labelled "
                       "argo-rollouts.argoproj.io/controller-instance-id=ID (default: only unlabelled ones)")
     kube.add_argument("--qps", type=_positive_float("a number of requests per second above 0"), default=40.0,
@@ -407,8 +419,7 @@ def _build(args: argparse.Namespace, env: Mapping[str, str], namespace_file: Pat
         renew_deadline_seconds=args.leader_election_renew_deadline,
         retry_period_seconds=args.leader_election_retry_period,
         namespace=_lease_namespace(env, namespace_file),
-        lease_name=("alb-rollouts-controller-lock" if not args.instance_id
-                    else f"alb-rollouts-controller-lock-{args.instance_id}"),
+        lease_name=_lease_name(args.instance_id),
     )
     if leader.elect:
         _check_leader(leader)
@@ -457,6 +468,12 @@ def _check_leader(leader: LeaderSettings) -> None:
         raise SettingsError(
             f"--leader-election-renew-deadline ({leader.renew_deadline_seconds:g}s) must be longer than "
             f"1.2 x --leader-election-retry-period ({leader.retry_period_seconds:g}s)")
+
+
+def _lease_name(instance_id: str) -> str:
+    # A Lease name is a DNS subdomain: lower case, no "_"; an instance id is a label value, which may differ.
+    suffix = re.sub(r"[^a-z0-9.-]+", "-", instance_id.lower()).strip("-.")
+    return f"{_LEADER.lease_name}-{suffix}" if suffix else _LEADER.lease_name
 
 
 def _lease_namespace(env: Mapping[str, str], namespace_file: Path) -> str:

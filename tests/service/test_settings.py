@@ -145,6 +145,9 @@ PARSED = [
                  id="retry-period-seconds"),
     pytest.param(["--instance-id", "blue"], "leader.lease_name", "alb-rollouts-controller-lock-blue",
                  id="lease-name-per-instance"),
+    pytest.param(["--instance-id", "Blue_Team.1"], "leader.lease_name",
+                 "alb-rollouts-controller-lock-blue-team.1", id="lease-name-dns-safe"),
+    pytest.param(["--instance-id", "a" * 63], "kube.instance_id", "a" * 63, id="instance-id-63"),
     pytest.param(["--loglevel", "debug"], "logging.level", "debug", id="loglevel-debug"),
     pytest.param(["--loglevel", "WARN"], "logging.level", "warn", id="loglevel-upper"),
     pytest.param(["--loglevel", "warning"], "logging.level", "warn", id="loglevel-warning"),
@@ -161,6 +164,8 @@ def test_flag_parsing(argv: list[str], path: str, expected: Any) -> None:
     assert _field(_settings(argv), path) == expected
 
 
+LABEL = ("argument --instance-id: must be a label value (up to 63 letters, digits, '-', '_' or '.', starting "
+         "and ending with a letter or digit),")
 BAD = [
     pytest.param(["--qps", "0"], "argument --qps: must be a number of requests per second above 0, got 0",
                  id="qps-zero"),
@@ -205,6 +210,9 @@ BAD = [
     pytest.param(["--aws-target-group-binding-api-version", "v1beta1"], "argument "
                  "--aws-target-group-binding-api-version: must be GROUP/VERSION, got 'v1beta1'",
                  id="tgb-version"),
+    pytest.param(["--instance-id=-blue"], f"{LABEL} got '-blue'", id="instance-id-leading-dash"),
+    pytest.param(["--instance-id", "a" * 64], f"{LABEL} got '{'a' * 64}'", id="instance-id-too-long"),
+    pytest.param(["--instance-id", "blue team"], f"{LABEL} got 'blue team'", id="instance-id-space"),
     pytest.param(["--ingress-api-version", "networking.k8s.io/v1"], "argument --ingress-api-version: must be "
                  "networking/v1 or extensions/v1beta1, got 'networking.k8s.io/v1'", id="ingress-api-version"),
 ]
