@@ -147,8 +147,8 @@ class Settings:
     """Log level and format."""
 
 
-_ALB, _HTTP, _LEADER = AlbSettings(), HttpSettings(), LeaderSettings()  # defaults (slotted class attributes
-# are descriptors, not values)
+# Defaults read from instances: on a slotted dataclass the class attribute is a descriptor, not the value.
+_ALB, _HTTP, _LEADER = AlbSettings(), HttpSettings(), LeaderSettings()
 
 # ---- value parsers: each raises ArgumentTypeError, which argparse reports as "argument --flag: ..." ----
 
