@@ -1,8 +1,10 @@
 """Fixtures for the HTTP endpoint tests: a fresh registry and health per test, the listeners on loopback
-port 0, and an aiohttp client session (the same client code path a kubelet or Prometheus exercises)."""
+port 0, an aiohttp client session (the same client code path a kubelet or Prometheus exercises), and a
+check that no test leaves a task running (a listener not cleaned up would)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,6 +15,16 @@ from service import settings
 from service.http import health, server
 
 __all__: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+async def _no_task_left_running() -> AsyncIterator[None]:
+    yield
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in left:
+        task.cancel()
+    assert not left, f"tasks still running after the test: {left}"
 
 
 @pytest.fixture
