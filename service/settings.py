@@ -8,29 +8,22 @@ It never reads settings from globals later, never logs, and never touches the ne
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-from urllib.parse import urlsplit
 
+from service import flag_values
 from service.aws import elbv2
 
 __all__ = ["COMPAT_FLAGS", "DEFAULT_LEASE_NAMESPACE", "SA_NAMESPACE_FILE", "VERIFY_RETRY_INTERVAL_ENV",
            "AlbSettings", "HttpSettings", "KubeSettings", "LeaderSettings", "LoggingSettings",
-           "QueueingSettings", "Settings", "SettingsError", "add_arguments", "from_args", "parse_duration"]
-
-_N = TypeVar("_N", int, float)
+           "QueueingSettings", "Settings", "SettingsError", "add_arguments", "from_args"]
 
 VERIFY_RETRY_INTERVAL_ENV = "ROLLOUT_VERIFY_RETRY_INTERVAL"
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 DEFAULT_LEASE_NAMESPACE = "argo-rollouts"
-LOG_LEVELS = {"trace": "debug", "debug": "debug", "info": "info", "warn": "warn", "warning": "warn",
-              "error": "error", "fatal": "error", "panic": "error"}
-"""logrus's level names (the reference parses --loglevel with logrus) mapped to the four we log at."""
 
 
 class SettingsError(ValueError):
@@ -150,154 +143,6 @@ class Settings:
 # Defaults read from instances: on a slotted dataclass the class attribute is a descriptor, not the value.
 _ALB, _HTTP, _LEADER = AlbSettings(), HttpSettings(), LeaderSettings()
 
-# ---- value parsers: each raises ArgumentTypeError, which argparse reports as "argument --flag: ..." ----
-
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from a Go duration ("10s", "1m30s", "500ms") or a plain number of seconds ("10", "2.5")."""
-    value = text.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = _go_duration(value)
-    if not math.isfinite(seconds):
-        raise ValueError(f"not a finite duration: {text!r}")
-    return seconds
-
-
-def _go_duration(value: str) -> float:
-    # time.ParseDuration: an optional sign, then one or more <number><unit>; a bare "0" needs no unit.
-    sign, body = 1.0, value
-    if body[:1] in ("+", "-"):
-        sign, body = (-1.0 if body[0] == "-" else 1.0), body[1:]
-    if body == "0":
-        return 0.0
-    problem = f"not a duration: {value!r} (use e.g. 10s, 1m30s, 500ms or a number of seconds)"
-    if not body:
-        raise ValueError(problem)
-    position, total = 0, 0.0
-    while position < len(body):
-        match = _GO_PART.match(body, position)
-        if match is None:
-            raise ValueError(problem)
-        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        position = match.end()
-    return sign * total
-
-
-def _positive_duration(text: str) -> float:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
-    return seconds
-
-
-_GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
-             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
-"""strconv.ParseBool's words, which pflag accepts in --flag=value."""
-
-
-def _go_bool(text: str) -> bool:
-    if text not in _GO_BOOLS:
-        raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
-    return _GO_BOOLS[text]
-
-
-def _number(convert: Callable[[str], _N], what: str, *, low: float, high: float = math.inf,
-            low_included: bool = True) -> Callable[[str], _N]:
-    def parse(text: str) -> _N:
-        try:
-            value = convert(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        above = low <= value if low_included else low < value
-        if not (above and value <= high and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text.strip()}")
-        return value
-
-    return parse
-
-
-def _bounded_int(low: int, high: int | None, what: str) -> Callable[[str], int]:
-    return _number(int, what, low=low, high=math.inf if high is None else high)
-
-
-def _positive_float(what: str) -> Callable[[str], float]:
-    return _number(float, what, low=0.0, low_included=False)
-
-
-_port = _bounded_int(0, 65535, "a port number from 0 to 65535")
-
-
-def _log_level(text: str) -> str:
-    level = LOG_LEVELS.get(text.strip().lower())
-    if level is None:
-        raise argparse.ArgumentTypeError(f"must be one of debug, info, warn, error; got {text!r}")
-    return level
-
-
-def _log_format(text: str) -> str:
-    value = text.strip().lower()
-    if value not in ("", "text", "json"):
-        raise argparse.ArgumentTypeError(f"must be text or json, got {text!r}")
-    return value or "text"
-
-
-def _address(text: str) -> tuple[str, int] | None:
-    if text == "":
-        return None
-    host, sep, port_text = text.rpartition(":")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"must be HOST:PORT (or \"\" to turn it off), got {text!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        port = _port(port_text)
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"{exc} in {text!r}") from None
-    return (host or "0.0.0.0", port)
-
-
-_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
-
-
-def _label_value(text: str) -> str:
-    # It becomes a label selector value: an invalid one would only fail later, at the API server.
-    if not _LABEL_VALUE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"must be a label value (up to 63 letters, digits, '-', '_' or '.', "
-                                         f"starting and ending with a letter or digit), got {text!r}")
-    return text
-
-
-def _endpoint_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL, got {text!r}")
-    return text
-
-
-def _ingress_api_version(text: str) -> str:
-    if text not in ("", "networking/v1", "extensions/v1beta1"):
-        raise argparse.ArgumentTypeError(f"must be networking/v1 or extensions/v1beta1, got {text!r}")
-    return text
-
-
-def _group_version(text: str) -> str:
-    group, sep, version = text.partition("/")
-    if not sep or not group or not version or "/" in version:
-        raise argparse.ArgumentTypeError(f"must be GROUP/VERSION, got {text!r}")
-    return text
-
-
-_rate = _positive_float("more than 0 calls per second")
-
-
 # ---- declaration ----
 
 COMPAT_FLAGS = ("--kloglevel", "--experiment-threads", "--analysis-threads", "--service-threads",
@@ -309,7 +154,7 @@ COMPAT_FLAGS = ("--kloglevel", "--experiment-threads", "--analysis-threads", "--
 
 def _bool_flag(group: argparse._ArgumentGroup, *names: str, dest: str, default: bool, help_text: str) -> None:
     # pflag booleans: "--flag" means true, "--flag=false" turns a default-true flag off.
-    group.add_argument(*names, dest=dest, nargs="?", const=True, default=default, type=_go_bool,
+    group.add_argument(*names, dest=dest, nargs="?", const=True, default=default, type=flag_values.go_bool,
                        metavar="BOOL", help=f"{help_text} (default {str(default).lower()})")
 
 
@@ -321,20 +166,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "~/.kube/config, then in-cluster)")
     _bool_flag(kube, "--namespaced", dest="namespaced", default=False,
                help_text="watch only the kubeconfig's namespace; no cluster RBAC needed")
-    kube.add_argument("--instance-id", type=_label_value, default="", metavar="ID",
+    kube.add_argument("--instance-id", type=flag_values.label_value, default="", metavar="ID",
                       help="handle only Rollouts labelled "
                       "argo-rollouts.argoproj.io/controller-instance-id=ID (default: only unlabelled ones)")
-    kube.add_argument("--qps", type=_positive_float("a number of requests per second above 0"), default=40.0,
+    kube.add_argument("--qps", type=flag_values.positive_float("a number of requests per second above 0"),
+                      default=40.0,
                       metavar="N", help="requests per second to the API server (default %(default)g)")
-    kube.add_argument("--burst", type=_bounded_int(1, None, "a whole number of requests from 1"), default=80,
+    kube.add_argument("--burst", type=flag_values.bounded_int(1, None, "a whole number of requests from 1"),
+                      default=80,
                       metavar="N", help="requests allowed at once above --qps (default %(default)s)")
-    kube.add_argument("--rollout-resync", type=_positive_float("a number of seconds above 0"), default=900.0,
+    kube.add_argument("--rollout-resync", type=flag_values.positive_float("a number of seconds above 0"),
+                      default=900.0,
                       metavar="SECONDS", help="reconcile every Rollout at least this often (default 900)")
-    kube.add_argument("--ingress-api-version", type=_ingress_api_version, default="", metavar="V",
+    kube.add_argument("--ingress-api-version", type=flag_values.ingress_api_version, default="", metavar="V",
                       help="networking/v1 or extensions/v1beta1 (default: ask the API server)")
 
     queue = parser.add_argument_group("Workers")
-    threads = _bounded_int(1, None, "a whole number of workers from 1")
+    threads = flag_values.bounded_int(1, None, "a whole number of workers from 1")
     queue.add_argument("--rollout-threads", type=threads, default=10, metavar="N",
                        help="Rollouts reconciled at once (default %(default)s)")
     queue.add_argument("--ingress-threads", type=threads, default=10, metavar="N",
@@ -349,41 +197,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "a class (default alb)")
     aws.add_argument("--alb-tag-key-resource-id", default=_ALB.tag_key_resource_id, metavar="KEY",
                      help="target group tag naming its Ingress/Service/port (default %(default)s)")
-    aws.add_argument("--aws-target-group-binding-api-version", type=_group_version,
+    aws.add_argument("--aws-target-group-binding-api-version", type=flag_values.group_version,
                      default=_ALB.target_group_binding_api_version, metavar="GROUP/VERSION",
                      help="TargetGroupBinding API version (default %(default)s)")
     aws.add_argument("--aws-region", metavar="REGION",
                      help="AWS region (default: AWS_REGION, then AWS_DEFAULT_REGION)")
-    aws.add_argument("--aws-endpoint-url", type=_endpoint_url, metavar="URL",
+    aws.add_argument("--aws-endpoint-url", type=flag_values.endpoint_url, metavar="URL",
                      help="ELBv2 endpoint, e.g. the sandbox's (default: the region's)")
-    aws.add_argument("--aws-max-rps", type=_rate, default=_ALB.client.max_rps, metavar="N",
+    aws.add_argument("--aws-max-rps", type=flag_values.rate, default=_ALB.client.max_rps, metavar="N",
                      help="ELBv2 calls per second at most, for the whole process (default %(default)g)")
 
     http = parser.add_argument_group("HTTP")
-    http.add_argument("--metricsPort", "--metricsport", dest="metrics_port", type=_port,
+    http.add_argument("--metricsPort", "--metricsport", dest="metrics_port", type=flag_values.port,
                       default=_HTTP.metrics_port, metavar="PORT",
                       help="port of /metrics (default %(default)s)")
-    http.add_argument("--healthzPort", dest="healthz_port", type=_port, default=_HTTP.healthz_port,
+    http.add_argument("--healthzPort", dest="healthz_port", type=flag_values.port, default=_HTTP.healthz_port,
                       metavar="PORT", help="port of /healthz and /readyz (default %(default)s)")
-    http.add_argument("--debug-address", type=_address, default="127.0.0.1:8091", metavar="HOST:PORT",
+    http.add_argument("--debug-address", type=flag_values.address, default="127.0.0.1:8091",
+                      metavar="HOST:PORT",
                       help="where the debug API listens; '' turns it off (default %(default)s)")
 
     leader = parser.add_argument_group("Leader election")
     _bool_flag(leader, "--leader-elect", dest="leader_elect", default=True,
                help_text="only one replica reconciles at a time; --leader-elect=false turns it off")
-    leader.add_argument("--leader-election-lease-duration", type=_positive_duration, default=15.0,
+    leader.add_argument("--leader-election-lease-duration", type=flag_values.positive_duration, default=15.0,
                         metavar="DURATION", help="how long others wait before taking an unrenewed lease "
                         "(default 15s)")
-    leader.add_argument("--leader-election-renew-deadline", type=_positive_duration, default=10.0,
+    leader.add_argument("--leader-election-renew-deadline", type=flag_values.positive_duration, default=10.0,
                         metavar="DURATION", help="how long the leader retries renewing before it stops "
                         "leading (default 10s)")
-    leader.add_argument("--leader-election-retry-period", type=_positive_duration, default=2.0,
+    leader.add_argument("--leader-election-retry-period", type=flag_values.positive_duration, default=2.0,
                         metavar="DURATION", help="pause between attempts to acquire or renew (default 2s)")
 
     logs = parser.add_argument_group("Logging")
-    logs.add_argument("--loglevel", type=_log_level, default="info", metavar="LEVEL",
+    logs.add_argument("--loglevel", type=flag_values.log_level, default="info", metavar="LEVEL",
                       help="debug, info, warn or error (default %(default)s)")
-    logs.add_argument("--logformat", type=_log_format, default="text", metavar="FORMAT",
+    logs.add_argument("--logformat", type=flag_values.log_format, default="text", metavar="FORMAT",
                       help="text or json (default %(default)s)")
 
     compat = parser.add_argument_group(
@@ -393,7 +242,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         compat.add_argument(name, dest=f"ignored_{name[2:].replace('-', '_')}", action="append",
                             metavar="VALUE", help="no effect")
     compat.add_argument("--self-service-notification-enabled", dest="ignored_self_service_notification",
-                        nargs="?", const=True, type=_go_bool, metavar="BOOL", help="no effect")
+                        nargs="?", const=True, type=flag_values.go_bool, metavar="BOOL", help="no effect")
 
 
 # ---- building ----
@@ -449,7 +298,7 @@ def _verify_retry_interval(env: Mapping[str, str]) -> float:
     if not raw:  # unset, or `value: ""` in a manifest: the default
         return _ALB.verify_retry_interval_seconds
     try:
-        seconds = parse_duration(raw)
+        seconds = flag_values.parse_duration(raw)
     except ValueError:
         raise SettingsError(f"environment variable {VERIFY_RETRY_INTERVAL_ENV}={raw!r} is not a duration; "
                             "use e.g. 10s, 1m or a number of seconds") from None

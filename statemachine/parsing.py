@@ -64,8 +64,21 @@ def field_error(path: str, kind: str, value: Any = None, detail: str = "") -> st
     return f"{path}: {kind}: {detail}"
 
 
+def go_duration_seconds(text: str) -> float | None:
+    """Seconds in a Go duration string ("30s", "1h30m", "-500ms", "0"), as time.ParseDuration reads it."""
+    body = text.strip()
+    sign = -1.0 if body.startswith("-") else 1.0
+    if body[:1] in ("+", "-"):
+        body = body[1:]
+    if body == "0":
+        return 0.0
+    if not body or _DURATION_PART.sub("", body) != "":
+        return None
+    return sign * sum(float(num) * _UNIT_SECONDS[unit] for num, unit in _DURATION_PART.findall(body))
+
+
 def parse_duration_seconds(value: str | int) -> int | None:
-    """Seconds in an int or a Go duration string ("30s", "1h30m", "45"); None when unparsable."""
+    """Whole seconds in an int or a duration string ("30s", "1h30m", "45"); None when unparsable."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -73,12 +86,8 @@ def parse_duration_seconds(value: str | int) -> int | None:
     text = value.strip()
     if re.fullmatch(r"-?\d+", text):
         return int(text)
-    sign = -1 if text.startswith("-") else 1
-    text = text.lstrip("+-")
-    if not text or _DURATION_PART.sub("", text) != "":
-        return None
-    total = sum(float(num) * _UNIT_SECONDS[unit] for num, unit in _DURATION_PART.findall(text))
-    return sign * int(total)
+    seconds = go_duration_seconds(text)
+    return None if seconds is None else int(seconds)
 
 
 def _join(path: str, key: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from service import settings
+from service import flag_values, settings
 from service.aws import elbv2
 
 
@@ -316,13 +316,13 @@ DURATIONS = [
 
 @pytest.mark.parametrize(("text", "seconds"), DURATIONS)
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert settings.parse_duration(text) == pytest.approx(seconds)
+    assert flag_values.parse_duration(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("text", ["", "s", "1 s", "1s2", "+", "-", "1.2.3s", "ms5", "inf", "nan"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match=r"^not a"):
-        settings.parse_duration(text)
+        flag_values.parse_duration(text)
 
 
 def test_lease_namespace_from_pod_namespace(tmp_path: Path) -> None:
