@@ -7,6 +7,9 @@ fast reflector timings, a sleep recorder, and a guard that no task outlives its 
     settings       WatchSettings scaled down for tests
     sleeps         a recording sleep: delays are noted, and the loop yields without waiting
     make_reflector builds reflectors on api_client and stops every one at teardown
+    wire_tap       a loopback proxy in front of api_server that keeps each request's exact bytes (WireTap)
+    tapped_client  kubernetes_asyncio ApiClient on wire_tap.url, with a bearer token
+    registry       a fresh prometheus CollectorRegistry
 """
 
 from __future__ import annotations
@@ -14,16 +17,20 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from kubernetes_asyncio import client
+from prometheus_client import CollectorRegistry
 
 from sandbox.apiserver.server import ApiServer
 from sandbox.apiserver.storage import Storage
 from service.kube import caches, resources, watching
 
-__all__ = ["Recorder", "SleepRecorder"]
+__all__ = ["TOKEN", "Recorder", "SleepRecorder", "TappedRequest", "WireTap"]
 
 
 @pytest.fixture(autouse=True)
@@ -115,3 +122,79 @@ async def make_reflector(
     yield make
     for reflector in made:
         await reflector.stop()
+
+
+TOKEN = "sekret-token"
+
+
+@dataclass(frozen=True, slots=True)
+class TappedRequest:
+    """One request as it crossed the wire."""
+
+    method: str
+    path: str
+    content_type: str | None
+    authorization: str | None
+    body: bytes
+
+
+class WireTap:
+    """A loopback proxy that records every request's method, path, headers of note and exact body bytes."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.requests: list[TappedRequest] = []
+        self.url = ""
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers_in = request.headers
+        self.requests.append(TappedRequest(request.method, request.path_qs, headers_in.get("Content-Type"),
+                                           headers_in.get("Authorization"), body))
+        skip = {"host", "content-length", "transfer-encoding"}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
+        assert self._session is not None
+        async with self._session.request(request.method, self.upstream + request.path_qs, data=body or None,
+                                         headers=headers) as answer:
+            raw = await answer.read()
+            kept = {k: answer.headers[k] for k in ("Content-Type", "Retry-After") if k in answer.headers}
+            return web.Response(status=answer.status, body=raw, headers=kept)
+
+
+@pytest.fixture
+async def wire_tap(api_server: ApiServer) -> AsyncIterator[WireTap]:
+    tap = WireTap(api_server.url)
+    await tap.start()
+    yield tap
+    await tap.stop()
+
+
+@pytest.fixture
+async def tapped_client(wire_tap: WireTap) -> AsyncIterator[client.ApiClient]:
+    configuration = client.Configuration(host=wire_tap.url)
+    configuration.api_key = {"BearerToken": TOKEN}
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    async with client.ApiClient(configuration) as api:
+        yield api
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
