@@ -96,7 +96,9 @@ def revision(rs: Raw) -> int | None:
 def replicaset_view(rs: Raw) -> ReplicaSetView:
     """What the planner needs of a ReplicaSet; `replicas` is None until the ReplicaSet has a status."""
     spec, status = _map(rs, "spec"), rs.get("status")
-    observed = _int(status, "replicas", 0) if isinstance(status, Mapping) and "replicas" in status else None
+    observed = status.get("replicas") if isinstance(status, Mapping) else None
+    if not isinstance(observed, int) or isinstance(observed, bool):
+        observed = None  # unknown: the planner falls back to spec.replicas
     return ReplicaSetView(
         name=_str(_map(rs, "metadata"), "name"),
         hash=replicaset_hash(rs),
