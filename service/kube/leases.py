@@ -1,0 +1,291 @@
+"""Leader election on a coordination.k8s.io/v1 Lease, with client-go's rules and asyncio cancellation.
+
+Room: start-up (around the whole flow). Only the replica holding the Lease reconciles: `leading` waits until
+this process holds it, renews it in the background, cancels the leader's work when a renewal deadline passes
+or another holder shows up, and releases the Lease on a clean exit so a successor takes over at once.
+kubernetes_asyncio's LeaderElection is not used: it reads `time.time`, writes local time as UTC, has no
+request deadlines, never releases, and leaves the leader's task running when it is cancelled. This module
+never decides anything about Rollouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import math
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from kubernetes_asyncio import client
+
+from service import clock as clocks
+from service import settings as config
+from service.http import client_metrics
+from service.kube import writing
+
+__all__ = ["Leadership", "LeadershipLost", "default_identity", "leading", "micro_time", "run_as_leader"]
+
+log = structlog.get_logger(__name__)
+
+
+class LeadershipLost(Exception):
+    """The Lease was not renewed in time, or another candidate holds it; the leader's work was cancelled."""
+
+
+@dataclass(slots=True)
+class Leadership:
+    """This process's hold on the Lease, as the leader's work sees it."""
+
+    identity: str
+    """Our holderIdentity."""
+    elected: bool
+    """False when --leader-elect=false: we lead without a Lease."""
+    renewals: int = 0
+    """Successful renewals since we became leader."""
+    lost: bool = False
+    """Set (and the work cancelled) when the Lease was lost."""
+
+
+class _Attempt(enum.Enum):
+    HOLDING = "holding"
+    HELD_BY_OTHER = "held by another candidate"
+    FAILED = "failed"
+
+
+def micro_time(moment: datetime) -> str:
+    """A Kubernetes MicroTime: RFC 3339 UTC with microseconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def default_identity() -> str:
+    """`<hostname>_<uuid>`, as the reference names its candidates (unique even across restarts)."""
+    host = os.environ.get("POD_NAME") or socket.gethostname()
+    return f"{host}_{uuid.uuid4()}"
+
+
+def _spec_of(lease: dict[str, Any]) -> dict[str, Any]:
+    spec = lease.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+class _Elector:
+    """client-go's tryAcquireOrRenew over raw Lease JSON: expiry is judged by our own clock, not theirs."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        settings: config.LeaderSettings,
+        identity: str,
+        *,
+        clock: clocks.Clock,
+        deadline: float,
+        metrics: client_metrics.KubeClientMetrics | None,
+    ) -> None:
+        self.api, self.settings, self.identity, self.clock = api, settings, identity, clock
+        self.deadline = deadline
+        self.metrics = metrics
+        self.path = writing.object_path(writing.LEASES, settings.namespace, settings.lease_name)
+        self._observed: tuple[Any, ...] | None = None
+        self._observed_at = 0.0
+        self._lease: dict[str, Any] | None = None
+        """The Lease as our last successful write left it (its resourceVersion guards the release)."""
+
+    async def _send(self, method: str, path: str, body: Any, deadline: float) -> dict[str, Any]:
+        return await writing.send(self.api, method, path, body=body, deadline=deadline, metrics=self.metrics)
+
+    def _spec(self, now: datetime, acquired: str, transitions: int, holder: str) -> dict[str, Any]:
+        return {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": max(1, math.ceil(self.settings.lease_duration_seconds)),
+            "acquireTime": acquired,
+            "renewTime": micro_time(now),
+            "leaseTransitions": transitions,
+        }
+
+    async def attempt(self, deadline: float) -> _Attempt:
+        """One try to acquire or renew the Lease within `deadline` seconds."""
+        now = self.clock.now()
+        try:
+            lease = await self._send("GET", self.path, None, deadline)
+        except writing.NotFound:
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.settings.lease_name, "namespace": self.settings.namespace},
+                "spec": self._spec(now, micro_time(now), 0, self.identity),
+            }
+            try:
+                collection = writing.LEASES.collection_path(self.settings.namespace)
+                self._lease = await self._send("POST", collection, body, deadline)
+            except writing.KubeWriteError as exc:
+                log.debug("leader election: cannot create the lease", error=str(exc))
+                return _Attempt.FAILED
+            self._observe(self._lease.get("spec"))
+            return _Attempt.HOLDING
+        except writing.KubeWriteError as exc:
+            log.debug("leader election: cannot read the lease", error=str(exc))
+            return _Attempt.FAILED
+        spec = _spec_of(lease)
+        self._observe(spec)
+        holder = str(spec.get("holderIdentity") or "")
+        valid_until = self._observed_at + self.settings.lease_duration_seconds
+        if holder and holder != self.identity and valid_until > self.clock.monotonic():
+            return _Attempt.HELD_BY_OTHER
+        transitions = spec.get("leaseTransitions")
+        transitions = transitions if isinstance(transitions, int) and not isinstance(transitions, bool) else 0
+        if holder == self.identity:
+            new = self._spec(now, str(spec.get("acquireTime") or micro_time(now)), transitions, self.identity)
+        else:
+            new = self._spec(now, micro_time(now), transitions + 1, self.identity)
+        # Other spec fields (strategy, preferredHolder) are kept; metadata.resourceVersion is a precondition.
+        body = {**lease, "spec": {**spec, **new}}
+        try:
+            self._lease = await self._send("PUT", self.path, body, deadline)
+        except writing.KubeWriteError as exc:
+            log.debug("leader election: cannot update the lease", error=str(exc))
+            return _Attempt.FAILED
+        self._observe(self._lease.get("spec"))
+        return _Attempt.HOLDING
+
+    def _observe(self, spec: Any) -> None:
+        """Note when the Lease record last changed, by our monotonic clock."""
+        spec = spec if isinstance(spec, dict) else {}
+        record = tuple(spec.get(k) for k in ("holderIdentity", "leaseDurationSeconds", "acquireTime",
+                                             "renewTime", "leaseTransitions"))
+        if record != self._observed:
+            self._observed = record
+            self._observed_at = self.clock.monotonic()
+
+    async def acquire(self) -> None:
+        """Return once we hold the Lease, trying every retry period."""
+        while await self.attempt(self.deadline) is not _Attempt.HOLDING:
+            await self.clock.sleep(self.settings.retry_period_seconds)
+
+    async def keep(self, leadership: Leadership, lose: Callable[[str], None]) -> None:
+        """Renew every retry period; call `lose` when another holds it or no renewal succeeds in time."""
+        renewed = self.clock.monotonic()
+        while True:
+            await self.clock.sleep(self.settings.retry_period_seconds)
+            remaining = self.settings.renew_deadline_seconds - (self.clock.monotonic() - renewed)
+            outcome = _Attempt.FAILED
+            if remaining > 0:
+                outcome = await self.attempt(min(self.deadline, remaining))
+            if outcome is _Attempt.HOLDING:
+                renewed = self.clock.monotonic()
+                leadership.renewals += 1
+            elif outcome is _Attempt.HELD_BY_OTHER:
+                lose("another candidate holds the lease")
+                return
+            elif self.clock.monotonic() - renewed >= self.settings.renew_deadline_seconds:
+                lose(f"not renewed within {self.settings.renew_deadline_seconds:g}s")
+                return
+
+    async def release(self) -> None:
+        """Hand the Lease back (empty holder, 1 s duration) so a successor need not wait for it to expire."""
+        if self._lease is None:
+            return
+        spec = _spec_of(self._lease)
+        if spec.get("holderIdentity") != self.identity:
+            return
+        now = micro_time(self.clock.now())
+        released = {**spec, "holderIdentity": "", "leaseDurationSeconds": 1}
+        released.update(acquireTime=now, renewTime=now)
+        try:
+            await self._send("PUT", self.path, {**self._lease, "spec": released}, self.deadline)
+        except writing.KubeWriteError as exc:  # it expires by itself; a successor only waits longer
+            log.warning("leader election: cannot release the lease", error=str(exc))
+        else:
+            log.info("leader election: lease released", identity=self.identity)
+
+
+@contextlib.asynccontextmanager
+async def leading(
+    api: client.ApiClient,
+    settings: config.LeaderSettings,
+    identity: str,
+    *,
+    clock: clocks.Clock,
+    deadline: float | None = None,
+    metrics: client_metrics.KubeClientMetrics | None = None,
+) -> AsyncIterator[Leadership]:
+    """Enter once this process leads; the body is cancelled (then LeadershipLost raised) if the Lease is lost.
+
+    With `settings.elect` false the body runs at once. Each Lease request gets `deadline` seconds (default:
+    the renew deadline). A clean exit, or a cancellation from outside, releases the Lease.
+    """
+    if not settings.elect:
+        yield Leadership(identity, elected=False)
+        return
+    elector = _Elector(api, settings, identity, clock=clock, metrics=metrics,
+                       deadline=deadline if deadline is not None else settings.renew_deadline_seconds)
+    log.info("leader election: waiting for the lease", identity=identity, lease=settings.lease_name)
+    await elector.acquire()
+    log.info("leader election: leading", identity=identity, lease=settings.lease_name)
+    current = asyncio.current_task()
+    assert current is not None
+    host: asyncio.Task[Any] = current
+    leadership = Leadership(identity, elected=True)
+    why: list[str] = []
+
+    def lose(reason: str) -> None:
+        leadership.lost = True
+        why.append(reason)
+        host.cancel()
+
+    renewing = asyncio.create_task(elector.keep(leadership, lose), name=f"lease:{settings.lease_name}")
+    try:
+        yield leadership
+    except asyncio.CancelledError:
+        if not leadership.lost or host.uncancel() > 0:
+            raise  # cancelled from outside (too): that cancellation goes on
+        leadership_error: LeadershipLost | None = LeadershipLost(why[0])
+    else:
+        leadership_error = None
+        if leadership.lost:  # the body swallowed our cancellation
+            host.uncancel()
+            leadership_error = LeadershipLost(why[0])
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+        if not leadership.lost:
+            await elector.release()
+    if leadership_error is not None:
+        log.warning("leader election: lost the lease", identity=identity, reason=why[0])
+        raise leadership_error
+
+
+async def run_as_leader(
+    api: client.ApiClient,
+    settings: config.LeaderSettings,
+    identity: str,
+    *,
+    clock: clocks.Clock,
+    on_started: Callable[[], Awaitable[None]],
+    on_stopped: Callable[[], Awaitable[None]] | None = None,
+    deadline: float | None = None,
+    metrics: client_metrics.KubeClientMetrics | None = None,
+) -> Leadership:
+    """Run `on_started()` while leading; `on_stopped()` after it ends (finished, lost or cancelled).
+
+    Returns the Leadership (`lost` tells why it ended); a cancellation from outside propagates.
+    """
+    leadership: Leadership | None = None
+    try:
+        async with leading(api, settings, identity, clock=clock, deadline=deadline, metrics=metrics) as held:
+            leadership = held
+            await on_started()
+    except LeadershipLost:
+        pass
+    finally:
+        if leadership is not None and on_stopped is not None:
+            await on_stopped()
+    assert leadership is not None
+    return leadership

@@ -1,0 +1,276 @@
+"""service.kube.leases: leader election on a Lease in the API emulator, with sub-second timings.
+
+Covers: --leader-elect=false runs at once without touching the API; one candidate creates the Lease and
+renews it (renewTime moves, acquireTime stays); two candidates → exactly one leader; the leader stops →
+it releases and the other takes over at once (leaseTransitions counts it); a dead holder's Lease is taken
+only after the lease duration by our own clock; renewals that keep failing past the renew deadline, or another
+holder showing up, cancel the leader's work and raise LeadershipLost; a cancellation from outside is not
+mistaken for a loss and releases the Lease; a body that swallows the cancellation still gets
+LeadershipLost; run_as_leader calls on_started/on_stopped; Lease requests are counted; no task is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import pytest
+
+from service.clock import SystemClock
+from service.http import client_metrics
+from service.kube import leases
+from service.settings import LeaderSettings
+from tests.sandbox.polling import until
+
+LEASES = "leases.coordination.k8s.io"
+NAME = "alb-rollouts-test-lock"
+SETTINGS = LeaderSettings(lease_duration_seconds=0.6, renew_deadline_seconds=0.4, retry_period_seconds=0.05,
+                          namespace="default", lease_name=NAME)
+
+
+def lease(api_server) -> Any:
+    return api_server.storage.get(LEASES, "default", NAME)
+
+
+def spec(api_server) -> dict[str, Any]:
+    found = lease(api_server)
+    return found["spec"] if found else {}
+
+
+class Candidate:
+    """One contender running `leading` in a task until told to stop; notes what happened to it."""
+
+    def __init__(self, api: Any, identity: str, settings: LeaderSettings = SETTINGS, **kwargs: Any) -> None:
+        self.identity = identity
+        self.leading = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.work_cancelled = False
+        self.outcome: BaseException | None = None
+        self.leadership: leases.Leadership | None = None
+        self.task = asyncio.create_task(self._run(api, settings, kwargs))
+
+    async def _run(self, api: Any, settings: LeaderSettings, kwargs: dict[str, Any]) -> None:
+        try:
+            async with leases.leading(api, settings, self.identity, clock=SystemClock(), **kwargs) as held:
+                self.leadership = held
+                self.leading.set()
+                try:
+                    await self.stop.wait()
+                except asyncio.CancelledError:
+                    self.work_cancelled = True
+                    raise
+        except (leases.LeadershipLost, asyncio.CancelledError) as exc:
+            self.outcome = exc
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    async def finish(self) -> None:
+        self.stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+@pytest.fixture
+async def candidates(api_client):
+    made: list[Candidate] = []
+
+    def make(identity: str, **kwargs: Any) -> Candidate:
+        made.append(Candidate(kwargs.pop("api", api_client), identity, **kwargs))
+        return made[-1]
+
+    yield make
+    for candidate in made:
+        candidate.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await candidate.task
+
+
+async def test_disabled_election_runs_at_once_without_the_api(api_server, api_client):
+    settings = LeaderSettings(elect=False, namespace="default", lease_name=NAME)
+    async with leases.leading(api_client, settings, "me", clock=SystemClock()) as held:
+        assert (held.identity, held.elected, held.lost) == ("me", False, False)
+    assert api_server.faults.request_log == []
+
+
+async def test_one_candidate_creates_and_renews_the_lease(api_server, candidates):
+    me = candidates("me")
+    await asyncio.wait_for(me.leading.wait(), 10)
+    first = spec(api_server)
+    assert (first["holderIdentity"], first["leaseDurationSeconds"], first["leaseTransitions"]) == ("me", 1, 0)
+    assert first["acquireTime"] == first["renewTime"]
+    await until(lambda: spec(api_server)["renewTime"] != first["renewTime"], within=10, what="a renewal")
+    await until(lambda: me.leadership.renewals >= 2, within=10, what="two renewals")
+    renewed = spec(api_server)
+    assert (renewed["holderIdentity"], renewed["acquireTime"]) == ("me", first["acquireTime"])
+    assert renewed["renewTime"] > first["renewTime"]
+    verbs = [r.verb for r in api_server.faults.request_log]
+    assert verbs[:3] == ["get", "create", "get"] and "update" in verbs
+    await me.finish()
+    assert me.outcome is None and not me.work_cancelled
+    released = spec(api_server)
+    assert (released["holderIdentity"], released["leaseDurationSeconds"]) == ("", 1)
+
+
+async def test_two_candidates_one_leader_then_the_other_takes_over(api_server, candidates):
+    # A long lease duration: only a release explains a quick takeover.
+    patient = LeaderSettings(lease_duration_seconds=5.0, renew_deadline_seconds=0.4,
+                             retry_period_seconds=0.05, namespace="default", lease_name=NAME)
+    first, second = candidates("first", settings=patient), candidates("second", settings=patient)
+    done, _ = await asyncio.wait([asyncio.ensure_future(first.leading.wait()),
+                                  asyncio.ensure_future(second.leading.wait())],
+                                 timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    assert done
+    leader, follower = (first, second) if first.leading.is_set() else (second, first)
+    gets = sum(1 for r in api_server.faults.request_log if r.verb == "get")
+    # Both keep polling; after several more rounds the follower still does not lead.
+    await until(lambda: sum(1 for r in api_server.faults.request_log if r.verb == "get") >= gets + 8,
+                within=10, what="more election rounds")
+    assert not follower.leading.is_set()
+    assert spec(api_server)["holderIdentity"] == leader.identity
+    started = time.monotonic()
+    await leader.finish()
+    await asyncio.wait_for(follower.leading.wait(), 10)
+    # A released Lease is taken at the next retry, not after the lease duration.
+    assert time.monotonic() - started < patient.lease_duration_seconds
+    taken = spec(api_server)
+    assert (taken["holderIdentity"], taken["leaseTransitions"]) == (follower.identity, 1)
+
+
+async def test_a_dead_holders_lease_is_taken_after_the_lease_duration(api_server, candidates):
+    api_server.storage.create(LEASES, {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": NAME, "namespace": "default"},
+        "spec": {"holderIdentity": "ghost", "leaseDurationSeconds": 1, "leaseTransitions": 4,
+                 "acquireTime": "2020-01-01T00:00:00.000000Z", "renewTime": "2020-01-01T00:00:00.000000Z"},
+    })
+    started = time.monotonic()
+    me = candidates("me")
+    await asyncio.wait_for(me.leading.wait(), 10)
+    # Expiry is judged by our own clock from when we first saw the record, never by its (skewed) timestamps.
+    assert time.monotonic() - started >= SETTINGS.lease_duration_seconds
+    taken = spec(api_server)
+    assert (taken["holderIdentity"], taken["leaseTransitions"]) == ("me", 5)
+    assert taken["acquireTime"] == taken["renewTime"] != "2020-01-01T00:00:00.000000Z"
+
+
+async def test_failing_renewals_cancel_the_work_after_the_renew_deadline(api_server, candidates):
+    me = candidates("me")
+    await asyncio.wait_for(me.leading.wait(), 10)
+    api_server.faults.fail_next("update", "leases", count=1_000_000, code=500)
+    broken = time.monotonic()
+    await asyncio.wait_for(me.task, 10)
+    assert isinstance(me.outcome, leases.LeadershipLost) and str(me.outcome) == "not renewed within 0.4s"
+    assert time.monotonic() - broken >= SETTINGS.renew_deadline_seconds - SETTINGS.retry_period_seconds
+    assert me.work_cancelled and me.leadership.lost
+    assert spec(api_server)["holderIdentity"] == "me"  # a lost lease is not "released" over someone else
+
+
+async def test_another_holder_cancels_the_work_at_once(api_server, candidates):
+    me = candidates("me")
+    await asyncio.wait_for(me.leading.wait(), 10)
+    stolen = lease(api_server)
+    stolen["spec"]["holderIdentity"] = "usurper"
+    api_server.storage.replace(LEASES, stolen)
+    await asyncio.wait_for(me.task, 10)
+    assert isinstance(me.outcome, leases.LeadershipLost)
+    assert str(me.outcome) == "another candidate holds the lease"
+    assert me.work_cancelled
+    assert spec(api_server)["holderIdentity"] == "usurper"
+
+
+async def test_cancelled_from_outside_is_not_a_loss_and_releases(api_server, candidates):
+    me = candidates("me")
+    await asyncio.wait_for(me.leading.wait(), 10)
+    me.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await me.task
+    assert isinstance(me.outcome, asyncio.CancelledError) and not me.leadership.lost
+    assert spec(api_server)["holderIdentity"] == ""
+
+
+async def test_a_body_that_swallows_the_cancellation_still_learns_of_the_loss(api_server, api_client):
+    cancelled = []
+
+    async def run() -> None:
+        async with leases.leading(api_client, SETTINGS, "me", clock=SystemClock()):
+            api_server.faults.fail_next("get", "leases", count=1_000_000, code=503)
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.append(True)  # and carry on as if nothing happened
+
+    task = asyncio.create_task(run())
+    with pytest.raises(leases.LeadershipLost):
+        await asyncio.wait_for(task, 10)
+    assert cancelled == [True]
+    assert task.cancelling() == 0  # our cancellation was taken back
+
+
+async def test_run_as_leader_calls_started_then_stopped(api_server, api_client):
+    calls: list[str] = []
+
+    async def started() -> None:
+        calls.append("started:" + spec(api_server)["holderIdentity"])
+
+    async def stopped() -> None:
+        calls.append("stopped")
+
+    held = await leases.run_as_leader(api_client, SETTINGS, "me", clock=SystemClock(), on_started=started,
+                                      on_stopped=stopped)
+    assert calls == ["started:me", "stopped"]
+    assert (held.elected, held.lost) == (True, False)
+    assert spec(api_server)["holderIdentity"] == ""
+
+
+async def test_run_as_leader_cancels_the_work_when_the_lease_is_lost(api_server, api_client):
+    calls: list[str] = []
+
+    async def started() -> None:
+        api_server.faults.fail_next("update", "leases", count=1_000_000, code=500)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            calls.append("work ended")
+
+    async def stopped() -> None:
+        calls.append("stopped")
+
+    held = await asyncio.wait_for(
+        leases.run_as_leader(api_client, SETTINGS, "me", clock=SystemClock(), on_started=started,
+                             on_stopped=stopped), 10)
+    assert held.lost and calls == ["work ended", "stopped"]
+
+
+async def test_run_as_leader_without_election_runs_at_once(api_server, api_client):
+    calls: list[str] = []
+
+    async def started() -> None:
+        calls.append("started")
+
+    settings = LeaderSettings(elect=False)
+    held = await leases.run_as_leader(api_client, settings, "me", clock=SystemClock(), on_started=started)
+    assert calls == ["started"] and not held.elected
+    assert api_server.faults.request_log == []
+
+
+async def test_lease_requests_are_counted(api_server, api_client, registry):
+    metrics = client_metrics.KubeClientMetrics(registry)
+    async with leases.leading(api_client, SETTINGS, "me", clock=SystemClock(), metrics=metrics):
+        pass
+
+    def count(verb: str, status: str) -> Any:
+        labels = {"kind": "leases", "namespace": "default", "name": NAME, "verb": verb, "status_code": status}
+        return registry.get_sample_value("controller_clientset_k8s_request_total", labels)
+
+    assert (count("Get", "404"), count("Update", "200")) == (1.0, 1.0)  # read, then the release
+    created = {"kind": "leases", "namespace": "default", "name": NAME, "verb": "Create", "status_code": "201"}
+    assert registry.get_sample_value("controller_clientset_k8s_request_total", created) == 1.0
+
+
+def test_micro_time_and_identity():
+    from datetime import UTC, datetime
+    assert leases.micro_time(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "2026-01-02T03:04:05.000006Z"
+    first, second = leases.default_identity(), leases.default_identity()
+    assert first != second and first.rsplit("_", 1)[0] == second.rsplit("_", 1)[0]
