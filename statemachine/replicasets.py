@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from statemachine import models, pod_templates
+from statemachine import models, ownership, pod_templates
 from statemachine.snapshot import ReplicaSetView
 
 __all__ = [
@@ -21,32 +21,27 @@ __all__ = [
     "EPHEMERAL_METADATA_ANNOTATION",
     "REVISION_HISTORY_ANNOTATION",
     "SCALE_DOWN_DEADLINE_ANNOTATION",
-    "adoption_patch",
-    "controller_ref",
+    "desired_pod_hash",
     "find_new_replicaset",
     "find_stable_replicaset",
-    "is_adoptable",
-    "is_owned",
     "live_template",
     "new_replicaset_body",
     "next_revision",
     "other_replicasets",
-    "owned_replicasets",
     "replicaset_hash",
     "replicaset_view",
-    "revision",
+    "revision_of",
     "scale_down_deadline",
     "scale_down_deadline_iso",
     "scale_down_patch",
     "scale_patch",
-    "selector_matches",
+    "sync_new_replicaset_patch",
 ]
 
 DESIRED_REPLICAS_ANNOTATION = "rollout.argoproj.io/desired-replicas"
 REVISION_HISTORY_ANNOTATION = "rollout.argoproj.io/revision-history"
 EPHEMERAL_METADATA_ANNOTATION = "rollout.argoproj.io/ephemeral-metadata"
 SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
-ROLLOUT_API_VERSION = "argoproj.io/v1alpha1"
 Raw = Mapping[str, Any]
 
 # copyRolloutAnnotationsToReplicaSet skips these
@@ -83,7 +78,7 @@ def replicaset_hash(rs: Raw) -> str:
                          models.POD_TEMPLATE_HASH_LABEL)
 
 
-def revision(rs: Raw) -> int | None:
+def revision_of(rs: Raw) -> int | None:
     """The `rollout.argoproj.io/revision` annotation; 0 when absent, None when not a number (skipped)."""
     annotations = _map(_map(rs, "metadata"), "annotations")
     if models.REVISION_ANNOTATION not in annotations:
@@ -106,7 +101,7 @@ def replicaset_view(rs: Raw) -> ReplicaSetView:
         available_replicas=_int(status, "availableReplicas", 0),
         ready_replicas=_int(status, "readyReplicas", 0),
         replicas=observed,
-        revision=max(revision(rs) or 0, 0),
+        revision=max(revision_of(rs) or 0, 0),
     )
 
 
@@ -132,125 +127,13 @@ def live_template(rs: Raw) -> dict[str, Any]:
     return template
 
 
-# --- ownership ---------------------------------------------------------------------------------------
-
-
-def controller_ref(rs: Raw) -> Raw | None:
-    """The ownerReference with `controller: true` (metav1.GetControllerOf), or None."""
-    refs = _map(rs, "metadata").get("ownerReferences")
-    if not isinstance(refs, list):
-        return None
-    return next((r for r in refs if isinstance(r, Mapping) and r.get("controller") is True), None)
-
-
-def is_owned(rollout: Raw, rs: Raw) -> bool:
-    """Controlled by this Rollout: a controller ownerReference of kind Rollout carrying the Rollout's uid."""
-    ref, uid = controller_ref(rs), _str(_map(rollout, "metadata"), "uid")
-    return ref is not None and bool(uid) and ref.get("kind") == "Rollout" and ref.get("uid") == uid
-
-
-def selector_matches(selector: Raw, labels: Raw) -> bool:
-    """metav1.LabelSelector semantics; an empty or malformed selector matches nothing (never adopt a
-    whole namespace)."""
-    match_labels, expressions = selector.get("matchLabels") or {}, selector.get("matchExpressions") or []
-    if not isinstance(match_labels, Mapping) or not isinstance(expressions, list):
-        return False
-    if not match_labels and not expressions:
-        return False
-    if any(labels.get(k) != v for k, v in match_labels.items()):
-        return False
-    return all(_requirement_matches(e, labels) for e in expressions)
-
-
-def _requirement_matches(requirement: Any, labels: Raw) -> bool:
-    if not isinstance(requirement, Mapping):
-        return False
-    key, operator = requirement.get("key"), requirement.get("operator")
-    values = requirement.get("values") or []
-    if not isinstance(key, str) or not isinstance(values, list):
-        return False
-    match operator:
-        case "In":
-            return key in labels and labels[key] in values
-        case "NotIn":
-            return key not in labels or labels[key] not in values
-        case "Exists":
-            return key in labels
-        case "DoesNotExist":
-            return key not in labels
-    return False
-
-
-def is_adoptable(rollout: Raw, rs: Raw) -> bool:
-    """No controller, same namespace, not being deleted, and labels matched by the Rollout's selector
-    (ClaimReplicaSets)."""
-    metadata = _map(rs, "metadata")
-    if controller_ref(rs) is not None or metadata.get("deletionTimestamp"):
-        return False
-    if _str(metadata, "namespace") != _str(_map(rollout, "metadata"), "namespace"):
-        return False
-    return selector_matches(_map(_map(rollout, "spec"), "selector"), _map(metadata, "labels"))
-
-
-def owned_replicasets(rollout: Raw, replicasets: Iterable[Raw]) -> list[Raw]:
-    """The Rollout's ReplicaSets, in input order: those it controls whose labels its selector still matches,
-    and controller-less ones it may adopt (apply `adoption_patch` to them). Foreign-owned ones are left."""
-    selector = _map(_map(rollout, "spec"), "selector")
-    result = []
-    for rs in replicasets:
-        if is_owned(rollout, rs):
-            if selector_matches(selector, _map(_map(rs, "metadata"), "labels")):
-                result.append(rs)
-        elif is_adoptable(rollout, rs):
-            result.append(rs)
-    return result
-
-
-def _owner_reference(rollout: Raw) -> dict[str, Any]:
-    """metav1.NewControllerRef(rollout, Rollout kind)."""
-    metadata = _map(rollout, "metadata")
-    return {"apiVersion": ROLLOUT_API_VERSION, "kind": "Rollout", "name": _str(metadata, "name"),
-            "uid": _str(metadata, "uid"), "controller": True, "blockOwnerDeletion": True}
-
-
-def adoption_patch(rollout: Raw, rs: Raw) -> dict[str, Any] | None:
-    """The merge patch that makes a matching ReplicaSet ours; None when it already is and is hash-labelled.
-
-    It sets our controller ownerReference (keeping other, non-controller owners: a merge patch replaces the
-    list) and, when the ReplicaSet's labels lack `rollouts-pod-template-hash` but its pod template has one,
-    that label. `metadata.uid` and `resourceVersion` make it a precondition: a recreated or concurrently
-    changed ReplicaSet is refused, not clobbered. spec.selector and spec.template are never touched: the
-    selector is immutable in apps/v1, and a template change would give new pods labels the running ones lack,
-    so Services selecting the hash would miss them. The adopted ReplicaSet keeps whatever hash it has.
-    Raises ValueError for a ReplicaSet that is neither ours nor adoptable: callers pass `owned_replicasets`.
-    """
-    owned = is_owned(rollout, rs)
-    if not owned and not is_adoptable(rollout, rs):
-        raise ValueError(f"ReplicaSet {_str(_map(rs, 'metadata'), 'name')!r} cannot be adopted")
-    metadata = _map(rs, "metadata")
-    patch: dict[str, Any] = {}
-    pod_hash = replicaset_hash(rs)
-    if pod_hash and not _str(_map(metadata, "labels"), models.POD_TEMPLATE_HASH_LABEL):
-        patch["labels"] = {models.POD_TEMPLATE_HASH_LABEL: pod_hash}
-    if not owned:
-        ours = _owner_reference(rollout)
-        refs = metadata.get("ownerReferences")
-        kept = [r for r in refs if isinstance(r, Mapping) and r.get("uid") != ours["uid"]] \
-            if isinstance(refs, list) else []
-        patch["ownerReferences"] = [*kept, ours]
-    if not patch:
-        return None
-    for key in ("uid", "resourceVersion"):
-        if _str(metadata, key):
-            patch[key] = metadata[key]
-    return {"metadata": patch}
-
-
 # --- new, stable and other ---------------------------------------------------------------------------
 
 
-def _collision_count(rollout: Raw) -> int:
-    return _int(_map(rollout, "status"), "collisionCount", 0)
+def desired_pod_hash(rollout: Raw) -> str:
+    """The hash a ReplicaSet created now for the Rollout's template gets (status.collisionCount included)."""
+    template = _map(_map(rollout, "spec"), "template")
+    return pod_templates.pod_template_hash(template, _int(_map(rollout, "status"), "collisionCount", 0))
 
 
 def find_new_replicaset(rollout: Raw, replicasets: Iterable[Raw]) -> Raw | None:
@@ -262,12 +145,15 @@ def find_new_replicaset(rollout: Raw, replicasets: Iterable[Raw]) -> Raw | None:
     `pod_templates.pod_template_hash`), so a reference-made ReplicaSet is found by its template.
     """
     template = _map(_map(rollout, "spec"), "template")
-    matches = [rs for rs in owned_replicasets(rollout, replicasets) if _template_hash(rs)
+    matches = [rs for rs in ownership.owned_replicasets(rollout, replicasets) if _template_hash(rs)
                and pod_templates.templates_equal_ignoring_hash(live_template(rs), template)]
     if not matches:
         return None
-    return min(matches, key=lambda rs: (-(revision(rs) or 0), _str(_map(rs, "metadata"), "creationTimestamp"),
-                                        _str(_map(rs, "metadata"), "name")))
+    def order(rs: Raw) -> tuple[int, str, str]:
+        metadata = _map(rs, "metadata")
+        return -(revision_of(rs) or 0), _str(metadata, "creationTimestamp"), _str(metadata, "name")
+
+    return min(matches, key=order)
 
 
 def _template_hash(rs: Raw) -> str:
@@ -284,7 +170,7 @@ def find_stable_replicaset(stable_hash: str, replicasets: Iterable[Raw]) -> Raw 
     if not stable_hash:
         return None
     matches = [rs for rs in replicasets if replicaset_hash(rs) == stable_hash]
-    return max(matches, key=lambda rs: revision(rs) or 0, default=None)
+    return max(matches, key=lambda rs: revision_of(rs) or 0, default=None)
 
 
 def other_replicasets(replicasets: Iterable[Raw], *, new: Raw | None,
@@ -296,10 +182,10 @@ def other_replicasets(replicasets: Iterable[Raw], *, new: Raw | None,
 
 def next_revision(rollout: Raw, replicasets: Iterable[Raw]) -> int:
     """MaxRevision of the Rollout's ReplicaSets but the new one, plus 1; unparsable revisions are skipped."""
-    owned = owned_replicasets(rollout, replicasets)
+    owned = ownership.owned_replicasets(rollout, replicasets)
     new = find_new_replicaset(rollout, owned)
     older = other_replicasets(owned, new=new, stable=None)
-    return max((revision(rs) or 0 for rs in older), default=0) + 1
+    return max((revision_of(rs) or 0 for rs in older), default=0) + 1
 
 
 # --- bodies and patches ------------------------------------------------------------------------------
@@ -341,10 +227,38 @@ def new_replicaset_body(rollout: Raw, pod_hash: str, replicas: int, revision: in
             "namespace": _str(metadata, "namespace"),
             "labels": dict(labels),
             "annotations": annotations,
-            "ownerReferences": [_owner_reference(rollout)],
+            "ownerReferences": [ownership.owner_reference(rollout)],
         },
         "spec": rs_spec,
     }
+
+
+def sync_new_replicaset_patch(rollout: Raw, rs: Raw, revision: int) -> dict[str, Any] | None:
+    """Bring an existing new ReplicaSet up to date (syncReplicaSetRevision); None when it already is.
+
+    Copies the Rollout's annotations that differ (as `new_replicaset_body`), raises
+    `rollout.argoproj.io/revision` to `revision` when lower (a rollback to this ReplicaSet), appending the old
+    one to `rollout.argoproj.io/revision-history`, and sets spec.minReadySeconds from the Rollout. An
+    unparsable revision is left alone, as the reference does. Unlike the reference, the history grows only
+    when the revision changes, not when merely another annotation was copied.
+    """
+    annotations = _map(_map(rs, "metadata"), "annotations")
+    copied = _copied_annotations(rollout)
+    changes: dict[str, Any] = {k: v for k, v in copied.items() if annotations.get(k) != v}
+    current = annotations.get(models.REVISION_ANNOTATION)
+    old = 0 if current == "" else revision_of(rs)  # an empty revision counts as 0 here, as the reference does
+    if old is not None and old < revision:
+        changes[models.REVISION_ANNOTATION] = str(revision)
+        if isinstance(current, str) and current:
+            history = _str(annotations, REVISION_HISTORY_ANNOTATION)
+            changes[REVISION_HISTORY_ANNOTATION] = f"{history},{current}" if history else current
+    patch: dict[str, Any] = {}
+    if changes:
+        patch["metadata"] = {"annotations": changes}
+    min_ready = _int(_map(rollout, "spec"), "minReadySeconds", 0)
+    if _int(_map(rs, "spec"), "minReadySeconds", 0) != min_ready:
+        patch["spec"] = {"minReadySeconds": min_ready}
+    return patch or None
 
 
 def scale_patch(rs: Raw, replicas: int, *, desired_replicas: int | None = None) -> dict[str, Any] | None:

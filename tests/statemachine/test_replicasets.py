@@ -1,12 +1,11 @@
-"""A Rollout's ReplicaSets: ownership, adoption, new/stable/other, revisions, bodies and scale patches.
+"""A Rollout's ReplicaSets: new/stable/other, revisions, bodies, views and scale patches.
 
-Aspects: ownership by controller ownerReference and uid, selector matching (every operator, empty selector
-matches nothing), adoptability (controller-less, same namespace, not deleting) and foreign owners left alone;
-the exact adoption patch (never spec.selector or template; preconditions; non-controller owners kept); a
-reference-created ReplicaSet with the same template and another hash is found (adopted), never replaced,
-also with injected ephemeral metadata and API-server defaulting; the highest revision wins among duplicates;
-stable by hash; others by name; revision parsing and numbering; the exact new ReplicaSet body; the
-ReplicaSetView; scale and scale-down-deadline patches; hypothesis: nothing raises on JSON-like ReplicaSets.
+Aspects: a reference-created ReplicaSet with the same template and another hash is found (adopted), never
+replaced, also with injected ephemeral metadata and API-server defaulting; foreign-owned ones are not; the
+highest revision wins among duplicates; stable by hash; others by name; revision parsing and numbering;
+the exact new ReplicaSet body, found again on the next cycle; syncing an existing new ReplicaSet (copied
+annotations, revision bump with history, minReadySeconds); the ReplicaSetView; scale and scale-down-deadline
+patches; hypothesis: nothing raises on JSON-like ReplicaSets and Rollouts.
 """
 
 from __future__ import annotations
@@ -19,169 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statemachine import pod_templates, replicasets
+from statemachine import ownership, pod_templates, replicasets
 from statemachine.snapshot import ReplicaSetView
-
-HASH = "rollouts-pod-template-hash"
-UID = "0b6c1f9e-rollout"
-TEMPLATE: dict[str, Any] = {"metadata": {"labels": {"app": "demo"}},
-                            "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}}
-NEW_TEMPLATE: dict[str, Any] = {"metadata": {"labels": {"app": "demo"}},
-                                "spec": {"containers": [{"name": "web", "image": "nginx:1.26"}]}}
-OURS = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "demo", "uid": UID,
-        "controller": True, "blockOwnerDeletion": True}
-FOREIGN = {**OURS, "uid": "another-rollout"}
-DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "demo", "uid": "d-1", "controller": True}
-NON_CONTROLLER = {"apiVersion": "v1", "kind": "ConfigMap", "name": "keep", "uid": "cm-1"}
-
-
-def rollout(template: dict[str, Any] | None = None, *, annotations: dict[str, str] | None = None,
-            replicas: int | None = 5, selector: Any = None, **spec: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"selector": {"matchLabels": {"app": "demo"}} if selector is None else selector,
-                            "template": copy.deepcopy(TEMPLATE if template is None else template), **spec}
-    if replicas is not None:
-        body["replicas"] = replicas
-    metadata = {"name": "demo", "namespace": "default", "uid": UID, "annotations": annotations or {}}
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": metadata, "spec": body,
-            "status": {}}
-
-
-def rs(pod_hash: str, *, template: dict[str, Any] | None = None, owner: dict[str, Any] | None = OURS,
-       revision: str | None = "1", labels: dict[str, str] | None = None, namespace: str = "default",
-       created: str = "2026-11-01T00:00:00Z", annotations: dict[str, str] | None = None,
-       **extra: Any) -> dict[str, Any]:
-    """A ReplicaSet as the reference made it: hash in its labels, selector and pod template."""
-    pod = copy.deepcopy(TEMPLATE if template is None else template)
-    pod["metadata"]["labels"][HASH] = pod_hash
-    metadata: dict[str, Any] = {
-        "name": f"demo-{pod_hash}", "namespace": namespace, "uid": f"rs-{pod_hash}", "resourceVersion": "42",
-        "creationTimestamp": created,
-        "labels": {"app": "demo", HASH: pod_hash} if labels is None else labels,
-        "annotations": {**({"rollout.argoproj.io/revision": revision} if revision is not None else {}),
-                        **(annotations or {})},
-    }
-    if owner is not None:
-        metadata["ownerReferences"] = [owner]
-    metadata.update(extra)
-    selector = {"matchLabels": {"app": "demo", HASH: pod_hash}}
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": metadata,
-            "spec": {"replicas": 5, "selector": selector, "template": pod},
-            "status": {"replicas": 5, "readyReplicas": 5, "availableReplicas": 5}}
-
-
-def names(items: list[Any]) -> list[str]:
-    return [item["metadata"]["name"] for item in items]
-
-
-# --- ownership and adoption --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("candidate", "expected"), [
-    pytest.param(rs("a"), True, id="controlled-by-us"),
-    pytest.param(rs("a", labels={"app": "other", HASH: "a"}), False,
-                 id="ours-but-selector-no-longer-matches"),
-    pytest.param(rs("a", owner=None), True, id="controller-less-matching-adoptable"),
-    pytest.param(rs("a", owner=NON_CONTROLLER), True, id="only-non-controller-owner-adoptable"),
-    pytest.param(rs("a", owner=None, labels={"app": "other"}), False, id="controller-less-not-matching"),
-    pytest.param(rs("a", owner=FOREIGN), False, id="other-rollout-with-same-name"),
-    pytest.param(rs("a", owner=DEPLOYMENT), False, id="deployment-owned"),
-    pytest.param(rs("a", owner={**OURS, "controller": False}), True,
-                 id="our-ref-without-controller-adoptable"),
-    pytest.param(rs("a", owner=None, deletionTimestamp="2026-11-01T00:00:00Z"), False, id="being-deleted"),
-    pytest.param(rs("a", owner=None, namespace="other"), False, id="other-namespace"),
-])
-def test_owned_replicasets(candidate: dict[str, Any], expected: bool) -> None:
-    assert replicasets.owned_replicasets(rollout(), [candidate]) == ([candidate] if expected else [])
-
-
-def test_owned_keeps_input_order_and_drops_foreign() -> None:
-    items = [rs("b"), rs("x", owner=FOREIGN), rs("a", owner=None), rs("c")]
-    assert names(replicasets.owned_replicasets(rollout(), items)) == ["demo-b", "demo-a", "demo-c"]
-
-
-def test_rollout_without_uid_owns_nothing() -> None:
-    ro = rollout()
-    ro["metadata"]["uid"] = ""
-    assert not replicasets.is_owned(ro, rs("a", owner={**OURS, "uid": ""}))
-
-
-@pytest.mark.parametrize(("selector", "labels", "expected"), [
-    pytest.param({"matchLabels": {"app": "demo"}}, {"app": "demo", "x": "1"}, True, id="match-labels"),
-    pytest.param({"matchLabels": {"app": "demo"}}, {"app": "web"}, False, id="match-labels-differ"),
-    pytest.param({"matchExpressions": [{"key": "app", "operator": "In", "values": ["demo", "web"]}]},
-                 {"app": "web"}, True, id="in"),
-    pytest.param({"matchExpressions": [{"key": "app", "operator": "In", "values": ["demo"]}]}, {}, False,
-                 id="in-missing-key"),
-    pytest.param({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["demo"]}]}, {}, True,
-                 id="not-in-missing-key"),
-    pytest.param({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["demo"]}]},
-                 {"app": "demo"}, False, id="not-in"),
-    pytest.param({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, {"app": ""}, True,
-                 id="exists"),
-    pytest.param({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, {"app": "x"}, False,
-                 id="does-not-exist"),
-    pytest.param({"matchExpressions": [{"key": "app", "operator": "Near"}]}, {"app": "x"}, False,
-                 id="unknown-operator"),
-    pytest.param({"matchLabels": {"app": "demo"}, "matchExpressions": [{"key": "t", "operator": "Exists"}]},
-                 {"app": "demo"}, False, id="both-must-hold"),
-    pytest.param({}, {"app": "demo"}, False, id="empty-selector-matches-nothing"),
-    pytest.param({"matchLabels": "app=demo"}, {"app": "demo"}, False, id="malformed"),
-    pytest.param({"matchExpressions": ["app"]}, {"app": "demo"}, False, id="malformed-expression"),
-])
-def test_selector_matches(selector: dict[str, Any], labels: dict[str, str], expected: bool) -> None:
-    assert replicasets.selector_matches(selector, labels) is expected
-
-
-def test_adoption_patch_controller_less_exact() -> None:
-    candidate = rs("7bb4fbc896", owner=NON_CONTROLLER)
-    assert replicasets.adoption_patch(rollout(), candidate) == {"metadata": {
-        "ownerReferences": [NON_CONTROLLER, OURS], "uid": "rs-7bb4fbc896", "resourceVersion": "42",
-    }}
-
-
-def test_adoption_patch_adds_missing_hash_label_from_template() -> None:
-    candidate = rs("7bb4fbc896", owner=None, labels={"app": "demo"})
-    assert replicasets.adoption_patch(rollout(), candidate) == {"metadata": {
-        "labels": {HASH: "7bb4fbc896"}, "ownerReferences": [OURS], "uid": "rs-7bb4fbc896",
-        "resourceVersion": "42",
-    }}
-
-
-def test_adoption_patch_replaces_our_non_controller_reference() -> None:
-    candidate = rs("a", owner={**OURS, "controller": False})
-    assert replicasets.adoption_patch(rollout(), candidate) == {"metadata": {
-        "ownerReferences": [OURS], "uid": "rs-a", "resourceVersion": "42"}}
-
-
-def test_adoption_patch_owned_without_label_only_labels() -> None:
-    candidate = rs("a", labels={"app": "demo"})
-    assert replicasets.adoption_patch(rollout(), candidate) == {"metadata": {
-        "labels": {HASH: "a"}, "uid": "rs-a", "resourceVersion": "42"}}
-
-
-@pytest.mark.parametrize("candidate", [
-    pytest.param(rs("a"), id="already-ours"),
-    pytest.param(rs("a", revision=None), id="already-ours-without-revision"),
-])
-def test_adoption_patch_none_when_already_ours(candidate: dict[str, Any]) -> None:
-    assert replicasets.adoption_patch(rollout(), candidate) is None
-
-
-@pytest.mark.parametrize("candidate", [
-    pytest.param(rs("a", owner=FOREIGN), id="foreign-rollout"),
-    pytest.param(rs("a", owner=DEPLOYMENT), id="deployment"),
-    pytest.param(rs("a", owner=None, labels={"app": "other"}), id="selector-mismatch"),
-])
-def test_adoption_patch_refuses_foreign(candidate: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match=r"^ReplicaSet 'demo-a' cannot be adopted$"):
-        replicasets.adoption_patch(rollout(), candidate)
-
-
-def test_adoption_patch_never_touches_spec() -> None:
-    candidate = rs("7bb4fbc896", owner=None, labels={"app": "demo"})
-    patch = replicasets.adoption_patch(rollout(), candidate)
-    assert patch is not None and set(patch) == {"metadata"}
-
+from tests.statemachine.replicaset_cases import FOREIGN, HASH, NEW_TEMPLATE, TEMPLATE, UID, names, rollout, rs
 
 # --- new, stable, other ------------------------------------------------------------------------------
 
@@ -236,7 +75,7 @@ def test_reference_rs_is_adopted_never_replaced() -> None:
     assert ours != "7bb4fbc896"
     found = replicasets.find_new_replicaset(rollout(), [reference])
     assert found is reference
-    assert replicasets.adoption_patch(rollout(), reference) is None
+    assert ownership.adoption_patch(rollout(), reference) is None
     assert replicasets.replicaset_view(reference).hash == "7bb4fbc896"
 
 
@@ -288,7 +127,7 @@ def test_other_replicasets_by_name() -> None:
     pytest.param("٣", None, id="non-ascii-digit"),
 ])
 def test_revision(value: str | None, expected: int | None) -> None:
-    assert replicasets.revision(rs("a", revision=value)) == expected
+    assert replicasets.revision_of(rs("a", revision=value)) == expected
 
 
 @pytest.mark.parametrize(("items", "expected"), [
@@ -360,8 +199,44 @@ def test_created_body_is_found_again() -> None:
     pod_hash = pod_templates.pod_template_hash(TEMPLATE)
     body = replicasets.new_replicaset_body(ro, pod_hash, 5, 1)
     assert replicasets.find_new_replicaset(ro, [body]) is body
-    assert replicasets.adoption_patch(ro, body) is None
+    assert ownership.adoption_patch(ro, body) is None
     assert replicasets.next_revision(ro, [body]) == 1
+
+
+@pytest.mark.parametrize(("ro", "item", "revision", "expected"), [
+    pytest.param(rollout(), rs("a", revision="4"), 4, None, id="up-to-date"),
+    pytest.param(rollout(), rs("a", revision="2"), 5,
+                 {"metadata": {"annotations": {"rollout.argoproj.io/revision": "5",
+                                               "rollout.argoproj.io/revision-history": "2"}}},
+                 id="rollback-bumps-revision"),
+    pytest.param(rollout(), rs("a", revision="3", annotations={"rollout.argoproj.io/revision-history": "1"}),
+                 5,
+                 {"metadata": {"annotations": {"rollout.argoproj.io/revision": "5",
+                                               "rollout.argoproj.io/revision-history": "1,3"}}},
+                 id="history-appended"),
+    pytest.param(rollout(), rs("a", revision="6"), 5, None, id="never-lowered"),
+    pytest.param(rollout(), rs("a", revision=None), 2,
+                 {"metadata": {"annotations": {"rollout.argoproj.io/revision": "2"}}}, id="no-revision-yet"),
+    pytest.param(rollout(), rs("a", revision=""), 2,
+                 {"metadata": {"annotations": {"rollout.argoproj.io/revision": "2"}}}, id="empty-revision"),
+    pytest.param(rollout(), rs("a", revision="x"), 2, None, id="unparsable-left-alone"),
+    pytest.param(rollout(annotations={"team": "web", "rollout.argoproj.io/revision": "9"}),
+                 rs("a", revision="4"), 4, {"metadata": {"annotations": {"team": "web"}}},
+                 id="copies-annotations-without-history"),
+    pytest.param(rollout(minReadySeconds=10), rs("a", revision="4"), 4, {"spec": {"minReadySeconds": 10}},
+                 id="min-ready-seconds"),
+])
+def test_sync_new_replicaset_patch(ro: dict[str, Any], item: dict[str, Any], revision: int,
+                                   expected: dict[str, Any] | None) -> None:
+    assert replicasets.sync_new_replicaset_patch(ro, item, revision) == expected
+
+
+def test_desired_pod_hash_uses_collision_count() -> None:
+    ro = rollout()
+    assert replicasets.desired_pod_hash(ro) == pod_templates.pod_template_hash(TEMPLATE)
+    ro["status"] = {"collisionCount": 2}
+    assert replicasets.desired_pod_hash(ro) == pod_templates.pod_template_hash(TEMPLATE, 2)
+    assert replicasets.desired_pod_hash(ro) != pod_templates.pod_template_hash(TEMPLATE)
 
 
 # --- views and patches -------------------------------------------------------------------------------
@@ -463,7 +338,7 @@ JSON = st.recursive(
                       max_size=3),
        ro=st.dictionaries(st.sampled_from(["metadata", "spec", "status"]), JSON, max_size=3))
 def test_nothing_raises_on_json_like_replicasets(items: list[dict[str, Any]], ro: dict[str, Any]) -> None:
-    owned = replicasets.owned_replicasets(ro, items)
+    owned = ownership.owned_replicasets(ro, items)
     assert all(any(o is i for i in items) for o in owned)
     new = replicasets.find_new_replicaset(ro, items)
     assert new is None or any(new is o for o in owned)
@@ -476,4 +351,4 @@ def test_nothing_raises_on_json_like_replicasets(items: list[dict[str, Any]], ro
             replicasets.scale_down_deadline(item) is not None
         assert replicasets.scale_patch(item, 0) == replicasets.scale_patch(copy.deepcopy(item), 0)
         if any(o is item for o in owned):
-            replicasets.adoption_patch(ro, item)
+            ownership.adoption_patch(ro, item)
