@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -30,6 +30,7 @@ __all__ = [
     "KubeWriter",
     "NotFound",
     "Unavailable",
+    "Writer",
     "object_path",
     "send",
     "wire_body",
@@ -180,6 +181,34 @@ async def send(
     except ValueError:
         return {}
     return answer if isinstance(answer, dict) else {}
+
+
+class Writer(Protocol):
+    """The writes the apply room makes; `KubeWriter` is the real one, tests may pass a fake."""
+
+    async def patch_ingress(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def patch_rollout_status(self, namespace: str, name: str, body: Mapping[str, Any]
+                                   ) -> dict[str, Any]: ...
+
+    async def patch_rollout(self, namespace: str, name: str, body: Mapping[str, Any]
+                            ) -> dict[str, Any]: ...
+
+    async def create_replicaset(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def patch_replicaset(self, namespace: str, name: str, body: Mapping[str, Any]
+                               ) -> dict[str, Any]: ...
+
+    async def delete_replicaset(
+        self, namespace: str, name: str, *, resource_version: str | None = None, uid: str | None = None,
+        propagation: str = "Background",
+    ) -> dict[str, Any]: ...
+
+    async def patch_service(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 class KubeWriter:

@@ -10,6 +10,7 @@ exact bytes and refusals.
 
 from __future__ import annotations
 
+import inspect
 import json
 import socket
 from typing import Any
@@ -274,3 +275,11 @@ async def test_a_body_that_is_not_json_is_refused_before_any_request(api_server,
     assert registry.get_sample_value("controller_clientset_k8s_request_total",
                                      {"kind": "rollouts", "namespace": NS, "name": "web", "verb": "Patch",
                                       "status_code": "0"}) is None
+
+
+
+def test_kube_writer_implements_the_writer_protocol(api_client):
+    writer: writing.Writer = writing.KubeWriter(api_client, deadline=1.0)  # mypy checks the signatures
+    wanted = {name for name in vars(writing.Writer) if not name.startswith("_")}
+    assert wanted == {name for name in vars(writing.KubeWriter) if not name.startswith("_")}
+    assert all(inspect.iscoroutinefunction(getattr(writer, name)) for name in wanted)
