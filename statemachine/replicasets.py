@@ -1,4 +1,4 @@
-"""A Rollout's ReplicaSets: which are its own, which is new or stable, and the patches that manage them.
+"""A Rollout's ReplicaSets: which is new, stable or other, their revisions, and the patches for them.
 
 Room: plan (pure). Works on raw ReplicaSet and Rollout dicts (the API boundary) as the caches hold them;
 returns new dicts and merge-patch bodies, never mutates its input, never reads a clock (deadlines come in
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ EPHEMERAL_METADATA_ANNOTATION = "rollout.argoproj.io/ephemeral-metadata"
 SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
 Raw = Mapping[str, Any]
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")  # strconv.ParseInt base 10
 # copyRolloutAnnotationsToReplicaSet skips these
 _NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", models.REVISION_ANNOTATION,
                          REVISION_HISTORY_ANNOTATION, DESIRED_REPLICAS_ANNOTATION})
@@ -85,7 +87,7 @@ def revision_of(rs: Raw) -> int | None:
         return 0
     value = annotations[models.REVISION_ANNOTATION]
     text = value.strip() if isinstance(value, str) else ""
-    return int(text) if text.lstrip("+-").isdigit() and text.isascii() else None
+    return int(text) if _INTEGER.fullmatch(text) else None
 
 
 def replicaset_view(rs: Raw) -> ReplicaSetView:

@@ -124,6 +124,8 @@ def test_other_replicasets_by_name() -> None:
     pytest.param("x7", None, id="garbage"),
     pytest.param("", None, id="empty"),
     pytest.param("-2", -2, id="negative"),
+    pytest.param("+3", 3, id="plus-sign"),
+    pytest.param("+-3", None, id="two-signs"),
     pytest.param("٣", None, id="non-ascii-digit"),
 ])
 def test_revision(value: str | None, expected: int | None) -> None:
