@@ -3,10 +3,11 @@
 Covers: --leader-elect=false runs at once without touching the API; one candidate creates the Lease and
 renews it (renewTime moves, acquireTime stays); two candidates → exactly one leader; the leader stops →
 it releases and the other takes over at once (leaseTransitions counts it); a dead holder's Lease is taken
-only after the lease duration by our own clock; renewals that keep failing past the renew deadline, or another
-holder showing up, cancel the leader's work and raise LeadershipLost; a cancellation from outside is not
-mistaken for a loss and releases the Lease; a body that swallows the cancellation still gets
-LeadershipLost; run_as_leader calls on_started/on_stopped; Lease requests are counted; no task is left.
+only after the lease duration by our own clock; renewals that keep failing past the renew deadline, or
+another holder showing up, cancel the leader's work and raise LeadershipLost; a cancellation from outside
+is not mistaken for a loss and releases the Lease; a body that swallows the cancellation still gets
+LeadershipLost; failed reads and creates are retried; a failed release is logged, not raised;
+run_as_leader calls on_started/on_stopped; Lease requests are counted; no task is left.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from typing import Any
 
 import pytest
+import structlog
 
 from service.clock import SystemClock
 from service.http import client_metrics
@@ -274,3 +276,28 @@ def test_micro_time_and_identity():
     assert leases.micro_time(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "2026-01-02T03:04:05.000006Z"
     first, second = leases.default_identity(), leases.default_identity()
     assert first != second and first.rsplit("_", 1)[0] == second.rsplit("_", 1)[0]
+
+
+async def test_failing_reads_are_retried_until_the_lease_is_won(api_server, api_client):
+    api_server.faults.fail_next("get", "leases", count=3, code=500)
+    async with leases.leading(api_client, SETTINGS, "me", clock=SystemClock()) as held:
+        assert held.elected and spec(api_server)["holderIdentity"] == "me"
+    statuses = [(r.verb, r.status) for r in api_server.faults.request_log]
+    assert statuses[:5] == [("get", 500)] * 3 + [("get", 404), ("create", 201)]
+
+
+async def test_a_failed_create_is_retried(api_server, api_client):
+    api_server.faults.fail_next("create", "leases", count=2, code=409)
+    async with leases.leading(api_client, SETTINGS, "me", clock=SystemClock()):
+        pass
+    creates = [r.status for r in api_server.faults.request_log if r.verb == "create"]
+    assert creates == [409, 409, 201]
+
+
+async def test_a_failed_release_is_logged_not_raised(api_server, api_client):
+    with structlog.testing.capture_logs() as logs:
+        async with leases.leading(api_client, SETTINGS, "me", clock=SystemClock()):
+            api_server.faults.fail_next("update", "leases", count=1_000_000, code=500)
+    (entry,) = [e for e in logs if e["event"] == "leader election: cannot release the lease"]
+    assert entry["log_level"] == "warning" and entry["error"].startswith("500 InternalError: ")
+    assert spec(api_server)["holderIdentity"] == "me"  # it expires by itself

@@ -5,7 +5,8 @@ stored); the bearer token goes out; a stale resourceVersion precondition → Con
 Conflict; missing objects → NotFound; injected 400/422 → Invalid, 500/503/429 → Unavailable with
 Retry-After, 403 → the base error; latency past the deadline and a refused connection → Unavailable;
 every request counted in controller_clientset_k8s_request_total (timeouts with status 0); wire_body's
-exact bytes and refusals.
+exact bytes and refusals; text, empty and odd error bodies, Retry-After in Status details or as an HTTP
+date; a success without an object.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 from typing import Any
 
 import pytest
+from aiohttp import web
 from kubernetes_asyncio import client
 
 from service.http import client_metrics
@@ -283,3 +285,52 @@ def test_kube_writer_implements_the_writer_protocol(api_client):
     wanted = {name for name in vars(writing.Writer) if not name.startswith("_")}
     assert wanted == {name for name in vars(writing.KubeWriter) if not name.startswith("_")}
     assert all(inspect.iscoroutinefunction(getattr(writer, name)) for name in wanted)
+
+
+@pytest.fixture
+async def odd_server():
+    """A loopback server answering every request with the (status, body, headers) the test sets."""
+    answer: dict[str, Any] = {"status": 200, "body": b"", "headers": {}}
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(status=answer["status"], body=answer["body"], headers=answer["headers"])
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    async with client.ApiClient(client.Configuration(host=url)) as api:
+        yield answer, writing.KubeWriter(api, deadline=5.0)
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize(("status", "body", "headers", "kind", "reason", "message", "hint"), [
+    pytest.param(502, b"upstream connect error\n", {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"},
+                 writing.Unavailable, "Bad Gateway", "upstream connect error", None,
+                 id="text-body-http-date"),
+    pytest.param(503, b'{"kind":"Status","code":503,"reason":"ServiceUnavailable","message":"etcd down",'
+                      b'"details":{"retryAfterSeconds":4}}', {}, writing.Unavailable, "ServiceUnavailable",
+                 "etcd down", 4.0, id="retry-after-in-status-details"),
+    pytest.param(500, b"", {"Retry-After": "-3"}, writing.Unavailable, "Internal Server Error", "", None,
+                 id="empty-body-negative-hint"),
+    pytest.param(401, b"[1,2]", {}, writing.KubeWriteError, "Unauthorized", "", None, id="not-a-status"),
+])
+async def test_error_answers_that_are_not_plain_status_bodies(odd_server, status, body, headers, kind,
+                                                               reason, message, hint):
+    answer, writer = odd_server
+    answer.update(status=status, body=body, headers=headers)
+    with pytest.raises(writing.KubeWriteError) as caught:
+        await writer.patch_service(NS, "web", {"spec": {}})
+    error = caught.value
+    assert type(error) is kind
+    assert (error.code, error.reason, error.message, error.retry_after) == (status, reason, message, hint)
+
+
+@pytest.mark.parametrize("body", [pytest.param(b"", id="empty"), pytest.param(b"not json", id="text"),
+                                  pytest.param(b"[1]", id="list")])
+async def test_a_success_without_an_object_answers_an_empty_dict(odd_server, body):
+    answer, writer = odd_server
+    answer.update(status=200, body=body)
+    assert await writer.patch_service(NS, "web", {"spec": {}}) == {}
