@@ -141,21 +141,35 @@ def desired_pod_hash(rollout: Raw) -> str:
 def find_new_replicaset(rollout: Raw, replicasets: Iterable[Raw]) -> Raw | None:
     """The Rollout's ReplicaSet for its current template, or None (FindNewReplicaSet).
 
-    Among `owned_replicasets` whose live template (ephemeral metadata removed) equals the Rollout's ignoring
-    the hash label, and whose pods carry a hash (Services select by it): the highest revision, then the
-    oldest, then by name. The hash is never trusted alone: ours is not the reference's (see
-    `pod_templates.pod_template_hash`), so a reference-made ReplicaSet is found by its template.
+    Among `ownership.owned_replicasets` whose pods carry a hash (Services select by it) and whose live
+    template (ephemeral metadata removed) equals the Rollout's ignoring the hash label: the highest revision,
+    then the oldest, then by name. Our hash is not the reference's (see `pod_templates.pod_template_hash`),
+    so a reference-made ReplicaSet is found by its template. Should no template match (a defaulting
+    `normalise_template` does not know), the one hashed `status.currentPodHash` is taken while
+    `status.observedGeneration` equals the generation: the controller that wrote the status saw this very
+    spec, so that ReplicaSet is its template's. Either way a takeover restarts no pod.
     """
+    candidates = [rs for rs in ownership.owned_replicasets(rollout, replicasets) if _template_hash(rs)]
     template = _map(_map(rollout, "spec"), "template")
-    matches = [rs for rs in ownership.owned_replicasets(rollout, replicasets) if _template_hash(rs)
-               and pod_templates.templates_equal_ignoring_hash(live_template(rs), template)]
+    matches = [rs for rs in candidates
+               if pod_templates.templates_equal_ignoring_hash(live_template(rs), template)]
+    if not matches and _observed_current_generation(rollout):
+        current = _str(_map(rollout, "status"), "currentPodHash")
+        matches = [rs for rs in candidates if current and replicaset_hash(rs) == current]
     if not matches:
         return None
+
     def order(rs: Raw) -> tuple[int, str, str]:
         metadata = _map(rs, "metadata")
         return -(revision_of(rs) or 0), _str(metadata, "creationTimestamp"), _str(metadata, "name")
 
     return min(matches, key=order)
+
+
+def _observed_current_generation(rollout: Raw) -> bool:
+    generation = _map(rollout, "metadata").get("generation")
+    observed = _map(rollout, "status").get("observedGeneration")
+    return isinstance(generation, int) and not isinstance(generation, bool) and observed == str(generation)
 
 
 def _template_hash(rs: Raw) -> str:

@@ -1,8 +1,9 @@
 """A Rollout's ReplicaSets: new/stable/other, revisions, bodies, views and scale patches.
 
 Aspects: a reference-created ReplicaSet with the same template and another hash is found (adopted), never
-replaced, also with injected ephemeral metadata and API-server defaulting; foreign-owned ones are not; the
-highest revision wins among duplicates; stable by hash; others by name; revision parsing and numbering;
+replaced, also with injected ephemeral metadata and API-server defaulting; foreign-owned ones are not; with no
+template match, status.currentPodHash is trusted only while observedGeneration is current; the highest
+revision wins among duplicates; stable by hash; others by name; revision parsing and numbering;
 the exact new ReplicaSet body, found again on the next cycle; syncing an existing new ReplicaSet (copied
 annotations, revision bump with history, minReadySeconds); the ReplicaSetView; scale and scale-down-deadline
 patches; hypothesis: nothing raises on JSON-like ReplicaSets and Rollouts.
@@ -77,6 +78,41 @@ def test_reference_rs_is_adopted_never_replaced() -> None:
     assert found is reference
     assert ownership.adoption_patch(rollout(), reference) is None
     assert replicasets.replicaset_view(reference).hash == "7bb4fbc896"
+
+
+def unknown_default(pod_hash: str) -> dict[str, Any]:
+    """A ReplicaSet whose template carries a default `normalise_template` does not know."""
+    item = rs(pod_hash)
+    item["spec"]["template"]["spec"]["enableServiceLinks"] = True
+    return item
+
+
+@pytest.mark.parametrize(("generation", "status", "expected"), [
+    pytest.param(3, {"currentPodHash": "7bb4fbc896", "observedGeneration": "3"}, "demo-7bb4fbc896",
+                 id="observed-generation-trusts-current-pod-hash"),
+    pytest.param(4, {"currentPodHash": "7bb4fbc896", "observedGeneration": "3"}, None,
+                 id="spec-changed-since"),
+    pytest.param(3, {"currentPodHash": "other", "observedGeneration": "3"}, None, id="other-hash"),
+    pytest.param(3, {"currentPodHash": "7bb4fbc896"}, None, id="never-observed"),
+    pytest.param(None, {"currentPodHash": "7bb4fbc896", "observedGeneration": ""}, None, id="no-generation"),
+    pytest.param(3, {"currentPodHash": "", "observedGeneration": "3"}, None, id="no-current-pod-hash"),
+])
+def test_find_new_falls_back_to_the_observed_current_pod_hash(generation: int | None, status: dict[str, Any],
+                                                              expected: str | None) -> None:
+    ro = rollout()
+    ro["metadata"]["generation"] = generation
+    ro["status"] = status
+    items = [unknown_default("7bb4fbc896"), rs("x", template=NEW_TEMPLATE)]
+    found = replicasets.find_new_replicaset(ro, items)
+    assert (found["metadata"]["name"] if found is not None else None) == expected
+
+
+def test_find_new_prefers_the_template_match_over_the_status() -> None:
+    ro = rollout()
+    ro["metadata"]["generation"] = 3
+    ro["status"] = {"currentPodHash": "old", "observedGeneration": "3"}
+    found = replicasets.find_new_replicaset(ro, [rs("old", template=NEW_TEMPLATE, revision="9"), rs("b")])
+    assert found is not None and found["metadata"]["name"] == "demo-b"
 
 
 def test_find_new_needs_a_hash_in_the_pod_template() -> None:
