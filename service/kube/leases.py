@@ -110,7 +110,14 @@ class _Elector:
         }
 
     async def attempt(self, deadline: float) -> _Attempt:
-        """One try to acquire or renew the Lease within `deadline` seconds."""
+        """One try to acquire or renew the Lease within `deadline` seconds; any error is a failed try."""
+        try:
+            return await self._attempt(deadline)
+        except Exception:  # e.g. a token refresh failing: a renewal task that died would lead forever
+            log.exception("leader election: attempt failed")
+            return _Attempt.FAILED
+
+    async def _attempt(self, deadline: float) -> _Attempt:
         now = self.clock.now()
         try:
             lease = await self._send("GET", self.path, None, deadline)

@@ -301,3 +301,24 @@ async def test_a_failed_release_is_logged_not_raised(api_server, api_client):
     (entry,) = [e for e in logs if e["event"] == "leader election: cannot release the lease"]
     assert entry["log_level"] == "warning" and entry["error"].startswith("500 InternalError: ")
     assert spec(api_server)["holderIdentity"] == "me"  # it expires by itself
+
+
+async def test_an_unexpected_error_in_a_renewal_is_a_failed_renewal(api_server, api_client):
+    async def broken_token() -> None:
+        raise RuntimeError("exec plugin failed")
+
+    configuration = api_client.configuration
+    with structlog.testing.capture_logs() as logs:
+        me = Candidate(api_client, "me")
+        try:
+            await asyncio.wait_for(me.leading.wait(), 10)
+            configuration.api_key = {"BearerToken": "t"}
+            configuration.refresh_api_key_hook = lambda _config: broken_token()
+            await asyncio.wait_for(me.task, 10)
+        finally:
+            configuration.api_key, configuration.refresh_api_key_hook = {}, None
+            me.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await me.task
+    assert isinstance(me.outcome, leases.LeadershipLost) and me.work_cancelled
+    assert any(e["event"] == "leader election: attempt failed" for e in logs)
