@@ -70,8 +70,11 @@ def safe_encode(text: str) -> str:
 
 
 def templates_equal_ignoring_hash(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """PodTemplateEqualIgnoreHash: equal once both are normalised (see `normalise_template`)."""
-    return bool(normalise_template(a) == normalise_template(b))
+    """PodTemplateEqualIgnoreHash: equal once both are normalised (see `normalise_template`).
+
+    Compared as canonical JSON, so equal templates always hash alike (and `true` is not `1`).
+    """
+    return _canonical_json(normalise_template(a)) == _canonical_json(normalise_template(b))
 
 
 def normalise_template(template: Any) -> Any:

@@ -4,8 +4,9 @@ Aspects: the hash is stable (key order, hash label, API-server defaulting), chan
 collision count, uses only the safe alphabet; FNV-32a and SafeEncodeString match their published values;
 equality ignores the hash label and the API server's defaulting (pod, container, probe, port, volume defaults,
 imagePullPolicy from the tag, quantities by value, empty vs missing, omitempty bools, injected anti-affinity)
-but not real differences (pointer bools, explicit zeros, order); equal templates hash alike; hypothesis: the
-hash never raises on a JSON-like template, is deterministic, and normalising never mutates its input.
+but not real differences (pointer bools, explicit zeros, order, a bool for an int); equal templates hash
+alike; hypothesis: the hash never raises on a JSON-like template, is deterministic, normalising never
+mutates its input, and the hash label, creationTimestamp and key order never change equality or the hash.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ DIFFERENT = [
     pytest.param(raw(resources={"requests": {"cpu": "0.5"}}), raw(resources={"requests": {"cpu": "0.6"}}),
                  id="quantity-value"),
     pytest.param(raw(), with_spec(raw(), affinity=USER_ANTI), id="user-anti-affinity"),
+    pytest.param(raw(stdin=True), raw(stdin=1), id="bool-is-not-int"),
 ]
 
 
@@ -219,3 +221,26 @@ def test_hash_never_raises_and_is_deterministic(template: dict[str, Any], collis
     assert 1 <= len(first) <= 10
     assert templates_equal_ignoring_hash(template, copy.deepcopy(template))
     assert template == before
+
+
+def _reordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _reordered(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reordered(v) for v in value]
+    return value
+
+
+LABELS = st.dictionaries(st.text(min_size=1, max_size=6), st.text(max_size=6), max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(labels=LABELS, spec=POD_LIKE, pod_hash=st.text(max_size=10))
+def test_hash_label_timestamp_and_key_order_never_matter(labels: dict[str, str], spec: Any,
+                                                         pod_hash: str) -> None:
+    template = {"metadata": {"labels": labels}, "spec": spec}
+    labelled = _reordered(copy.deepcopy(template))
+    labelled["metadata"]["labels"][HASH] = pod_hash
+    labelled["metadata"]["creationTimestamp"] = None
+    assert templates_equal_ignoring_hash(labelled, template)
+    assert pod_template_hash(labelled) == pod_template_hash(template)
