@@ -76,7 +76,8 @@ class EventRecorder:
     """Writes core/v1 Events through `writer`, deduplicated per fact within `window` seconds.
 
     `record` returns True when it wrote (created or updated) an Event, False when the fact was already
-    written within the window, is being written by another task, or the write failed (logged).
+    written within the window, is being written by another task, or the write failed (logged). An Event's
+    `count` is the number of windows its fact was seen in, not the number of retries that saw it.
     """
 
     def __init__(
