@@ -209,7 +209,7 @@ def _clean(value: Any, key: str) -> Any:
     """Drop empty values, apply generic defaults keyed by field name, canonicalise numbers and quantities."""
     if isinstance(value, Mapping):
         if key in _QUANTITY_MAPS:
-            return {k: _quantity(v) for k, v in value.items() if not _empty(v)}
+            return {str(k): _quantity(v) for k, v in value.items() if not _empty(v)}
         result: dict[str, Any] = {}
         if key == "httpGet":
             result["scheme"] = "HTTP"
@@ -220,7 +220,7 @@ def _clean(value: Any, key: str) -> Any:
             omitted = (k in _PLAIN_BOOLS and cleaned is False) or (k == "hostPort" and cleaned == 0)
             if omitted or _empty(cleaned):
                 continue  # a default preset above (scheme, apiVersion) stands in for an empty value
-            result[k] = cleaned
+            result[str(k)] = cleaned  # str keys: canonical JSON sorts them
         return result
     if isinstance(value, list):
         return [_clean(item, "") for item in value]

@@ -176,6 +176,12 @@ def test_fnv32a_published_vectors(data: bytes, expected: int) -> None:
     assert pod_templates._fnv32a(data) == expected
 
 
+def test_non_string_keys_do_not_break_the_hash() -> None:
+    template: dict[Any, Any] = {"metadata": {"labels": {"app": "demo"}}, "spec": {1: "x", "a": {2: "y"}}}
+    assert set(pod_template_hash(template)) <= set(SAFE_ALPHABET)
+    assert templates_equal_ignoring_hash(template, copy.deepcopy(template))
+
+
 def test_normalise_does_not_mutate() -> None:
     template = with_spec(raw(livenessProbe=PROBE, ports=[{"containerPort": 80}]), hostNetwork=True,
                          volumes=[{"name": "s", "secret": {"secretName": "s"}}], affinity=ANTI)
