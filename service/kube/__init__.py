@@ -1,7 +1,8 @@
-"""Kubernetes side of the flow: watched resources, their caches and indexes, and the reflectors filling them.
+"""Kubernetes side of the flow: watched resources, caches, reflectors, and the writers that act.
 
-Room: observe (patching and events come later). Handlers registered here only enqueue keys; nothing in this
-package decides what a Rollout should look like.
+Rooms: observe (resources, listing, watching, caches, indexes, enqueuing, informers) and apply (writing,
+recording, leases). Handlers registered here only enqueue keys; nothing in this package decides what a
+Rollout should look like.
 """
 
 from __future__ import annotations
