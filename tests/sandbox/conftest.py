@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from sandbox import aws
-from sandbox.apiserver.server import ApiServer
 from sandbox.apiserver.storage import Storage
 from sandbox.lbc import LoadBalancerController
 from sandbox.running import Sandbox
@@ -51,19 +50,6 @@ async def elbv2(aws_endpoint: str) -> AsyncIterator[Any]:
 async def ec2(aws_endpoint: str) -> AsyncIterator[Any]:
     async with aws.client("ec2", aws_endpoint) as made:
         yield made
-
-
-@pytest.fixture
-async def api_server() -> AsyncIterator[ApiServer]:
-    server = ApiServer(bookmark_interval=0.2, watch_timeout=5.0)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def storage(api_server: ApiServer) -> Storage:
-    return api_server.storage
 
 
 @pytest.fixture

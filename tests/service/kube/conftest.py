@@ -27,7 +27,6 @@ from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
 from sandbox.apiserver.server import ApiServer
-from sandbox.apiserver.storage import Storage
 from service.kube import caches, resources, watching
 
 __all__ = ["TOKEN", "Recorder", "SleepRecorder", "TappedRequest", "WireTap"]
@@ -42,19 +41,6 @@ async def _no_task_left_running() -> AsyncIterator[None]:
     for task in left:
         task.cancel()
     assert not left, f"tasks still running after the test: {left}"
-
-
-@pytest.fixture
-async def api_server() -> AsyncIterator[ApiServer]:
-    server = ApiServer(bookmark_interval=0.2, watch_timeout=5.0)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def storage(api_server: ApiServer) -> Storage:
-    return api_server.storage
 
 
 @pytest.fixture
