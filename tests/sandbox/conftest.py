@@ -4,8 +4,8 @@ the API server and its storage, the simulated cluster, and the LBC simulator.
     moto_server   session: sandbox.aws.MotoServer (ThreadedMotoServer on 127.0.0.1, port 0)
     aws_endpoint  moto's URL; resets every AWS resource after the test
     elbv2, ec2    aiobotocore clients on aws_endpoint
-    api_server    sandbox.apiserver.server.ApiServer on 127.0.0.1, port 0
-    storage       api_server.storage (the in-process Storage API)
+    api_server    (tests/conftest.py) sandbox.apiserver.server.ApiServer on 127.0.0.1, port 0
+    storage       (tests/conftest.py) api_server.storage (the in-process Storage API)
     cluster       sandbox.cluster.Cluster on storage (pods Ready at once)
     lbc           sandbox.lbc.LoadBalancerController on storage + moto (knobs at their defaults)
     sandbox       sandbox.running.Sandbox (all of the above plus the control endpoint) sharing moto_server
