@@ -1,0 +1,121 @@
+"""A Rollout's Ingresses on the wire: the weight/header-route patches of a plan, and the reset on deletion.
+
+Room: apply. Bodies come from `service.alb.ingress_patch` (pure, byte-exact); this module refuses Ingresses we
+may not write before any call, sends each body with its resourceVersion precondition, records one
+`PatchingALBIngress` event per Ingress it patches, and waits for the Ingress cache to show the write. A 409
+propagates (the worker requeues: never a loop in place); nothing is retried here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from service.alb import actions, ingress_patch, preview
+from service.kube import caches, recording, watching, writing
+from statemachine import events, models
+from statemachine.planning import Plan
+
+__all__ = ["IngressSync", "header_route"]
+
+log = structlog.get_logger(__name__)
+
+
+def header_route(step: models.SetHeaderRoute | None) -> ingress_patch.HeaderRoute | None:
+    """The Ingress form of a setHeaderRoute step (no match: remove the route)."""
+    if step is None:
+        return None
+    if step.match is None:
+        return ingress_patch.HeaderRoute(step.name, None)
+    matches = tuple(actions.Match(m.header_name, m.exact) for m in step.match)
+    return ingress_patch.HeaderRoute(step.name, matches)
+
+
+class IngressSync:
+    """The Ingress writes of one reconcile; `reflector` is the Ingress informer (its store is read)."""
+
+    def __init__(self, *, writer: writing.Writer, reflector: watching.Reflector,
+                 recorder: recording.EventRecorder, classes: Sequence[str], deadline: float) -> None:
+        self.writer = writer
+        self.reflector = reflector
+        self.recorder = recorder
+        self.classes = tuple(classes)
+        self.deadline = deadline
+
+    def current(self, namespace: str, name: str) -> caches.RawObject | None:
+        return self.reflector.store.get(f"{namespace}/{name}")
+
+    def check(self, rollout: models.Rollout) -> None:
+        """Raise `ingress_patch.Refusal` (or IngressError) for an Ingress we must not write; no call made."""
+        for name in _names(rollout):
+            current = self.current(rollout.namespace, name)
+            if current is not None:
+                ingress_patch.check_writable(current, self.classes)
+
+    async def apply(self, plan: Plan, involved: Mapping[str, Any]) -> int:
+        """Send the plan's Ingress patches; returns how many Ingresses were patched."""
+        rollout = plan.after
+        if not plan.write_weights and not plan.remove_routes and plan.header_route is None:
+            return 0
+        routing = preview.routing_for(rollout)
+        weight = plan.canary_weight
+        additional = tuple(actions.Destination(d.service_name, d.weight) for d in plan.additional)
+        route = header_route(plan.header_route)
+        patched = 0
+        for name in _names(rollout):
+            current = self.current(rollout.namespace, name)
+            if current is None:
+                raise LookupError(f'ingress.networking.k8s.io "{name}" not found')
+            body = ingress_patch.weight_patch(
+                dict(current), routing, desired_weight=weight, additional=additional, header_route=route,
+                remove_managed_routes=plan.remove_routes, classes=self.classes)
+            if body is None:
+                continue
+            await self.recorder.emit(involved, events.patching_ingress(name, weight))
+            try:
+                answer = await self.writer.patch_ingress(rollout.namespace, name, body)
+            except writing.KubeWriteError as error:
+                text = f"error patching alb ingress `{name}`: {error}"
+                await self.recorder.emit(involved, events.traffic_routing_error(text))
+                raise
+            log.info("patched Ingress", ingress=name, weight=weight)
+            patched += 1
+            version = caches.resource_version_of(answer)
+            if version:
+                await self.reflector.wait_seen(version, self.deadline)
+        return patched
+
+    async def cleanup(self, namespace: str, rollout: str) -> int:
+        """Reset a deleted Rollout's actions on each Ingress of its namespace listing it; returns the count.
+
+        Ingresses we may not write are skipped (logged): they are not ours to reset.
+        """
+        patched = 0
+        for ingress in self.reflector.store.list():
+            metadata = ingress.get("metadata") or {}
+            if metadata.get("namespace") != namespace:
+                continue
+            name = str(metadata.get("name", ""))
+            try:
+                body, problems = ingress_patch.cleanup_patch(dict(ingress), rollout, self.classes)
+            except (ingress_patch.Refusal, ValueError) as refusal:
+                log.info("not resetting Ingress", ingress=name, reason=str(refusal))
+                continue
+            for problem in problems:
+                log.warning("cannot reset an action", ingress=name, problem=problem)
+            if body is None:
+                continue
+            answer = await self.writer.patch_ingress(namespace, name, body)
+            log.info("reset Ingress of a deleted rollout", ingress=name)
+            patched += 1
+            version = caches.resource_version_of(answer)
+            if version:
+                await self.reflector.wait_seen(version, self.deadline)
+        return patched
+
+
+def _names(rollout: models.Rollout) -> tuple[str, ...]:
+    alb = rollout.canary.alb if rollout.canary else None
+    return alb.ingress_names if alb is not None else ()

@@ -1,0 +1,166 @@
+"""A Rollout's ReplicaSets on the wire: adopt, find or create the new one, scale per plan, scale old ones.
+
+Room: apply. Decisions come from `statemachine.replicasets` / `ownership` (pure); this module only sends what
+they build through the `Writer` and waits for the ReplicaSet cache to show its own writes, so the next
+reconcile never decides from a copy older than what it wrote. Adoption patches ownership and labels only:
+it never recreates a ReplicaSet, so no pod restarts. Errors propagate (the worker requeues); no retries here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from service.kube import caches, watching, writing
+from statemachine import models, ownership, replicasets
+from statemachine.snapshot import ReplicaSetView
+
+__all__ = ["DEFAULT_SCALE_DOWN_DELAY_SECONDS", "Owned", "ReplicaSetSync", "replicaset_deadline",
+           "scale_down_delay", "spec_replicas"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30
+"""The reference's default scaleDownDelaySeconds with traffic routing."""
+
+Raw = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """The Rollout's ReplicaSets after adoption: new (current template), stable, and the others."""
+
+    new: Raw | None
+    stable: Raw | None
+    others: tuple[Raw, ...]
+    created: bool = False
+
+    def views(self) -> tuple[ReplicaSetView | None, ReplicaSetView | None, tuple[ReplicaSetView, ...]]:
+        view = replicasets.replicaset_view
+        return (view(self.new) if self.new is not None else None,
+                view(self.stable) if self.stable is not None else None,
+                tuple(view(rs) for rs in self.others))
+
+
+def scale_down_delay(rollout: models.Rollout) -> int:
+    canary = rollout.canary
+    value = canary.scale_down_delay_seconds if canary else None
+    return DEFAULT_SCALE_DOWN_DELAY_SECONDS if value is None else max(value, 0)
+
+
+def _name(rs: Raw) -> str:
+    metadata = rs.get("metadata")
+    return str(metadata.get("name", "")) if isinstance(metadata, Mapping) else ""
+
+
+def replicaset_deadline(rs: Raw) -> datetime | None:
+    """The ReplicaSet's `scale-down-deadline` (None: not annotated)."""
+    return replicasets.scale_down_deadline(rs)
+
+
+def spec_replicas(rs: Raw) -> int:
+    spec = rs.get("spec")
+    value = spec.get("replicas", 1) if isinstance(spec, Mapping) else 1
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+class ReplicaSetSync:
+    """The ReplicaSet writes of one reconcile; `reflector` is the ReplicaSet informer (its store is read)."""
+
+    def __init__(self, *, writer: writing.Writer, reflector: watching.Reflector, deadline: float) -> None:
+        self.writer = writer
+        self.reflector = reflector
+        self.deadline = deadline
+
+    def _in_namespace(self, namespace: str) -> list[caches.RawObject]:
+        return [rs for rs in self.reflector.store.list()
+                if (rs.get("metadata") or {}).get("namespace") == namespace]
+
+    async def _seen(self, answer: Mapping[str, Any]) -> None:
+        version = caches.resource_version_of(answer)
+        if version:
+            await self.reflector.wait_seen(version, self.deadline)
+
+    async def claim(self, rollout: Raw, namespace: str, *, create: bool) -> Owned:
+        """Adopt matching ReplicaSets, find the new one (create it with 0 replicas when `create` and missing),
+        bring it up to date, and sort the rest into stable and others."""
+        owned = ownership.owned_replicasets(rollout, self._in_namespace(namespace))
+        claimed: list[Raw] = []
+        for rs in owned:
+            patch = ownership.adoption_patch(rollout, rs)
+            if patch is None:
+                claimed.append(rs)
+                continue
+            log.info("adopting ReplicaSet", replicaset=_name(rs))
+            answer = await self.writer.patch_replicaset(namespace, _name(rs), patch)
+            await self._seen(answer)
+            claimed.append(answer)
+        new = replicasets.find_new_replicaset(rollout, claimed)
+        revision = replicasets.next_revision(rollout, claimed)
+        created = False
+        if new is None and create:
+            pod_hash = replicasets.desired_pod_hash(rollout)
+            body = replicasets.new_replicaset_body(rollout, pod_hash, 0, revision)
+            log.info("creating ReplicaSet", replicaset=body["metadata"]["name"])
+            new = await self.writer.create_replicaset(namespace, body)
+            await self._seen(new)
+            claimed.append(new)
+            created = True
+        elif new is not None:
+            patch = replicasets.sync_new_replicaset_patch(rollout, new, revision)
+            if patch is not None:
+                answer = await self.writer.patch_replicaset(namespace, _name(new), patch)
+                await self._seen(answer)
+                claimed = [answer if _name(rs) == _name(new) else rs for rs in claimed]
+                new = answer
+        status = rollout.get("status") if isinstance(rollout.get("status"), Mapping) else {}
+        stable_hash = str((status or {}).get("stableRS") or "")
+        stable = replicasets.find_stable_replicaset(stable_hash, claimed)
+        others = replicasets.other_replicasets(claimed, new=new, stable=stable)
+        return Owned(new=new, stable=stable, others=tuple(others), created=created)
+
+    async def scale(self, namespace: str, rs: Raw | None, replicas: int | None, *, desired: int) -> bool:
+        """Scale one ReplicaSet to `replicas` (None: leave it); True when a write was sent."""
+        if rs is None or replicas is None:
+            return False
+        patch = replicasets.scale_patch(rs, replicas, desired_replicas=desired)
+        if patch is None:
+            return False
+        log.info("scaling ReplicaSet", replicaset=_name(rs), replicas=replicas)
+        await self._seen(await self.writer.patch_replicaset(namespace, _name(rs), patch))
+        return True
+
+    async def scale_down_others(self, namespace: str, others: tuple[Raw, ...], *, now: datetime,
+                                delay: int) -> float | None:
+        """Old ReplicaSets: annotate a scale-down deadline `delay` seconds ahead, scale to 0 once it passed.
+
+        Returns the seconds until the earliest deadline still ahead (None when none is).
+        """
+        requeue: float | None = None
+        for rs in others:
+            if spec_replicas(rs) == 0:
+                continue
+            deadline = replicasets.scale_down_deadline(rs)
+            if deadline is None and delay > 0:
+                iso = replicasets.scale_down_deadline_iso(now, delay)
+                patch = replicasets.scale_down_patch(rs, deadline_iso=iso)
+                if patch is not None:
+                    await self._seen(await self.writer.patch_replicaset(namespace, _name(rs), patch))
+                wait = float(delay)
+            elif deadline is not None and deadline > now:
+                wait = (deadline - now).total_seconds()
+            else:
+                await self._seen(await self.writer.patch_replicaset(
+                    namespace, _name(rs), replicasets.scale_patch(rs, 0) or {"spec": {"replicas": 0}}))
+                continue
+            requeue = wait if requeue is None else min(requeue, wait)
+        return requeue
+
+    @staticmethod
+    def needs_scale_down(others: tuple[Raw, ...]) -> bool:
+        """Some old ReplicaSet still runs pods (what target verification gates)."""
+        return any(spec_replicas(rs) > 0 for rs in others)
