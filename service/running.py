@@ -1,0 +1,390 @@
+"""Start-up and shutdown of the controller process: what starts in which order, and stops in reverse.
+
+Room: start-up (around the whole flow). Order: logs → HTTP (/healthz, /readyz, /metrics, the debug API) →
+the Kubernetes ApiClient → leader election → the ELBv2 verifiers (only with --aws-verify-target-group: no AWS
+client exists otherwise) → informers feeding the queue → wait until every cache has synced → reconciler and
+workers (+ the --rollout-resync loop). A stop (SIGINT/SIGTERM, or `stop` set) lets reconciles in flight
+finish, then stops everything in reverse order. Losing the Lease ends the process with an error, as the
+reference does, so Kubernetes restarts it as a standby. It never decides anything about a Rollout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+import signal
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from kubernetes_asyncio import client, config
+from prometheus_client import CollectorRegistry
+
+from service import clock as clocks
+from service import controller, logs, queueing, workqueue_metrics
+from service import settings as config_module
+from service.aws import elbv2, verifying
+from service.http import client_metrics, debug, health, rollout_metrics, server
+from service.kube import informers as informing
+from service.kube import leases, recording, writing
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "SHUTDOWN_GRACE_SECONDS",
+    "SYNC_LOG_INTERVAL_SECONDS",
+    "Reconciler",
+    "ReconcilerFactory",
+    "StartError",
+    "Started",
+    "VerifierOpener",
+    "main",
+    "run",
+]
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK, EXIT_FAILED = 0, 1
+SHUTDOWN_GRACE_SECONDS = 10.0
+"""How long reconciles in flight may finish after a stop signal (the Pod's grace period is 30 s)."""
+SYNC_LOG_INTERVAL_SECONDS = 30.0
+"""While caches have not synced, say so this often."""
+DEFAULT_KUBECONFIG = "~/.kube/config"
+"""Read when neither --kubeconfig nor KUBECONFIG names a file and it exists (else: in-cluster)."""
+
+
+class StartError(Exception):
+    """The controller cannot start (configuration, no AWS region, ...); the message says what to fix."""
+
+
+class Reconciler(controller.Reconciling, debug.Describing, Protocol):
+    """The reconciler as the process uses it: workers call `reconcile`, the debug API `describe`/`keys`."""
+
+    def forget(self, key: str) -> None: ...
+
+
+class ReconcilerFactory(Protocol):
+    """Builds the reconciler once caches have synced (service.reconciling.Reconciler's constructor)."""
+
+    def __call__(self, *, informers: informing.Informers, writer: writing.Writer,
+                 recorder: recording.EventRecorder, verifiers: verifying.AwsVerifiers | None,
+                 settings: config_module.Settings, clock: clocks.Clock,
+                 metrics: rollout_metrics.RolloutMetrics | None = None) -> Reconciler: ...
+
+
+VerifierOpener = Callable[..., contextlib.AbstractAsyncContextManager[verifying.AwsVerifiers]]
+"""`verifying.open_verifiers`'s shape: (aws client settings, registry=...) → the verifiers on one client."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """Where the process listens (real ports when 0 asked for any free one)."""
+
+    healthz_port: int
+    metrics_port: int
+    debug_port: int | None
+    """None when --debug-address is ""."""
+
+
+def _default_reconciler(**kwargs: Any) -> Reconciler:
+    reconciling = importlib.import_module("service.reconciling")
+    made: Reconciler = reconciling.Reconciler(**kwargs)
+    return made
+
+
+class _Process:
+    """What the probes, the info metrics and the debug API read while the process changes phase."""
+
+    def __init__(self) -> None:
+        self.leading = False
+        self.leadership: leases.Leadership | None = None
+        self.informers: informing.Informers | None = None
+        self.reconciler: Reconciler | None = None
+        self.workers: controller.Controller | None = None
+
+    def ready(self) -> bool:
+        # A standby is ready (it serves probes and waits); a leader once every cache holds its first LIST.
+        if not self.leading:
+            return True
+        return self.informers is not None and self.informers.synced()
+
+    def workers_alive(self) -> bool:
+        return self.workers is None or self.workers.running
+
+    def rollouts(self) -> Iterable[Mapping[str, Any]]:
+        return [] if self.informers is None else list(self.informers.rollouts.store.list())
+
+    def describer(self) -> debug.Describing | None:
+        return self.reconciler
+
+
+# ---- Kubernetes client ----
+
+
+def _in_cluster_namespace(environ: Mapping[str, str]) -> str:
+    # client-go's inClusterClientConfig.Namespace(): POD_NAMESPACE, then the service account's file.
+    if environ.get("POD_NAMESPACE"):
+        return environ["POD_NAMESPACE"]
+    try:
+        return config_module.SA_NAMESPACE_FILE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def kubeconfig_path(kube: config_module.KubeSettings, env: Mapping[str, str]) -> str | None:
+    """--kubeconfig, else the first KUBECONFIG entry, else ~/.kube/config if it exists; None: in-cluster."""
+    path = kube.kubeconfig or env.get("KUBECONFIG", "").split(os.pathsep)[0]
+    if path:
+        return path
+    default_file = Path(DEFAULT_KUBECONFIG).expanduser()
+    return str(default_file) if default_file.exists() else None
+
+
+@asynccontextmanager
+async def open_api(kube: config_module.KubeSettings,
+                   environ: Mapping[str, str] | None = None) -> AsyncIterator[tuple[client.ApiClient, str]]:
+    """The ApiClient (--kubeconfig, else KUBECONFIG / ~/.kube/config, else in-cluster) and its namespace."""
+    env = os.environ if environ is None else environ
+    configuration = client.Configuration()
+    path = kubeconfig_path(kube, env)
+    try:
+        if path is not None:
+            loader = await config.load_kube_config(config_file=path, client_configuration=configuration)
+            context = loader.current_context or {}
+            namespace = str((context.get("context") or {}).get("namespace") or "default")
+        else:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            namespace = _in_cluster_namespace(env)
+    except (config.ConfigException, OSError, ValueError, KeyError) as exc:
+        where = f"--kubeconfig {path}" if path else "in-cluster configuration"
+        raise StartError(f"cannot load the Kubernetes configuration ({where}): {exc}") from exc
+    async with client.ApiClient(configuration) as api:
+        yield api, namespace
+
+
+# ---- the process ----
+
+
+async def run(
+    settings: config_module.Settings,
+    *,
+    stop: asyncio.Event,
+    clock: clocks.Clock | None = None,
+    registry: CollectorRegistry | None = None,
+    reconciler_factory: ReconcilerFactory | None = None,
+    open_verifiers: VerifierOpener = verifying.open_verifiers,
+    on_started: Callable[[Started], None] | None = None,
+    identity: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Run the controller until `stop` is set; raises StartError, server.ListenError or LeadershipLost.
+
+    `reconciler_factory`, `open_verifiers` and `registry` are replaced in tests (None: the real ones).
+    """
+    clock = clock or clocks.SystemClock()
+    registry = registry if registry is not None else CollectorRegistry()
+    process = _Process()
+    probes = health.Health()
+    probes.add_liveness("workers", process.workers_alive)
+    probes.add_readiness("informers-synced", process.ready)
+    metrics = rollout_metrics.RolloutMetrics(registry, rollouts=process.rollouts)
+    kube_metrics = client_metrics.KubeClientMetrics(registry)
+    queue_metrics = workqueue_metrics.WorkqueueMetrics(registry)
+    async with AsyncExitStack() as stack:
+        listeners = await stack.enter_async_context(server.serve(settings.http, health=probes,
+                                                                 registry=registry))
+        debug_port = None
+        if settings.http.debug_address is not None:
+            debug_port = await stack.enter_async_context(debug.serve(settings.http.debug_address,
+                                                                     process.describer))
+        log.info("listening", healthz_port=listeners.healthz_port, metrics_port=listeners.metrics_port,
+                 debug_port=debug_port)
+        api, context_namespace = await stack.enter_async_context(open_api(settings.kube, environ))
+        if on_started is not None:
+            on_started(Started(listeners.healthz_port, listeners.metrics_port, debug_port))
+        leader = _Leader(
+            settings=settings, api=api, clock=clock, process=process, registry=registry, metrics=metrics,
+            kube_metrics=kube_metrics, queue_metrics=queue_metrics,
+            namespace=context_namespace if settings.kube.namespaced else None,
+            reconciler_factory=reconciler_factory or _default_reconciler, open_verifiers=open_verifiers,
+            identity=identity or leases.default_identity(), stop=stop,
+        )
+        await leader.run()
+    log.info("stopped")
+
+
+@dataclass(slots=True)
+class _Leader:
+    """The leader's part: lease, verifiers, informers, reconciler and workers, stopped in reverse order."""
+
+    settings: config_module.Settings
+    api: client.ApiClient
+    clock: clocks.Clock
+    process: _Process
+    registry: CollectorRegistry
+    metrics: rollout_metrics.RolloutMetrics
+    kube_metrics: client_metrics.KubeClientMetrics
+    queue_metrics: workqueue_metrics.WorkqueueMetrics
+    namespace: str | None
+    reconciler_factory: ReconcilerFactory
+    open_verifiers: VerifierOpener
+    identity: str
+    stop: asyncio.Event
+
+    async def run(self) -> None:
+        """Lead until `stop`; waiting for the Lease ends at once on `stop`; a lost Lease raises."""
+        work = asyncio.create_task(self._lead(), name="leader")
+        stopping = asyncio.create_task(self.stop.wait(), name="stop-signal")
+        try:
+            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done() and not self.process.leading:
+                work.cancel()  # still waiting for the Lease: nothing to drain
+            await asyncio.wait({work})
+        finally:
+            stopping.cancel()
+            if not work.done():  # we are being cancelled ourselves: take the leader's work down with us
+                work.cancel()
+            await asyncio.wait({work, stopping})
+        if not work.cancelled():
+            work.result()  # LeadershipLost or a start-up error
+
+    async def _lead(self) -> None:
+        async with leases.leading(self.api, self.settings.leader, self.identity, clock=self.clock,
+                                  metrics=self.kube_metrics) as leadership:
+            self.process.leadership = leadership
+            self.process.leading = True
+            try:
+                await self._work()
+            finally:
+                self.process.leading = False
+
+    async def _work(self) -> None:
+        settings = self.settings
+        async with AsyncExitStack() as stack:
+            verifiers = None
+            if settings.aws.verify_target_group:
+                try:
+                    verifiers = await stack.enter_async_context(
+                        self.open_verifiers(settings.aws.client, registry=self.registry))
+                except elbv2.AwsCallError as exc:
+                    raise StartError(f"cannot create the ELBv2 client: {exc}") from exc
+            queue: queueing.RateLimitingQueue[str] = queueing.RateLimitingQueue(
+                clock=self.clock, name="Rollouts", metrics=self.queue_metrics)
+            stack.push_async_callback(self._close_queue, queue)
+            informers = informing.build(
+                self.api, queue.add, namespace=self.namespace,
+                instance_id=settings.kube.instance_id or None,
+                target_group_binding_api_version=(settings.aws.target_group_binding_api_version
+                                                  if settings.aws.verify_target_group else None),
+            )
+            self.process.informers = informers
+            informers.start()
+            stack.push_async_callback(informers.stop)
+            if not await self._wait_synced(informers):
+                return
+            writer = writing.KubeWriter(self.api, deadline=settings.kube.request_timeout_seconds,
+                                        metrics=self.kube_metrics)
+            recorder = recording.EventRecorder(writer, clock=self.clock, host=self.identity,
+                                               metrics=self.metrics)
+            reconciler = self.reconciler_factory(
+                informers=informers, writer=writer, recorder=recorder, verifiers=verifiers, settings=settings,
+                clock=self.clock, metrics=self.metrics)
+            self.process.reconciler = reconciler
+            workers = controller.Controller(queue=queue, reconciler=reconciler,
+                                            workers=settings.queueing.rollout_threads, clock=self.clock,
+                                            metrics=self.metrics)
+            self.process.workers = workers
+            workers.start()
+            stack.push_async_callback(self._stop_workers, workers)
+            resyncing = asyncio.create_task(
+                controller.resync(queue.add, informers.rollouts.store.keys,
+                                  every=settings.kube.resync_seconds, clock=self.clock),
+                name="resync")
+            stack.push_async_callback(_cancel, resyncing)
+            log.info("controller started", workers=settings.queueing.rollout_threads,
+                     rollouts=len(informers.rollouts.store), verify_target_group=verifiers is not None,
+                     namespace=self.namespace or "*")
+            await self.stop.wait()
+            log.info("stopping: letting reconciles in flight finish", grace_seconds=SHUTDOWN_GRACE_SECONDS)
+
+    async def _wait_synced(self, informers: informing.Informers) -> bool:
+        """True once every cache has synced; False when `stop` came first."""
+        synced: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.gather(*(r.synced.wait() for r in informers.all)))
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait({synced, stopping}, timeout=SYNC_LOG_INTERVAL_SECONDS,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if synced in done:
+                    return True
+                if stopping in done:
+                    return False
+                waiting = [r.resource.name for r in informers.all if not r.synced.is_set()]
+                log.warning("caches not synced yet", waiting_for=waiting)
+        finally:
+            for future in (synced, stopping):
+                future.cancel()
+            await asyncio.wait({synced, stopping})
+
+    async def _stop_workers(self, workers: controller.Controller) -> None:
+        # Without the Lease another replica may already lead: stop at once rather than act beside it.
+        lost = self.process.leadership is not None and self.process.leadership.lost
+        await workers.stop(0.0 if lost else SHUTDOWN_GRACE_SECONDS)
+
+    @staticmethod
+    async def _close_queue(queue: queueing.RateLimitingQueue[str]) -> None:
+        queue.shutdown()
+        await queue.wait_closed()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+# ---- the command's entry ----
+
+
+async def _main(settings: config_module.Settings) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    main_task = asyncio.current_task()
+
+    def on_signal(name: str) -> None:
+        if stop.is_set():  # a second signal: do not wait for the drain
+            log.warning("second signal: stopping at once", signal=name)
+            if main_task is not None:
+                main_task.cancel()
+            return
+        log.info("stopping", signal=name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    try:
+        await run(settings, stop=stop)
+    except (StartError, server.ListenError) as exc:
+        log.error("cannot start", error=str(exc))
+        return EXIT_FAILED
+    except leases.LeadershipLost as exc:
+        log.error("leader election lost", reason=str(exc))
+        return EXIT_FAILED
+    except asyncio.CancelledError:
+        return EXIT_FAILED
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return EXIT_OK
+
+
+def main(settings: config_module.Settings) -> int:
+    """Configure logs, run until SIGINT/SIGTERM; 0 after a clean stop, 1 on a start error or a lost Lease."""
+    logs.configure(settings.logging)
+    return asyncio.run(_main(settings))
