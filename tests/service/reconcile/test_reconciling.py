@@ -1,24 +1,106 @@
 """Reconciling a Rollout against the in-process sandbox (API server, cluster, LBC simulator, moto).
 
-Aspects: initial deploy (ReplicaSet created, pods ready, stable promoted, Healthy, annotation 0/100).
+Aspects: initial deploy (ReplicaSet created, pods ready, stable promoted, Healthy, annotation 0/100,
+Services pointed); a new template → canary ReplicaSet, setWeight 20 byte-exact on the Ingress and followed by
+the ALB, pause → Paused/CanaryPauseStep, the plugin's promote patch → next step, end → promoted, stable
+Service switched, old ReplicaSet scaled down only after scaleDownDelaySeconds (the Result asks to look again
+then); abort → weight 0 and Degraded.
 """
 
 from __future__ import annotations
 
-from .world import ACTION, NS, World, forward
+from typing import Any
+
+from .world import ACTION, HASH, NS, ROLLOUTS, World, forward, template
 
 
-async def test_initial_deploy(world) -> None:
-    w: World = await world()
-    w.seed()
+def _hash(rs: dict[str, Any]) -> str:
+    return str(rs["metadata"]["labels"][HASH])
+
+
+async def deployed(w: World, **options: Any) -> str:
+    w.seed(**options)
     await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    return str(w.status()["stableRS"])
+
+
+async def test_initial_deploy(world: Any) -> None:
+    w: World = await world()
+    stable = await deployed(w)
     status = w.status()
-    sets = w.replica_sets()
-    assert len(sets) == 1
-    (rs,) = sets.values()
-    pod_hash = rs["metadata"]["labels"]["rollouts-pod-template-hash"]
+    (rs,) = w.replica_sets().values()
     assert rs["spec"]["replicas"] == 2
-    assert status["stableRS"] == pod_hash == status["currentPodHash"]
+    assert rs["metadata"]["name"] == f"demo-{stable}"
+    assert status["stableRS"] == _hash(rs) == status["currentPodHash"]
+    assert status["availableReplicas"] == 2
     assert w.annotations()[ACTION] == forward(0, 100)
-    assert w.get("services", "stable")["spec"]["selector"]["rollouts-pod-template-hash"] == pod_hash
-    assert NS
+    for svc in ("stable", "canary"):
+        assert w.get("services", svc)["spec"]["selector"][HASH] == stable
+    assert w.reconciler.describe(f"{NS}/demo")["state"] == "Promoted"  # type: ignore[index]
+
+
+async def test_canary_steps_to_promotion(world: Any) -> None:
+    w: World = await world()
+    stable = await deployed(w, steps=[{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}])
+    old_pods = {p["metadata"]["uid"] for p in w.storage.list("pods", NS)}
+
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+    await w.settle(lambda: w.status().get("phase") == "Paused", what="paused at the pause step")
+    status = w.status()
+    canary = status["currentPodHash"]
+    assert canary != stable
+    assert status["message"] == "CanaryPauseStep"
+    assert status["currentStepIndex"] == 1
+    assert [c["reason"] for c in status["pauseConditions"]] == ["CanaryPauseStep"]
+    assert w.annotations()[ACTION] == forward(20, 80)
+    sets = w.replica_sets()
+    assert sets[f"demo-{canary}"]["spec"]["replicas"] == 1
+    assert sets[f"demo-{stable}"]["spec"]["replicas"] == 2
+    assert w.get("services", "canary")["spec"]["selector"][HASH] == canary
+    assert w.get("services", "stable")["spec"]["selector"][HASH] == stable
+    assert w.events("TrafficWeightUpdated")[-1] == "Traffic weight updated from 0 to 20"
+    assert w.events("PatchingALBIngress")[-1] == "Updating Ingress `app` to desiredWeight '20'"
+    await w.lbc.settled()
+    assert w.alb_weights() == {"canary": 20, "stable": 80}
+
+    # kubectl argo rollouts promote demo
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"status": {"pauseConditions": None}}, subresource="status")
+    await w.settle(lambda: w.status().get("stableRS") == canary, what="promoted")
+    assert "Rollout step 2/3 completed (pause)" in w.events("RolloutStepCompleted")
+    assert w.events("RolloutCompleted") == [
+        f"Rollout completed update to revision 1 ({stable}): Initial deploy",
+        f"Rollout completed update to revision 2 ({canary}): Completed all 3 canary steps"]
+    status = w.status()
+    assert status["phase"] == "Healthy"
+    assert w.annotations()[ACTION] == forward(0, 100)
+    assert w.get("services", "stable")["spec"]["selector"][HASH] == canary
+    old = w.replica_sets()[f"demo-{stable}"]
+    assert old["spec"]["replicas"] == 2  # not before scaleDownDelaySeconds
+    assert old["metadata"]["annotations"]["scale-down-deadline"] == "2026-01-01T00:00:30Z"
+    assert w.results[-1].requeue_after == 30.0
+
+    w.clock.advance(30.0)
+    await w.settle(lambda: w.replica_sets()[f"demo-{stable}"]["spec"]["replicas"] == 0, what="scaled down")
+    assert old_pods  # the old pods existed, and the new ones are a different set
+    await w.lbc.settled()
+    assert w.alb_weights() == {"canary": 0, "stable": 100}
+
+
+async def test_abort_returns_traffic_to_stable(world: Any) -> None:
+    w: World = await world()
+    stable = await deployed(w)
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+    await w.settle(lambda: w.status().get("phase") == "Paused", what="paused")
+    assert w.annotations()[ACTION] == forward(20, 80)
+
+    # kubectl argo rollouts abort demo
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"status": {"abort": True}}, subresource="status")
+    await w.settle(lambda: w.status().get("phase") == "Degraded", what="aborted")
+    status = w.status()
+    assert status["message"] == "RolloutAborted: Rollout aborted update to revision 2"
+    assert w.annotations()[ACTION] == forward(0, 100)
+    assert w.get("services", "canary")["spec"]["selector"][HASH] == stable
+    assert w.events("RolloutAborted") == ["Rollout aborted update to revision 2"]
+    await w.lbc.settled()
+    assert w.alb_weights() == {"canary": 0, "stable": 100}
+    assert w.reconciler.describe(f"{NS}/demo")["state"] == "Aborted"  # type: ignore[index]

@@ -155,6 +155,12 @@ class World:
                         for ref, weight in action.target_groups}
         return {}
 
+    async def caught_up(self, within: float = 5.0) -> None:
+        """Wait until every cache has seen what the API server holds now (bookmarks move idle ones)."""
+        version = self.storage.resource_version
+        for reflector in self.informers.all:
+            assert await reflector.wait_seen(version, within), f"{reflector.resource.name} behind"
+
     # ---- reconciling -----------------------------------------------------------------------------------
     async def reconcile(self, key: str = f"{NS}/demo") -> results.Result:
         result = await self.reconciler.reconcile(key)
@@ -167,9 +173,7 @@ class World:
         is a retry."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        name = key.partition("/")[2]
-        if (current := self.storage.get(ROLLOUTS, NS, name)) is not None:
-            await self.informers.rollouts.wait_seen(current["metadata"]["resourceVersion"], within)
+        await self.caught_up()
         while True:
             before = len(self.writer.writes)
             failed = False
