@@ -33,28 +33,28 @@ BOOKKEEPING = "rollouts.argoproj.io/managed-alb-annotations"
 HASH = "rollouts-pod-template-hash"
 
 
-def template(image: str = "app:1") -> dict[str, Any]:
-    return {"metadata": {"labels": {"app": "demo"}},
+def template(image: str = "app:1", app: str = "demo") -> dict[str, Any]:
+    return {"metadata": {"labels": {"app": app}},
             "spec": {"containers": [{"name": "app", "image": image,
                                      "ports": [{"name": "http", "containerPort": 8080}]}]}}
 
 
 def rollout(name: str = "demo", *, steps: list[dict[str, Any]] | None = None, image: str = "app:1",
             ingress_name: str = "app", stable: str = "stable", canary: str = "canary", replicas: int = 2,
-            **canary_extra: Any) -> dict[str, Any]:
+            app: str = "demo", **canary_extra: Any) -> dict[str, Any]:
     strategy = {"canaryService": canary, "stableService": stable,
                 "trafficRouting": {"alb": {"ingress": ingress_name, "servicePort": 80}},
                 "steps": steps if steps is not None else [{"setWeight": 20}, {"pause": {}}],
                 **canary_extra}
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
             "metadata": {"name": name, "namespace": NS},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "demo"}},
-                     "template": template(image), "strategy": {"canary": strategy}}}
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}},
+                     "template": template(image, app), "strategy": {"canary": strategy}}}
 
 
-def service(name: str) -> dict[str, Any]:
+def service(name: str, app: str = "demo") -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
-            "spec": {"selector": {"app": "demo"},
+            "spec": {"selector": {"app": app},
                      "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
 
 
