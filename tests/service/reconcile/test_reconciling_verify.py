@@ -1,0 +1,57 @@
+"""Reconciling with `--aws-verify-target-group` against the sandbox's LBC simulator and moto.
+
+Aspects: a setWeight step does not complete while the ALB (LBC simulator paused) lacks the weights — the
+status says verified false and the Result asks to look again after the verify retry interval; once the LBC
+applies them the status records verified true and status.alb/albs, and the step advances; after promotion
+the old ReplicaSet is annotated for scale-down only once the stable Service's pod IPs are registered
+(TargetGroupVerified event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .world import ACTION, NS, ROLLOUTS, World, forward, template
+
+
+async def test_step_waits_for_the_alb(world: Any) -> None:
+    w: World = await world(verify=True, retry_interval=2.0)
+    w.seed()
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    stable = w.status()["stableRS"]
+    await w.lbc.settled()
+
+    w.lbc.configure({"paused": True})
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+    await w.settle(lambda: w.annotations()[ACTION] == forward(20, 80)
+                   and w.status()["canary"]["weights"].get("verified") is False, what="unverified")
+    status = w.status()
+    assert status["currentStepIndex"] == 0
+    assert "pauseConditions" not in status
+    assert w.results[-1].requeue_after == 2.0
+    assert w.alb_weights() == {"canary": 0, "stable": 100}
+    assert w.reconciler.describe(f"{NS}/demo")["state"] == "Verifying"  # type: ignore[index]
+
+    w.lbc.configure({"paused": False})
+    async with asyncio.timeout(20):
+        await w.lbc.settled()
+    await w.settle(lambda: w.status().get("phase") == "Paused", what="step advanced to the pause")
+    status = w.status()
+    assert status["currentStepIndex"] == 1
+    assert status["canary"]["weights"]["verified"] is True
+    assert status["alb"]["ingress"] == "app"
+    assert status["alb"]["loadBalancer"]["arn"].startswith("arn:aws:elasticloadbalancing:")
+    assert [entry["ingress"] for entry in status["albs"]] == ["app"]
+    assert w.alb_weights() == {"canary": 20, "stable": 80}
+    described = w.reconciler.describe(f"{NS}/demo")
+    assert described is not None and described["aws"]["verified"] is True
+
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"status": {"pauseConditions": None}}, subresource="status")
+    canary = status["currentPodHash"]
+    await w.settle(lambda: w.status().get("stableRS") == canary
+                   and "scale-down-deadline" in w.replica_sets()[f"demo-{stable}"]["metadata"].get(
+                       "annotations", {}), what="old ReplicaSet dated for scale-down")
+    verified = w.events("TargetGroupVerified")
+    assert verified and all(m.startswith("Service stable (TargetGroup arn:") for m in verified)
+    assert verified[-1].endswith("verified: 2 endpoints registered")
