@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -26,7 +25,7 @@ from kubernetes_asyncio import client, config
 from prometheus_client import CollectorRegistry
 
 from service import clock as clocks
-from service import controller, logs, queueing, workqueue_metrics
+from service import controller, logs, queueing, reconciling, workqueue_metrics
 from service import settings as config_module
 from service.aws import elbv2, verifying
 from service.http import client_metrics, debug, health, rollout_metrics, server
@@ -89,12 +88,6 @@ class Started:
     metrics_port: int
     debug_port: int | None
     """None when --debug-address is ""."""
-
-
-def _default_reconciler(**kwargs: Any) -> Reconciler:
-    reconciling = importlib.import_module("service.reconciling")
-    made: Reconciler = reconciling.Reconciler(**kwargs)
-    return made
 
 
 class _Process:
@@ -211,7 +204,7 @@ async def run(
             settings=settings, api=api, clock=clock, process=process, registry=registry, metrics=metrics,
             kube_metrics=kube_metrics, queue_metrics=queue_metrics,
             namespace=context_namespace if settings.kube.namespaced else None,
-            reconciler_factory=reconciler_factory or _default_reconciler, open_verifiers=open_verifiers,
+            reconciler_factory=reconciler_factory or reconciling.Reconciler, open_verifiers=open_verifiers,
             identity=identity or leases.default_identity(), stop=stop,
         )
         await leader.run()
