@@ -25,7 +25,7 @@ from service.aws import verifying
 from service.http import rollout_metrics
 from service.kube import informers as informers_mod
 from service.kube import recording, writing
-from statemachine import machine, models, planning, validation
+from statemachine import events, machine, models, planning, validation
 from statemachine.snapshot import Snapshot
 
 __all__ = ["ROLLOUT_API_VERSION", "Reconciler"]
@@ -98,7 +98,8 @@ class Reconciler:
 
     async def reconcile(self, key: str) -> results.Result:
         namespace, _, name = key.partition("/")
-        with structlog.contextvars.bound_contextvars(namespace=namespace, rollout=key):
+        # `state` is bound here too so that its later re-binding is undone when the reconcile ends
+        with structlog.contextvars.bound_contextvars(namespace=namespace, rollout=key, state=""):
             raw = self.informers.rollouts.store.get(key)
             if raw is None:
                 await self._deleted(namespace, name, key)
@@ -145,7 +146,12 @@ class Reconciler:
         if problem is not None:
             await self._invalid(memory, rollout, problem, involved, now=now)
             raise results.TerminalError(problem)
-        self.applier.ingresses.check(rollout)  # refuse an Ingress we may not write before any call
+        try:
+            self.applier.ingresses.check(rollout)  # refuse an Ingress we may not write before any call
+        except ValueError as refusal:  # Refusal or IngressError: retrying cannot help until it changes
+            await self.recorder.emit(involved, events.traffic_routing_error(str(refusal)))
+            log.warning("refusing to write an Ingress", reason=str(refusal))
+            raise results.TerminalError(str(refusal)) from refusal
         owned = await self.applier.replicasets.claim(raw, rollout.namespace, create=True)
         new_rs, stable_rs, others = owned.views()
         verify_error = None
@@ -187,7 +193,10 @@ class Reconciler:
         revision = snapshot.new_rs.revision if snapshot.new_rs is not None else 0
         if revision and rollout.annotation(models.REVISION_ANNOTATION) != str(revision):
             body = {"metadata": {"annotations": {models.REVISION_ANNOTATION: str(revision)}}}
-            await self.writer.patch_rollout(rollout.namespace, rollout.name, body)
+            answer = await self.writer.patch_rollout(rollout.namespace, rollout.name, body)
+            version = str((answer.get("metadata") or {}).get("resourceVersion") or "")
+            if version:
+                await self.informers.rollouts.wait_seen(version, self.deadline)
 
     def _fire(self, memory: _Memory, plan: planning.Plan, *, now: datetime) -> None:
         """Move the model along the table; a refused or illegal move still lands where the status says."""

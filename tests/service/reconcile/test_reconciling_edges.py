@@ -151,3 +151,19 @@ async def test_other_instance_is_ignored(world: Any) -> None:
     assert await w.reconcile() == results.Result()
     assert w.writer.writes == []
     assert w.reconciler.keys() == []
+
+
+async def test_ingress_of_another_class_is_refused_before_any_write(world: Any) -> None:
+    w: World = await world()
+    for name in ("stable", "canary"):
+        w.apply("services", service(name))
+    w.apply(INGRESSES, ingress(ingress_class="nginx"))
+    w.apply(ROLLOUTS, rollout())
+    await w.caught_up()
+    with pytest.raises(results.TerminalError) as raised:
+        await w.reconcile()
+    message = ('refusing to write Ingress "default/app": its class "nginx" is not one of '
+               '--alb-ingress-classes ["alb"]')
+    assert str(raised.value) == message
+    assert w.writer.writes == []
+    assert w.events("TrafficRoutingError") == [message]
