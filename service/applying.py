@@ -24,7 +24,7 @@ import structlog
 
 from service import ingress_sync, replicaset_sync, verify_step
 from service.kube import caches, informers, recording, writing
-from statemachine import ingress_checks, models, services, status
+from statemachine import events, ingress_checks, models, services, status
 from statemachine.planning import Plan
 from statemachine.snapshot import Snapshot
 
@@ -105,6 +105,9 @@ class Applier:
             check = await self.verifier.weights(plan)
             if not check.verified:
                 requeue = _earliest(requeue, self.verify_retry_interval)
+            if check.error is not None and (plan.weights is None or plan.weights.verified is not False):
+                # the status flips to unverified now, so the planner will not see the flip: say why here
+                await self.recorder.emit(involved, events.weight_verify_error(check.error))
         # 5. old ReplicaSets
         requeue = _earliest(requeue, await self._scale_down(snapshot, owned, involved, now=now))
         # 6. status, then the plan's events

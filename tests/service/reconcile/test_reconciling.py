@@ -4,7 +4,7 @@ Aspects: initial deploy (ReplicaSet created, pods ready, stable promoted, Health
 Services pointed); a new template → canary ReplicaSet, setWeight 20 byte-exact on the Ingress and followed by
 the ALB, pause → Paused/CanaryPauseStep, the plugin's promote patch → next step, end → promoted, stable
 Service switched, old ReplicaSet scaled down only after scaleDownDelaySeconds (the Result asks to look again
-then); abort → weight 0 and Degraded.
+then); the machine's transitions with their reasons; abort → weight 0 and Degraded.
 """
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ async def test_canary_steps_to_promotion(world: Any) -> None:
     assert old["metadata"]["annotations"]["scale-down-deadline"] == "2026-01-01T00:00:30Z"
     assert w.results[-1].requeue_after == 30.0
 
+    described = w.reconciler.describe(f"{NS}/demo")
+    assert described is not None
+    moves = [(t["trigger"], t["to"], t["reason"]) for t in described["transitions"]]
+    assert ("pause", "Paused", "paused: CanaryPauseStep") in moves
+    assert ("resume", "Progressing", "Rollout step 2/3 completed (pause)") in moves
+    assert moves[-1] == ("promote", "Promoted", "Completed all 3 canary steps")
+    assert all(trigger != "observe" for trigger, _, _ in moves)  # every move was one of the table's
     w.clock.advance(30.0)
     await w.settle(lambda: w.replica_sets()[f"demo-{stable}"]["spec"]["replicas"] == 0, what="scaled down")
     assert old_pods  # the old pods existed, and the new ones are a different set

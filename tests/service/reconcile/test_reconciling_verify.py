@@ -4,15 +4,22 @@ Aspects: a setWeight step does not complete while the ALB (LBC simulator paused)
 status says verified false and the Result asks to look again after the verify retry interval; once the LBC
 applies them the status records verified true and status.alb/albs, and the step advances; after promotion
 the old ReplicaSet is annotated for scale-down only once the stable Service's pod IPs are registered
-(TargetGroupVerified event).
+(TargetGroupVerified event); AWS denying the calls keeps the rollout in Verifying, the step and the
+stable ReplicaSet untouched, with one WeightVerifyError event naming the permission.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
+from service.aws import results as aws_results
+
 from .world import ACTION, NS, ROLLOUTS, World, forward, template
+
+DENIED = ("DescribeRules: AccessDenied: User is not authorized to perform: "
+          "elasticloadbalancing:DescribeRules")
 
 
 async def test_step_waits_for_the_alb(world: Any) -> None:
@@ -55,3 +62,37 @@ async def test_step_waits_for_the_alb(world: Any) -> None:
     verified = w.events("TargetGroupVerified")
     assert verified and all(m.startswith("Service stable (TargetGroup arn:") for m in verified)
     assert verified[-1].endswith("verified: 2 endpoints registered")
+
+
+class DeniedWeights:
+    """A weight verifier whose every ELBv2 call is denied (what the real one answers without permission)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def verify(self, request: Any) -> aws_results.WeightVerification:
+        self.calls += 1
+        item = aws_results.IngressVerification(ingress="app", verified=False, reason=DENIED, error=True)
+        return aws_results.WeightVerification(verified=False, ingresses=(item,))
+
+
+async def test_denied_aws_waits_and_says_why(world: Any) -> None:
+    w: World = await world(verify=True, retry_interval=2.0)
+    w.seed()
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    stable = w.status()["stableRS"]
+    verifier = w.reconciler.applier.verifier
+    assert verifier is not None
+    denied = DeniedWeights()
+    verifier.verifiers = dataclasses.replace(verifier.verifiers, weights=denied)  # type: ignore[arg-type]
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+    await w.settle(lambda: w.status()["canary"]["weights"].get("verified") is False, what="unverified")
+    for _ in range(3):
+        await w.caught_up()
+        assert (await w.reconcile()).requeue_after == 2.0
+    status = w.status()
+    assert status["currentStepIndex"] == 0
+    assert w.events("WeightVerifyError") == [f"Failed to verify weight: {DENIED}"]
+    assert w.replica_sets()[f"demo-{stable}"]["spec"]["replicas"] == 2
+    assert denied.calls >= 4
+    assert w.reconciler.describe(f"{NS}/demo")["state"] == "Verifying"  # type: ignore[index]
