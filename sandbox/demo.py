@@ -29,7 +29,8 @@ import aiohttp
 
 from sandbox import aws, running
 
-__all__ = ["DEMO_NAMESPACE", "DemoError", "DemoResult", "Observation", "main", "run_demo"]
+__all__ = ["DEMO_NAMESPACE", "DemoError", "DemoResult", "Observation", "controller_command", "main",
+           "objects", "run_demo"]
 
 DEMO_NAMESPACE = "demo"
 ROLLOUT, INGRESS, STABLE, CANARY = "web", "web", "web-stable", "web-canary"
@@ -54,7 +55,8 @@ class DemoError(Exception):
 # ---- the objects a user would apply ----
 
 
-def _objects() -> list[tuple[str, dict[str, Any]]]:
+def objects() -> list[tuple[str, dict[str, Any]]]:
+    """(API collection path, body) of everything the demo applies, in order."""
     labels = {"app": ROLLOUT}
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEMO_NAMESPACE}}
     services = [(_SERVICES, {"apiVersion": "v1", "kind": "Service",
@@ -368,7 +370,7 @@ async def _run(*, out: TextIO, within: float, requests: int, interval: float, po
         demo = _Demo(sandbox=sandbox, kube=Kube(session, state.api_server), elbv2=elbv2, session=session,
                      out=out, requests=requests, interval=interval, within=within)
         demo.say(f"  Kubernetes API {state.api_server}   ELBv2 (moto) {state.aws_endpoint_url}")
-        for path, body in _objects():
+        for path, body in objects():
             await demo.kube.create(path, body)
         demo.say(f"applied namespace {DEMO_NAMESPACE}: Services {STABLE} and {CANARY}, Ingress {INGRESS} "
                  f"(class alb), Rollout {ROLLOUT} (image {IMAGES[0]}; setWeight 20, pause 5s, setWeight 50, "

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import demo
+from sandbox import aws, demo
 
 CANARY, STABLE = demo.CANARY, demo.STABLE
 
 
-@pytest.mark.usefixtures("quiet_sandbox")
-async def test_demo_canary_completes_with_no_failed_request(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("quiet_sandbox", "aws_endpoint")
+async def test_demo_canary_completes_with_no_failed_request(tmp_path: Path,
+                                                            moto_server: aws.MotoServer) -> None:
     out = io.StringIO()
-    result = await demo.run_demo(out=out, within=100.0, log_dir=tmp_path, requests=50)
+    result = await demo.run_demo(out=out, within=100.0, log_dir=tmp_path, requests=50, moto=moto_server)
     printed = out.getvalue()
     assert result.failed == 0, printed
     assert result.requests > 0 and result.by_service[CANARY] > 0 and result.by_service[STABLE] > 0
