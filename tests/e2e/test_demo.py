@@ -4,7 +4,8 @@ verifying each step against moto's ELBv2 through the LBC simulator.
 Covers: the first deploy becomes Healthy with all traffic on stable; after an image change the canary walks
 its steps (20% and 50% both in the Ingress annotation and on the ALB, each pause entered), ends Healthy on the
 new ReplicaSet with stable at 100% on the ALB, and the traffic probe never saw a failed request; the printed
-timeline names every step; the command-line entry exits 2 on a bad flag.
+timeline names every step; a demo out of time and a controller that dies both end in a DemoError saying what
+it waited for (the second with the controller log's last lines); the command-line entry exits 2 on a bad flag.
 """
 
 from __future__ import annotations
@@ -44,6 +45,27 @@ async def test_demo_canary_completes_with_no_failed_request(tmp_path: Path,
     assert "first deploy Healthy after" in printed
     assert f"Healthy again on {demo.IMAGES[1]} after" in printed
     assert f"{result.failed} failed" in printed
+
+
+@pytest.mark.usefixtures("quiet_sandbox", "aws_endpoint")
+async def test_out_of_time_says_what_it_waited_for(tmp_path: Path, moto_server: aws.MotoServer) -> None:
+    with pytest.raises(demo.DemoError) as raised:
+        await demo.run_demo(out=io.StringIO(), within=0.5, log_dir=tmp_path, moto=moto_server)
+    first = str(raised.value).splitlines()[0]
+    assert first.startswith("timed out after 0.5s waiting for the first deploy to become Healthy; "
+                            "last seen: phase ")
+
+
+@pytest.mark.usefixtures("quiet_sandbox", "aws_endpoint")
+async def test_a_dying_controller_ends_the_demo(tmp_path: Path, moto_server: aws.MotoServer,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    real = demo.controller_command
+    monkeypatch.setattr(demo, "controller_command", lambda state: [*real(state), "--no-such-flag"])
+    with pytest.raises(demo.DemoError) as raised:
+        await demo.run_demo(out=io.StringIO(), within=60.0, log_dir=tmp_path, moto=moto_server)
+    lines = str(raised.value).splitlines()
+    assert lines[:2] == ["the controller exited with code 2", "controller log (last lines):"]
+    assert lines[-1] == "  alb-rollouts run: error: unrecognized arguments: --no-such-flag"
 
 
 def test_bad_flag_exits_2() -> None:
