@@ -77,7 +77,7 @@ async def test_canary_steps_to_promotion(world: Any) -> None:
     old = w.replica_sets()[f"demo-{stable}"]
     assert old["spec"]["replicas"] == 2  # not before scaleDownDelaySeconds
     assert old["metadata"]["annotations"]["scale-down-deadline"] == "2026-01-01T00:00:30Z"
-    assert w.results[-1].requeue_after == 30.0
+    assert w.outcomes[-1].requeue_after == 30.0
 
     described = w.reconciler.describe(f"{NS}/demo")
     assert described is not None

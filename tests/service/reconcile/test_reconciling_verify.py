@@ -36,7 +36,7 @@ async def test_step_waits_for_the_alb(world: Any) -> None:
     status = w.status()
     assert status["currentStepIndex"] == 0
     assert "pauseConditions" not in status
-    assert w.results[-1].requeue_after == 2.0
+    assert w.outcomes[-1].requeue_after == 2.0
     assert w.alb_weights() == {"canary": 0, "stable": 100}
     assert w.reconciler.describe(f"{NS}/demo")["state"] == "Verifying"  # type: ignore[index]
 

@@ -105,7 +105,7 @@ class World:
     clock: clocks.FakeClock
     elbv2_endpoint: str
     writer: CountingWriter
-    results: list[results.Result] = field(default_factory=list)
+    outcomes: list[results.Result] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
 
     # ---- objects ---------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ class World:
     # ---- reconciling -----------------------------------------------------------------------------------
     async def reconcile(self, key: str = f"{NS}/demo") -> results.Result:
         result = await self.reconciler.reconcile(key)
-        self.results.append(result)
+        self.outcomes.append(result)
         return result
 
     async def settle(self, until: Callable[[], bool], *, key: str = f"{NS}/demo", within: float = 15.0,
