@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 demo: $(STAMP)
-	@echo "make demo: not yet (lands with the controller issue)"
+	$(BIN)/python -m sandbox.demo
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/machine_memory.py
