@@ -154,7 +154,9 @@ class Applier:
                       if replicaset_sync.spec_replicas(rs) > 0)
         if self.verifier is not None and promoted and undated:
             stable_service, _ = services.stable_and_canary_services(snapshot)
-            if stable_service and not await self.verifier.stable_targets(rollout, stable_service, involved):
+            stable_rs = _name(owned.new) if owned.new is not None else ""
+            if stable_service and not await self.verifier.stable_targets(rollout, stable_service, stable_rs,
+                                                                         involved):
                 return self.verify_retry_interval
         delay = replicaset_sync.scale_down_delay(rollout)
         return await self.replicasets.scale_down_others(rollout.namespace, owned.others, now=now, delay=delay)

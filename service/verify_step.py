@@ -80,9 +80,13 @@ class Verifier:
                  weight=plan.canary_weight, reason=answer.reason)
         return WeightCheck(answer, alb, albs)
 
-    async def stable_targets(self, rollout: models.Rollout, stable_service: str,
+    async def stable_targets(self, rollout: models.Rollout, stable_service: str, stable_rs: str,
                              involved: Mapping[str, Any]) -> bool:
-        """Are the stable Service's ready endpoints registered in every target group bound to it?"""
+        """Are the stable Service's ready endpoints registered in every target group bound to it?
+
+        False without asking AWS while the EndpointSlices still list pods of another ReplicaSet than
+        `stable_rs` (just after the selector switch): the old pods' registration proves nothing.
+        """
         bindings_reflector = self.informers.target_group_bindings
         key = f"{rollout.namespace}/{stable_service}"
         service = self.informers.services.store.get(key)
@@ -90,6 +94,10 @@ class Verifier:
             return True  # nothing bound (or nothing to bind): the reference treats it as verified
         bindings = bindings_reflector.store.by_index(indexes.BY_SERVICE, key)
         slices = self.informers.endpoint_slices.store.by_index(indexes.BY_SERVICE, key)
+        stale = _foreign_pods(slices, stable_rs)
+        if stale:
+            log.info("stable endpoints not yet switched", service=stable_service, pods=stale[:3])
+            return False
         answer = await self.verifiers.targets.verify(service, bindings, slices)
         for group in answer.target_groups:
             prefix = f"Service {group.service} (TargetGroup {group.target_group})"
@@ -107,3 +115,15 @@ class Verifier:
                 continue  # instance targets: nothing to verify, as the reference skips them
             await self.recorder.emit(involved, event)
         return all(group.verified or not group.verifiable for group in answer.target_groups)
+
+
+def _foreign_pods(slices: list[dict[str, Any]], replicaset: str) -> list[str]:
+    """Pods behind the slices' endpoints that a ReplicaSet other than `replicaset` made (by name prefix)."""
+    found = []
+    for eps in slices:
+        for endpoint in eps.get("endpoints") or []:
+            ref = endpoint.get("targetRef") or {}
+            name = str(ref.get("name") or "")
+            if ref.get("kind") == "Pod" and name and not name.startswith(f"{replicaset}-"):
+                found.append(name)
+    return found

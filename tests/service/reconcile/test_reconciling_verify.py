@@ -3,9 +3,10 @@
 Aspects: a setWeight step does not complete while the ALB (LBC simulator paused) lacks the weights — the
 status says verified false and the Result asks to look again after the verify retry interval; once the LBC
 applies them the status records verified true and status.alb/albs, and the step advances; after promotion
-the old ReplicaSet is annotated for scale-down only once the stable Service's pod IPs are registered
-(TargetGroupVerified event); AWS denying the calls keeps the rollout in Verifying, the step and the
-stable ReplicaSet untouched, with one WeightVerifyError event naming the permission.
+the old ReplicaSet is dated for scale-down only once the stable Service's pod IPs are registered
+(TargetGroupUnverified while the LBC is paused, then TargetGroupVerified); AWS denying the calls keeps the
+rollout in Verifying, the step and the stable ReplicaSet untouched, with one WeightVerifyError event naming
+the permission.
 """
 
 from __future__ import annotations
@@ -54,8 +55,21 @@ async def test_step_waits_for_the_alb(world: Any) -> None:
     described = w.reconciler.describe(f"{NS}/demo")
     assert described is not None and described["aws"]["verified"] is True
 
+    # promoted, then the LBC registers nothing: the old ReplicaSet must keep running, undated
     w.storage.merge_patch(ROLLOUTS, NS, "demo", {"status": {"pauseConditions": None}}, subresource="status")
     canary = status["currentPodHash"]
+    await w.settle(lambda: w.status().get("stableRS") == canary, what="promoted", quiet=False)
+    w.lbc.configure({"paused": True})
+    await w.settle(lambda: bool(w.events("TargetGroupUnverified")), what="targets unverified")
+    old = w.replica_sets()[f"demo-{stable}"]
+    assert old["spec"]["replicas"] == 2
+    assert "scale-down-deadline" not in old["metadata"].get("annotations", {})
+    assert w.outcomes[-1].requeue_after == 2.0
+    assert w.events("TargetGroupUnverified")[-1].endswith("not verified: 0/2 endpoints registered")
+
+    w.lbc.configure({"paused": False})
+    async with asyncio.timeout(20):
+        await w.lbc.settled()
     await w.settle(lambda: w.status().get("stableRS") == canary
                    and "scale-down-deadline" in w.replica_sets()[f"demo-{stable}"]["metadata"].get(
                        "annotations", {}), what="old ReplicaSet dated for scale-down")

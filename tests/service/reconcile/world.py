@@ -168,9 +168,9 @@ class World:
         return result
 
     async def settle(self, until: Callable[[], bool], *, key: str = f"{NS}/demo", within: float = 15.0,
-                     what: str = "condition") -> None:
-        """Reconcile until `until()` holds and a reconcile writes nothing, as the worker would: a raised error
-        is a retry."""
+                     what: str = "condition", quiet: bool = True) -> None:
+        """Reconcile until `until()` holds and (when `quiet`) a reconcile writes nothing, as the worker would:
+        a raised error is a retry."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         await self.caught_up()
@@ -184,7 +184,7 @@ class World:
             except Exception as error:  # the worker requeues every other failure
                 self.errors.append(error)
                 failed = True
-            if not failed and len(self.writer.writes) == before and until():
+            if not failed and (not quiet or len(self.writer.writes) == before) and until():
                 return
             if loop.time() > deadline:
                 raise AssertionError(f"not settled within {within}s: {what}; status={self.status()}")
