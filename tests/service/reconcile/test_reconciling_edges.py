@@ -1,11 +1,11 @@
 """Reconciling the unusual cases against the sandbox.
 
-Aspects: an invalid spec → InvalidSpec condition, phase Degraded and message written once, one event, a
-TerminalError every time, nothing else touched; a ReplicaSet left by the reference controller with the same
-template is adopted, never recreated (pod uids unchanged); a deleted Rollout's action is reset to 100% on the
-stable Service and its bookkeeping entry removed; two Rollouts on one Ingress keep both bookkeeping entries;
-a 409 on the Ingress patch raises and the next reconcile succeeds; a Rollout of another controller instance
-is ignored.
+Aspects: an invalid (or unparsable) spec → InvalidSpec condition, phase Degraded and message written once,
+one event, a TerminalError every time, nothing else touched; a ReplicaSet left by the reference controller
+with the same template is adopted, never recreated (pod uids unchanged); a deleted Rollout's action is reset
+to 100% on the stable Service and its bookkeeping entry removed; two Rollouts on one Ingress keep both
+bookkeeping entries; a 409 on the Ingress patch raises and the next reconcile succeeds; a Rollout of another
+controller instance is ignored; an Ingress of a class we do not manage is refused before any write.
 """
 
 from __future__ import annotations
@@ -167,3 +167,22 @@ async def test_ingress_of_another_class_is_refused_before_any_write(world: Any) 
     assert str(raised.value) == message
     assert w.writer.writes == []
     assert w.events("TrafficRoutingError") == [message]
+
+
+async def test_unparsable_spec_is_invalid_too(world: Any) -> None:
+    w: World = await world()
+    body = rollout()
+    body["spec"]["replicas"] = "two"
+    for name in ("stable", "canary"):
+        w.apply("services", service(name))
+    w.apply(INGRESSES, ingress())
+    w.apply(ROLLOUTS, body)
+    await w.caught_up()
+    with pytest.raises(results.TerminalError) as raised:
+        await w.reconcile()
+    status = w.status()
+    assert status["phase"] == "Degraded"
+    assert status["message"] == f"InvalidSpec: {raised.value}"
+    assert "spec.replicas" in str(raised.value)
+    assert w.writer.writes == [("patch_rollout_status", "demo")]
+    assert w.replica_sets() == {}
