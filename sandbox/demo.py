@@ -28,19 +28,24 @@ from typing import Any, TextIO
 import aiohttp
 
 from sandbox import aws, running
+from sandbox.demo_manifests import (
+    ACTION_KEY,
+    CANARY,
+    DEMO_NAMESPACE,
+    IMAGES,
+    INGRESS,
+    INGRESSES_PATH,
+    ROLLOUT,
+    ROLLOUTS_PATH,
+    STABLE,
+    STEPS,
+    objects,
+    template,
+)
 
 __all__ = ["DEMO_NAMESPACE", "DemoError", "DemoResult", "Observation", "controller_command", "main",
            "objects", "run_demo"]
 
-DEMO_NAMESPACE = "demo"
-ROLLOUT, INGRESS, STABLE, CANARY = "web", "web", "web-stable", "web-canary"
-IMAGES = ("nginx:1.26", "nginx:1.27")
-STEPS: list[dict[str, Any]] = [{"setWeight": 20}, {"pause": {"duration": "5s"}},
-                               {"setWeight": 50}, {"pause": {"duration": "5s"}}]
-ACTION_KEY = f"alb.ingress.kubernetes.io/actions.{STABLE}"
-_ROLLOUTS = f"/apis/argoproj.io/v1alpha1/namespaces/{DEMO_NAMESPACE}/rollouts"
-_INGRESSES = f"/apis/networking.k8s.io/v1/namespaces/{DEMO_NAMESPACE}/ingresses"
-_SERVICES = f"/api/v1/namespaces/{DEMO_NAMESPACE}/services"
 _AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_EC2_METADATA_DISABLED": "true"}
 VERIFY_RETRY_INTERVAL = "2s"
@@ -50,42 +55,6 @@ VERIFY_RETRY_INTERVAL = "2s"
 
 class DemoError(Exception):
     """The demo could not finish; the message says what it was waiting for and what it last saw."""
-
-
-# ---- the objects a user would apply ----
-
-
-def objects() -> list[tuple[str, dict[str, Any]]]:
-    """(API collection path, body) of everything the demo applies, in order."""
-    labels = {"app": ROLLOUT}
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEMO_NAMESPACE}}
-    services = [(_SERVICES, {"apiVersion": "v1", "kind": "Service",
-                             "metadata": {"name": name, "namespace": DEMO_NAMESPACE},
-                             "spec": {"selector": labels,
-                                      "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}})
-                for name in (STABLE, CANARY)]
-    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-               "metadata": {"name": INGRESS, "namespace": DEMO_NAMESPACE,
-                            "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing",
-                                            "alb.ingress.kubernetes.io/target-type": "ip"}},
-               "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [
-                   {"path": "/", "pathType": "Prefix",
-                    "backend": {"service": {"name": STABLE, "port": {"name": "use-annotation"}}}}]}}]}}
-    rollout = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-               "metadata": {"name": ROLLOUT, "namespace": DEMO_NAMESPACE},
-               "spec": {"replicas": 3, "selector": {"matchLabels": labels},
-                        "template": _template(IMAGES[0]),
-                        "strategy": {"canary": {
-                            "canaryService": CANARY, "stableService": STABLE,
-                            "trafficRouting": {"alb": {"ingress": INGRESS, "servicePort": 80}},
-                            "steps": STEPS}}}}
-    return [("/api/v1/namespaces", namespace), *services, (_INGRESSES, ingress), (_ROLLOUTS, rollout)]
-
-
-def _template(image: str) -> dict[str, Any]:
-    return {"metadata": {"labels": {"app": ROLLOUT}},
-            "spec": {"containers": [{"name": "web", "image": image,
-                                     "ports": [{"name": "http", "containerPort": 8080}]}]}}
 
 
 # ---- reading the world over the wire ----
@@ -222,8 +191,8 @@ class _Demo:
         print(line, file=self.out, flush=True)
 
     async def observe(self) -> Observation:
-        rollout = await self.kube.get(f"{_ROLLOUTS}/{ROLLOUT}")
-        ingress = await self.kube.get(f"{_INGRESSES}/{INGRESS}")
+        rollout = await self.kube.get(f"{ROLLOUTS_PATH}/{ROLLOUT}")
+        ingress = await self.kube.get(f"{INGRESSES_PATH}/{INGRESS}")
         status = rollout.get("status") or {}
         annotations = (ingress.get("metadata") or {}).get("annotations") or {}
         entries = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
@@ -386,7 +355,7 @@ async def _run(*, out: TextIO, within: float, requests: int, interval: float, po
         demo.say(f"first deploy Healthy after {time.monotonic() - began:.1f}s (ReplicaSet {ROLLOUT}-"
                  f"{first.stable_hash}; ALB: {_weights_text(first.alb)})")
         demo.say(f"changing the image {IMAGES[0]} -> {IMAGES[1]}: the canary starts")
-        await demo.kube.merge_patch(f"{_ROLLOUTS}/{ROLLOUT}", {"spec": {"template": _template(IMAGES[1])}})
+        await demo.kube.merge_patch(f"{ROLLOUTS_PATH}/{ROLLOUT}", {"spec": {"template": template(IMAGES[1])}})
         result = await demo.watch_canary(first.stable_hash, deadline)
         served = ", ".join(f"{name} {count}" for name, count in sorted(result.by_service.items()))
         demo.say(f"Healthy again on {IMAGES[1]} after {result.seconds:.1f}s; the traffic probe sent "
