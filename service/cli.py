@@ -15,7 +15,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("service.commands.run", "run the controller (drop-in for the Argo Rollouts controller, ALB canaries)"),
+    "run": ("service.commands.run", "run the controller (drop-in for the Argo Rollouts controller)"),
     "plan": ("service.commands.plan", "preview the Ingress and status patches the controller would write"),
     "verify": ("service.commands.verify", "check against ELBv2 that the ALB carries a rollout's weights"),
     "sandbox": ("sandbox.command", "run a local Kubernetes API, cluster, moto ELBv2 and LBC simulator"),
