@@ -149,8 +149,7 @@ class Reconciler:
         try:
             self.applier.ingresses.check(rollout)  # refuse an Ingress we may not write before any call
         except ValueError as refusal:  # Refusal or IngressError: retrying cannot help until it changes
-            await self.recorder.emit(involved, events.traffic_routing_error(str(refusal)))
-            log.warning("refusing to write an Ingress", reason=str(refusal))
+            await self._refused(rollout, str(refusal), involved)
             raise results.TerminalError(str(refusal)) from refusal
         owned = await self.applier.replicasets.claim(raw, rollout.namespace, create=True)
         new_rs, stable_rs, others = owned.views()
@@ -187,6 +186,22 @@ class Reconciler:
             await self.recorder.emit(involved, event)
         self._fire(memory, plan, now=now)
         log.warning("invalid spec", message=problem)
+
+    async def _refused(self, rollout: models.Rollout, refusal: str, involved: Mapping[str, Any]) -> None:
+        """An Ingress we may not write (SPEC §5): a Warning event and the status message say what to fix.
+
+        Only `status.message` is written (phase and conditions kept), and only when it differs, so a retry
+        writes nothing; the next plan replaces the message once the Ingress is fixed.
+        """
+        message = f"{events.TRAFFIC_ROUTING_ERROR}: {refusal}"
+        if rollout.raw_status.get("message") != message:
+            body = {"status": {"message": message}}
+            written = await self.writer.patch_rollout_status(rollout.namespace, rollout.name, body)
+            version = str((written.get("metadata") or {}).get("resourceVersion") or "")
+            if version:
+                await self.informers.rollouts.wait_seen(version, self.deadline)
+        await self.recorder.emit(involved, events.traffic_routing_error(refusal))
+        log.warning("refusing to write an Ingress", reason=refusal)
 
     async def _sync_revision(self, rollout: models.Rollout, snapshot: Snapshot) -> None:
         """Keep the Rollout's revision annotation at its new ReplicaSet's (the reference's syncRevision)."""

@@ -5,7 +5,9 @@ one event, a TerminalError every time, nothing else touched; a ReplicaSet left b
 with the same template is adopted, never recreated (pod uids unchanged); a deleted Rollout's action is reset
 to 100% on the stable Service and its bookkeeping entry removed; two Rollouts on one Ingress keep both
 bookkeeping entries; a 409 on the Ingress patch raises and the next reconcile succeeds; a Rollout of another
-controller instance is ignored; an Ingress of a class we do not manage is refused before any write.
+controller instance is ignored; an Ingress of a class we do not manage, or whose bookkeeping annotation cannot
+be parsed, is refused before any other write: a Warning event and a status message (phase kept) written once,
+the Ingress untouched, and the message replaced once the Ingress is fixed.
 """
 
 from __future__ import annotations
@@ -153,20 +155,61 @@ async def test_other_instance_is_ignored(world: Any) -> None:
     assert w.reconciler.keys() == []
 
 
-async def test_ingress_of_another_class_is_refused_before_any_write(world: Any) -> None:
+async def test_ingress_of_another_class_is_refused_with_a_status_message_once(world: Any) -> None:
     w: World = await world()
     for name in ("stable", "canary"):
         w.apply("services", service(name))
     w.apply(INGRESSES, ingress(ingress_class="nginx"))
     w.apply(ROLLOUTS, rollout())
     await w.caught_up()
+    ingress_before = _mine(w.get(INGRESSES, "app"))
     with pytest.raises(results.TerminalError) as raised:
         await w.reconcile()
     message = ('refusing to write Ingress "default/app": its class "nginx" is not one of '
                '--alb-ingress-classes ["alb"]')
     assert str(raised.value) == message
-    assert w.writer.writes == []
+    assert w.writer.writes == [("patch_rollout_status", "demo")]
+    assert w.status() == {"message": f"TrafficRoutingError: {message}"}
     assert w.events("TrafficRoutingError") == [message]
+    await w.caught_up()
+    with pytest.raises(results.TerminalError):
+        await w.reconcile()
+    assert w.writer.writes == [("patch_rollout_status", "demo")]  # not again on a retry
+    assert w.events("TrafficRoutingError") == [message]
+    assert _mine(w.get(INGRESSES, "app")) == ingress_before
+    assert w.replica_sets() == {}
+    # the user fixes the class: the next plan replaces the message
+    w.storage.merge_patch(INGRESSES, NS, "app", {"spec": {"ingressClassName": "alb"}})
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy once the class is fixed")
+    assert "message" not in w.status()
+
+
+async def test_unparsable_bookkeeping_is_not_overwritten_and_the_status_says_so(world: Any) -> None:
+    w: World = await world()
+    w.seed()
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    w.storage.merge_patch(INGRESSES, NS, "app", {"metadata": {"annotations": {BOOKKEEPING: "{not json"}}})
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": pod_template("app:2")}})
+    await w.caught_up()
+    ingress_before = _mine(w.get(INGRESSES, "app"))
+    replica_sets_before = w.replica_sets()
+    writes = len(w.writer.writes)
+    with pytest.raises(results.TerminalError) as raised:
+        await w.reconcile()
+    message = ('refusing to write Ingress "default/app": cannot parse annotation '
+               f"{BOOKKEEPING}: invalid character 'n' looking for beginning of object key string")
+    assert str(raised.value) == message
+    status = w.status()
+    assert (status["phase"], status["message"]) == ("Healthy", f"TrafficRoutingError: {message}")
+    assert w.writer.writes[writes:] == [("patch_rollout_status", "demo")]
+    assert w.events("TrafficRoutingError") == [message]
+    await w.caught_up()
+    with pytest.raises(results.TerminalError):
+        await w.reconcile()
+    assert w.writer.writes[writes:] == [("patch_rollout_status", "demo")]  # written once
+    assert w.events("TrafficRoutingError") == [message]
+    assert _mine(w.get(INGRESSES, "app")) == ingress_before  # other rollouts' data is not lost
+    assert w.replica_sets() == replica_sets_before  # no new ReplicaSet while we cannot route
 
 
 async def test_unparsable_spec_is_invalid_too(world: Any) -> None:
