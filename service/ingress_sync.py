@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from service.alb import actions, ingress_patch, preview
+from service.alb import actions, bookkeeping, ingress_patch, preview
 from service.kube import caches, recording, watching, writing
 from statemachine import events, models
 from statemachine.planning import Plan
@@ -86,6 +86,22 @@ class IngressSync:
             if version:
                 await self.reflector.wait_seen(version, self.deadline)
         return patched
+
+    def listing(self, namespace: str, rollout: str) -> list[str]:
+        """Names of the Ingresses of `namespace` whose bookkeeping annotation lists `rollout`."""
+        found = []
+        for ingress in self.reflector.store.list():
+            metadata = ingress.get("metadata") or {}
+            if metadata.get("namespace") != namespace:
+                continue
+            annotations = metadata.get("annotations") or {}
+            try:
+                managed = bookkeeping.parse(annotations.get(bookkeeping.KEY))
+            except bookkeeping.BookkeepingError:
+                continue
+            if rollout in managed:
+                found.append(str(metadata.get("name", "")))
+        return found
 
     async def cleanup(self, namespace: str, rollout: str) -> int:
         """Reset a deleted Rollout's actions on each Ingress of its namespace listing it; returns the count.

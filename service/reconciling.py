@@ -116,11 +116,24 @@ class Reconciler:
         return (label or "") == self.settings.kube.instance_id
 
     async def _deleted(self, namespace: str, name: str, key: str) -> None:
-        patched = await self.applier.ingresses.cleanup(namespace, name)
-        log.info("rollout deleted", ingresses_reset=patched)
+        if self.applier.ingresses.listing(namespace, name) and await self._gone(namespace, name):
+            patched = await self.applier.ingresses.cleanup(namespace, name)
+            log.info("rollout deleted", ingresses_reset=patched)
         self.forget(key)
         if self.metrics is not None:
             self.metrics.forget(namespace, name)
+
+    async def _gone(self, namespace: str, name: str) -> bool:
+        """Is the Rollout deleted, not merely out of our cache? A label selector watch also says DELETED when
+        a Rollout is relabelled for another --instance-id (a migration): its traffic must not be reset then.
+        """
+        try:
+            # an empty merge patch changes nothing: a live read with the permissions we already hold
+            await self.writer.patch_rollout(namespace, name, {})
+        except writing.NotFound:
+            return True
+        log.info("rollout out of our cache but not deleted (another --instance-id?): Ingresses kept")
+        return False
 
     def _model(self, key: str, rollout: models.Rollout) -> _Memory:
         memory = self._memory.get(key)

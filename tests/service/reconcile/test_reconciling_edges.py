@@ -3,7 +3,8 @@
 Aspects: an invalid (or unparsable) spec → InvalidSpec condition, phase Degraded and message written once,
 one event, a TerminalError every time, nothing else touched; a ReplicaSet left by the reference controller
 with the same template is adopted, never recreated (pod uids unchanged); a deleted Rollout's action is reset
-to 100% on the stable Service and its bookkeeping entry removed; two Rollouts on one Ingress keep both
+to 100% on the stable Service and its bookkeeping entry removed, but not one relabelled for another
+--instance-id (a migration); two Rollouts on one Ingress keep both
 bookkeeping entries; a 409 on the Ingress patch raises and the next reconcile succeeds; a Rollout of another
 controller instance is ignored; an Ingress of a class we do not manage, or whose bookkeeping annotation cannot
 be parsed, is refused before any other write: a Warning event and a status message (phase kept) written once,
@@ -107,6 +108,23 @@ async def test_deletion_resets_the_ingress(world: Any) -> None:
     assert annotations[ACTION] == RESET
     assert BOOKKEEPING not in annotations
     assert w.reconciler.describe(f"{NS}/demo") is None
+    assert w.reconciler.keys() == []
+
+
+async def test_relabelled_for_another_instance_keeps_its_traffic(world: Any) -> None:
+    w: World = await world()
+    w.seed()
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": pod_template("app:2")}})
+    await w.settle(lambda: w.annotations()[ACTION] == forward(20, 80), what="canary at 20%")
+    # handed over to the controller started with --instance-id blue: our label-selected watch says DELETED
+    label = {"argo-rollouts.argoproj.io/controller-instance-id": "blue"}
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"metadata": {"labels": label}})
+    await w.caught_up()
+    assert w.informers.rollouts.store.get(f"{NS}/demo") is None
+    annotations = w.annotations()
+    assert await w.reconcile() == results.Result()
+    assert w.annotations() == annotations  # not reset: the rollout is not deleted, only not ours
     assert w.reconciler.keys() == []
 
 
