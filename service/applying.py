@@ -22,8 +22,8 @@ from typing import Any
 
 import structlog
 
-from service import ingress_sync, replicaset_sync, verify_step
-from service.kube import caches, informers, recording, writing
+from service import ingress_sync, replicaset_sync, results, verify_step
+from service.kube import informers, recording, writing
 from statemachine import events, ingress_checks, models, services, status
 from statemachine.planning import Plan
 from statemachine.snapshot import Snapshot
@@ -115,11 +115,10 @@ class Applier:
         body = status_body(plan, check)
         if body is not None:
             written = await self.writer.patch_rollout_status(namespace, rollout.name, body)
-            version = caches.resource_version_of(written)
-            if version:
-                await self.informers.rollouts.wait_seen(version, self.deadline)
-        for event in plan.events:
+        for event in plan.events:  # before the wait: the facts are written even if the cache lags
             await self.recorder.emit(involved, event)
+        if written is not None:
+            await results.wait_written(self.informers.rollouts, written, self.deadline)
         return Applied(written, requeue, check)
 
     async def _services(self, plan: Plan) -> None:
@@ -140,9 +139,7 @@ class Applier:
                 continue
             log.info("pointing Service", service=name, pod_hash=pod_hash)
             answer = await self.writer.patch_service(rollout.namespace, name, patch)
-            version = caches.resource_version_of(answer)
-            if version:
-                await self.informers.services.wait_seen(version, self.deadline)
+            await results.wait_written(self.informers.services, answer, self.deadline)
 
     async def _scale_down(self, snapshot: Snapshot, owned: replicaset_sync.Owned,
                           involved: Mapping[str, Any], *, now: datetime) -> float | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from service import results
 from service.alb import actions, bookkeeping, ingress_patch, preview
 from service.kube import caches, recording, watching, writing
 from statemachine import events, models
@@ -82,9 +83,7 @@ class IngressSync:
                 raise
             log.info("patched Ingress", ingress=name, weight=weight)
             patched += 1
-            version = caches.resource_version_of(answer)
-            if version:
-                await self.reflector.wait_seen(version, self.deadline)
+            await results.wait_written(self.reflector, answer, self.deadline)
         return patched
 
     def listing(self, namespace: str, rollout: str) -> list[str]:
@@ -126,9 +125,7 @@ class IngressSync:
             answer = await self.writer.patch_ingress(namespace, name, body)
             log.info("reset Ingress of a deleted rollout", ingress=name)
             patched += 1
-            version = caches.resource_version_of(answer)
-            if version:
-                await self.reflector.wait_seen(version, self.deadline)
+            await results.wait_written(self.reflector, answer, self.deadline)
         return patched
 
 

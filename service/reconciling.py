@@ -192,9 +192,7 @@ class Reconciler:
         if plan.status_patch is not None:
             body = plan.status_patch
             written = await self.writer.patch_rollout_status(rollout.namespace, rollout.name, body)
-            version = str((written.get("metadata") or {}).get("resourceVersion") or "")
-            if version:
-                await self.informers.rollouts.wait_seen(version, self.deadline)
+            await results.wait_written(self.informers.rollouts, written, self.deadline)
         for event in plan.events:
             await self.recorder.emit(involved, event)
         self._fire(memory, plan, now=now)
@@ -210,9 +208,7 @@ class Reconciler:
         if rollout.raw_status.get("message") != message:
             body = {"status": {"message": message}}
             written = await self.writer.patch_rollout_status(rollout.namespace, rollout.name, body)
-            version = str((written.get("metadata") or {}).get("resourceVersion") or "")
-            if version:
-                await self.informers.rollouts.wait_seen(version, self.deadline)
+            await results.wait_written(self.informers.rollouts, written, self.deadline)
         await self.recorder.emit(involved, events.traffic_routing_error(refusal))
         log.warning("refusing to write an Ingress", reason=refusal)
 
@@ -222,9 +218,7 @@ class Reconciler:
         if revision and rollout.annotation(models.REVISION_ANNOTATION) != str(revision):
             body = {"metadata": {"annotations": {models.REVISION_ANNOTATION: str(revision)}}}
             answer = await self.writer.patch_rollout(rollout.namespace, rollout.name, body)
-            version = str((answer.get("metadata") or {}).get("resourceVersion") or "")
-            if version:
-                await self.informers.rollouts.wait_seen(version, self.deadline)
+            await results.wait_written(self.informers.rollouts, answer, self.deadline)
 
     def _fire(self, memory: _Memory, plan: planning.Plan, *, now: datetime) -> None:
         """Move the model along the table; a refused or illegal move still lands where the status says."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from service import results
 from service.kube import caches, watching, writing
 from statemachine import models, ownership, replicasets
 from statemachine.snapshot import ReplicaSetView
@@ -81,9 +82,7 @@ class ReplicaSetSync:
                 if (rs.get("metadata") or {}).get("namespace") == namespace]
 
     async def _seen(self, answer: Mapping[str, Any]) -> None:
-        version = caches.resource_version_of(answer)
-        if version:
-            await self.reflector.wait_seen(version, self.deadline)
+        await results.wait_written(self.reflector, answer, self.deadline)
 
     async def claim(self, rollout: Raw, namespace: str, *, create: bool) -> Owned:
         """Adopt matching ReplicaSets, find the new one (create it with 0 replicas when `create` and missing),

@@ -8,9 +8,13 @@ outcome into queue calls: an exception → rate-limited requeue, `TerminalError`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Result", "TerminalError"]
+from service.kube import caches, watching
+
+__all__ = ["CacheBehind", "Result", "TerminalError", "wait_written"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +27,15 @@ class Result:
 
 class TerminalError(Exception):
     """Retrying cannot help (e.g. InvalidSpec once its status is written): forget the key, log, count."""
+
+
+class CacheBehind(Exception):
+    """Our own write did not reach the cache in time: deciding on from an older copy could undo it; retry."""
+
+
+async def wait_written(reflector: watching.Reflector, answer: Mapping[str, Any], within: float) -> None:
+    """Wait until `reflector`'s cache shows the write that answered `answer`; CacheBehind after `within` s."""
+    version = caches.resource_version_of(answer)
+    if version and not await reflector.wait_seen(version, within):
+        raise CacheBehind(f"the {reflector.resource.name} cache did not show our write (resourceVersion "
+                          f"{version}) within {within:g}s")

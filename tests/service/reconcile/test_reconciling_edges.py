@@ -5,7 +5,8 @@ one event, a TerminalError every time, nothing else touched; a ReplicaSet left b
 with the same template is adopted, never recreated (pod uids unchanged); a deleted Rollout's action is reset
 to 100% on the stable Service and its bookkeeping entry removed, but not one relabelled for another
 --instance-id (a migration); two Rollouts on one Ingress keep both
-bookkeeping entries; a 409 on the Ingress patch raises and the next reconcile succeeds; a Rollout of another
+bookkeeping entries; a 409 on the Ingress patch raises and the next reconcile succeeds; a write the cache
+does not show within the deadline raises CacheBehind (a retry); a Rollout of another
 controller instance is ignored; an Ingress of a class we do not manage, or whose bookkeeping annotation cannot
 be parsed, is refused before any other write: a Warning event and a status message (phase kept) written once,
 the Ingress untouched, and the message replaced once the Ingress is fixed.
@@ -247,3 +248,21 @@ async def test_unparsable_spec_is_invalid_too(world: Any) -> None:
     assert "spec.replicas" in str(raised.value)
     assert w.writer.writes == [("patch_rollout_status", "demo")]
     assert w.replica_sets() == {}
+
+
+async def test_a_write_the_cache_never_shows_is_a_retry_not_a_silent_go_on(world: Any) -> None:
+    w: World = await world()
+    w.seed()
+    await w.caught_up()
+    seen = {"metadata": {"resourceVersion": w.storage.resource_version}}
+    await results.wait_written(w.informers.rollouts, seen, 1.0)
+    await w.informers.rollouts.stop()  # the watch is gone: our next write never shows
+    ahead = {"metadata": {"resourceVersion": str(int(w.storage.resource_version) + 1)}}
+    with pytest.raises(results.CacheBehind) as raised:
+        await results.wait_written(w.informers.rollouts, ahead, 0.2)
+    version = ahead["metadata"]["resourceVersion"]
+    assert str(raised.value) == (f"the rollouts.argoproj.io cache did not show our write (resourceVersion "
+                                 f"{version}) within 0.2s")
+    with pytest.raises(results.CacheBehind):
+        await w.reconcile()  # our Rollout write is not seen: the worker retries with backoff
+    assert w.writer.writes[-1][0].startswith("patch_rollout")
