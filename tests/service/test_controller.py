@@ -119,7 +119,7 @@ def _queue(clock: clocks.Clock) -> SpyQueue:
     return SpyQueue(clock=clock, retry=retry, rng=random.Random(1))
 
 
-async def _wait_for(predicate: Callable[[], bool], within: float = 5.0) -> None:
+async def _wait_for(predicate: Callable[[], bool], within: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + within
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
