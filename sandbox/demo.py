@@ -249,6 +249,9 @@ class _Demo:
             for name, count in traffic["byService"].items():
                 result.by_service[name] = result.by_service.get(name, 0) + int(count)
             if seen.phase == "Healthy" and seen.pod_hash == initial_hash:
+                if time.monotonic() > deadline:
+                    raise DemoError(f"timed out after {self.within:g}s waiting for the controller to see the "
+                                    f"new image; last seen: phase {seen.phase}, step {seen.step}")
                 await asyncio.sleep(self.interval)  # the controller has not seen the new image yet
                 continue
             finished = (seen.phase == "Healthy" and seen.pod_hash != initial_hash
