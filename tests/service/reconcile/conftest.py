@@ -73,7 +73,7 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
         stack.push_async_callback(built.stop)
         assert await built.wait_synced(10.0)
         clock = clocks.FakeClock()
-        writer = CountingWriter(writing.KubeWriter(api, deadline=5.0))
+        writer = CountingWriter(writing.KubeWriter(api, deadline=20.0))
         recorder = recording.EventRecorder(writer, clock=clock)
         verifiers = None
         if verify:
@@ -82,7 +82,7 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
             verifiers = await stack.enter_async_context(
                 verifying.open_verifiers(aws_settings, rules_fresh_seconds=0.0))
         config = settings.Settings(
-            kube=settings.KubeSettings(instance_id=instance_id, request_timeout_seconds=5.0),
+            kube=settings.KubeSettings(instance_id=instance_id, request_timeout_seconds=20.0),
             aws=settings.AlbSettings(verify_target_group=verify,
                                      verify_retry_interval_seconds=retry_interval))
         reconciler = reconciling.Reconciler(informers=built, writer=writer, recorder=recorder,

@@ -263,6 +263,7 @@ async def test_a_write_the_cache_never_shows_is_a_retry_not_a_silent_go_on(world
     version = ahead["metadata"]["resourceVersion"]
     assert str(raised.value) == (f"the rollouts.argoproj.io cache did not show our write (resourceVersion "
                                  f"{version}) within 0.2s")
+    w.reconciler.deadline = 0.5  # the Rollout waits' deadline (20 s in this world)
     with pytest.raises(results.CacheBehind):
         await w.reconcile()  # our Rollout write is not seen: the worker retries with backoff
     assert w.writer.writes[-1][0].startswith("patch_rollout")

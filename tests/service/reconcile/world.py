@@ -155,7 +155,7 @@ class World:
                         for ref, weight in action.target_groups}
         return {}
 
-    async def caught_up(self, within: float = 5.0) -> None:
+    async def caught_up(self, within: float = 20.0) -> None:
         """Wait until every cache has seen what the API server holds now (bookmarks move idle ones)."""
         version = self.storage.resource_version
         for reflector in self.informers.all:
@@ -167,7 +167,7 @@ class World:
         self.outcomes.append(result)
         return result
 
-    async def settle(self, until: Callable[[], bool], *, key: str = f"{NS}/demo", within: float = 15.0,
+    async def settle(self, until: Callable[[], bool], *, key: str = f"{NS}/demo", within: float = 60.0,
                      what: str = "condition", quiet: bool = True) -> None:
         """Reconcile until `until()` holds and (when `quiet`) a reconcile writes nothing, as the worker would:
         a raised error is a retry."""
