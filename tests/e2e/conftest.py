@@ -8,40 +8,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-
-from sandbox import aws
 
 __all__: list[str] = []
 
 
 @pytest.fixture(autouse=True)
-async def _no_task_left_running() -> AsyncIterator[None]:
-    yield
-    current = asyncio.current_task()
-    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in left:
-        task.cancel()
-    assert not left, f"tasks still running after the test: {left}"
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[aws.MotoServer]:
-    server = aws.MotoServer()
-    server.start()
-    server.warm_up()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def aws_endpoint(moto_server: aws.MotoServer) -> AsyncIterator[str]:
-    yield moto_server.endpoint_url
-    await moto_server.areset()
+def _no_task_left_running(no_task_left_running: None) -> None:
+    """Every test here is checked by tests/conftest.py's no_task_left_running."""
 
 
 @pytest.fixture

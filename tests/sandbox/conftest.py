@@ -14,7 +14,7 @@ the API server and its storage, the simulated cluster, and the LBC simulator.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,21 +23,6 @@ from sandbox import aws
 from sandbox.apiserver.storage import Storage
 from sandbox.lbc import LoadBalancerController
 from sandbox.running import Sandbox
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[aws.MotoServer]:
-    server = aws.MotoServer()
-    server.start()
-    server.warm_up()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def aws_endpoint(moto_server: aws.MotoServer) -> AsyncIterator[str]:
-    yield moto_server.endpoint_url
-    await moto_server.areset()
 
 
 @pytest.fixture

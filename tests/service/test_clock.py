@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -19,13 +18,8 @@ from service import clock as clocks
 
 
 @pytest.fixture(autouse=True)
-async def _no_task_left_running() -> AsyncIterator[None]:
-    yield
-    current = asyncio.current_task()
-    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in left:
-        task.cancel()
-    assert not left, f"tasks still running after the test: {left}"
+def _no_task_left_running(no_task_left_running: None) -> None:
+    """Every test here is checked by tests/conftest.py's no_task_left_running."""
 
 
 async def _until(condition, what: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -30,13 +30,8 @@ KEY = "shop/web"
 
 
 @pytest.fixture(autouse=True)
-async def _no_task_left_running() -> AsyncIterator[None]:
-    yield
-    current = asyncio.current_task()
-    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in left:
-        task.cancel()
-    assert not left, f"tasks still running after the test: {left}"
+def _no_task_left_running(no_task_left_running: None) -> None:
+    """Every test here is checked by tests/conftest.py's no_task_left_running."""
 
 
 class SpyQueue(queueing.RateLimitingQueue[str]):

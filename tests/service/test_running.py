@@ -37,13 +37,8 @@ LEASES = "leases.coordination.k8s.io"
 
 
 @pytest.fixture(autouse=True)
-async def _no_task_left_running() -> AsyncIterator[None]:
-    yield
-    current = asyncio.current_task()
-    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in left:
-        task.cancel()
-    assert not left, f"tasks still running after the test: {left}"
+def _no_task_left_running(no_task_left_running: None) -> None:
+    """Every test here is checked by tests/conftest.py's no_task_left_running."""
 
 
 def rollout(name: str, namespace: str = "shop") -> dict[str, Any]:

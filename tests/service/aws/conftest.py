@@ -77,15 +77,8 @@ def _reset_elbv2() -> None:
 
 
 @pytest.fixture(autouse=True)
-async def _no_task_left_running() -> AsyncIterator[None]:
-    """Set up first, torn down last: a task our code left behind (a runaway retry or a stuck shared read)
-    fails its test here instead of spinning on after it, where pytest-timeout can no longer stop it."""
-    yield
-    current = asyncio.current_task()
-    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in left:
-        task.cancel()
-    assert not left, f"tasks still running after the test: {left}"
+def _no_task_left_running(no_task_left_running: None) -> None:
+    """Every test here is checked by tests/conftest.py's no_task_left_running."""
 
 
 @pytest.fixture(autouse=True)

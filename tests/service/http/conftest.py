@@ -4,7 +4,6 @@ check that no test leaves a task running (a listener not cleaned up would)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -18,13 +17,8 @@ __all__: list[str] = []
 
 
 @pytest.fixture(autouse=True)
-async def _no_task_left_running() -> AsyncIterator[None]:
-    yield
-    current = asyncio.current_task()
-    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in left:
-        task.cancel()
-    assert not left, f"tasks still running after the test: {left}"
+def _no_task_left_running(no_task_left_running: None) -> None:
+    """Every test here is checked by tests/conftest.py's no_task_left_running."""
 
 
 @pytest.fixture

@@ -33,14 +33,8 @@ __all__ = ["TOKEN", "Recorder", "SleepRecorder", "TappedRequest", "WireTap"]
 
 
 @pytest.fixture(autouse=True)
-async def _no_task_left_running() -> AsyncIterator[None]:
-    """Set up first, torn down last: a reflector (or its connection) left behind fails its test here."""
-    yield
-    current = asyncio.current_task()
-    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in left:
-        task.cancel()
-    assert not left, f"tasks still running after the test: {left}"
+def _no_task_left_running(no_task_left_running: None) -> None:
+    """Every test here is checked by tests/conftest.py's no_task_left_running."""
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -29,15 +29,6 @@ from .world import CountingWriter, World
 
 WATCH = watching.WatchSettings(list_timeout=5.0, watch_timeout=5, watch_slack=2.0, backoff_initial=0.02,
                                backoff_max=0.2, min_watch_seconds=0.3)
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[aws.MotoServer]:
-    server = aws.MotoServer()
-    server.start()
-    server.warm_up()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)
