@@ -7,13 +7,12 @@ unchanged status yields no patch at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from statemachine import models
+from statemachine import merge_patch, models
 
-__all__ = ["MANAGED", "merge_diff", "status_fields", "status_patch"]
+__all__ = ["MANAGED", "status_fields", "status_patch"]
 
 MANAGED = (
     "abort", "abortedAt", "pauseConditions", "controllerPause", "currentPodHash", "currentStepIndex",
@@ -95,36 +94,15 @@ def _omit_empty(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _same(a: Any, b: Any) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
-def merge_diff(old: Mapping[str, Any], new: Mapping[str, Any],
-               keys: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The RFC 7386 merge patch that turns `old` into `new` (restricted to `keys` at this level)."""
-    patch: dict[str, Any] = {}
-    for key in keys if keys is not None else tuple(dict.fromkeys([*old, *new])):
-        if key not in new:
-            if key in old:
-                patch[key] = None
-        elif isinstance(new[key], dict) and isinstance(old.get(key), dict):
-            sub = merge_diff(old[key], new[key])
-            if sub:
-                patch[key] = sub
-        elif key not in old or not _same(old[key], new[key]):
-            patch[key] = new[key]
-    return patch
-
-
 def status_patch(raw_status: Mapping[str, Any], status: models.RolloutStatus) -> dict[str, Any] | None:
     """`{"status": {...}}` with only the managed fields that changed; None when nothing did."""
     current = _omit_empty({k: raw_status[k] for k in MANAGED if k in raw_status})
     desired = status_fields(status)
-    patch = merge_diff(current, desired, MANAGED)
+    patch = merge_patch.diff(current, desired, MANAGED)
     raw_canary = raw_status.get("canary")
     old_canary = raw_canary if isinstance(raw_canary, dict) else {}
     old_canary = {k: v for k, v in old_canary.items() if k not in _MANAGED_CANARY or v not in (None, "")}
-    canary_patch = merge_diff(old_canary, desired.get("canary", {}), _MANAGED_CANARY)
+    canary_patch = merge_patch.diff(old_canary, desired.get("canary", {}), _MANAGED_CANARY)
     if canary_patch:
         patch["canary"] = canary_patch
     return {"status": patch} if patch else None

@@ -15,6 +15,7 @@ from typing import Any
 
 from service.alb import actions, bookkeeping, gojson, reset, rules
 from statemachine import ingress_checks
+from statemachine import merge_patch as merge_patches
 
 __all__ = [
     "DEFAULT_CLASSES",
@@ -24,7 +25,6 @@ __all__ = [
     "check_writable",
     "cleanup_patch",
     "desired_ingress",
-    "diff",
     "encode",
     "merge_patch",
     "weight_patch",
@@ -160,23 +160,6 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def diff(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7386 merge patch from current to desired: changed keys only, None deletes, lists whole."""
-    patch: dict[str, Any] = {}
-    for key in sorted(set(current) | set(desired)):
-        if key not in desired:
-            patch[key] = None
-        elif key not in current:
-            patch[key] = _sorted(desired[key])
-        elif isinstance(current[key], dict) and isinstance(desired[key], dict):
-            sub = diff(current[key], desired[key])
-            if sub:
-                patch[key] = sub
-        elif current[key] != desired[key]:
-            patch[key] = _sorted(desired[key])
-    return patch
-
-
 def merge_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any] | None:
     """The body taking `current` to `desired` (annotations and spec.rules only), or None when equal.
 
@@ -191,7 +174,7 @@ def merge_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, A
         "metadata": {"annotations": rules.annotations_of(desired)},
         "spec": {"rules": _rules_of(desired)},
     }
-    patch = diff(before, after)
+    patch: dict[str, Any] = _sorted(merge_patches.diff(before, after))
     if not patch:
         return None
     resource_version = (current.get("metadata") or {}).get("resourceVersion")

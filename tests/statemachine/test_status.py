@@ -43,9 +43,3 @@ def test_cleared_fields_become_null_and_zero_index_is_kept() -> None:
     assert status.status_patch(rollout.raw_status, new) == {"status": {
         "abort": None, "abortedAt": None, "currentStepIndex": 0}}
 
-
-def test_merge_diff() -> None:
-    old = {"a": 1, "b": {"c": 1, "d": 2}, "e": [1], "f": False}
-    new = {"a": 1, "b": {"c": 1}, "e": [1, 2], "f": 0}
-    assert status.merge_diff(old, new) == {"b": {"d": None}, "e": [1, 2], "f": 0}
-    assert status.merge_diff(old, new, ("a",)) == {}
