@@ -24,8 +24,9 @@ from typing import Generic, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry
 
+from service import backoff as backoffs
 from service import clock as clocks
-from service import workqueue_metrics
+from service import token_bucket, workqueue_metrics
 
 __all__ = [
     "ItemBackoff",
@@ -33,7 +34,6 @@ __all__ = [
     "RateLimiter",
     "RateLimitingQueue",
     "RetrySettings",
-    "TokenBucket",
     "default_rate_limiter",
 ]
 
@@ -94,15 +94,14 @@ class ItemBackoff:
     """Per-key exponential backoff: base * 2**failures, capped, shortened by up to `jitter` at random."""
 
     def __init__(self, *, base: float, cap: float, jitter: float, rng: random.Random) -> None:
-        self._base, self._cap, self._jitter, self._rng = base, cap, jitter, rng
+        self._backoff = backoffs.Backoff(base, cap, jitter=jitter)
+        self._rng = rng
         self._failures: dict[Hashable, int] = {}
 
     def when(self, key: Hashable) -> float:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        # 2**60 times any sane base is far above any cap; the bound keeps the float finite.
-        delay = min(self._cap, self._base * float(2 ** min(failures, 60)))
-        return delay * (1.0 - self._jitter * self._rng.random())
+        return self._backoff.delay(failures, self._rng)
 
     def forget(self, key: Hashable) -> None:
         self._failures.pop(key, None)
@@ -111,26 +110,10 @@ class ItemBackoff:
         return self._failures.get(key, 0)
 
 
-class TokenBucket:
-    """A global bucket: every retry takes a token, on credit if need be; the wait is until it is paid back."""
-
-    def __init__(self, *, qps: float, burst: int, clock: clocks.Clock) -> None:
-        self._qps, self._burst, self._clock = qps, float(burst), clock
-        self._tokens = float(burst)
-        self._stamp = clock.monotonic()
-
-    def reserve(self) -> float:
-        now = self._clock.monotonic()
-        self._tokens = min(self._burst, self._tokens + max(0.0, now - self._stamp) * self._qps)
-        self._stamp = now
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self._qps
-
-
 class _MaxOf:
     """client-go's default controller limiter: the larger of the key's backoff and the bucket's wait."""
 
-    def __init__(self, backoff: ItemBackoff, bucket: TokenBucket) -> None:
+    def __init__(self, backoff: ItemBackoff, bucket: token_bucket.TokenBucket) -> None:
         self._backoff, self._bucket = backoff, bucket
 
     def when(self, key: Hashable) -> float:
@@ -149,7 +132,7 @@ def default_rate_limiter(retry: RetrySettings, *, clock: clocks.Clock,
     """The per-key backoff combined with the global bucket, both from `retry`."""
     backoff = ItemBackoff(base=retry.base_delay_seconds, cap=retry.max_delay_seconds,
                           jitter=retry.jitter, rng=rng or random.Random())
-    return _MaxOf(backoff, TokenBucket(qps=retry.qps, burst=retry.burst, clock=clock))
+    return _MaxOf(backoff, token_bucket.TokenBucket(retry.qps, retry.burst, monotonic=clock.monotonic))
 
 
 class RateLimitingQueue(Generic[K]):

@@ -136,7 +136,7 @@ class Elbv2:
         self,
         client: Any,
         *,
-        bucket: throttling.TokenBucket,
+        bucket: throttling.AdaptiveBucket,
         policy: throttling.RetryPolicy,
         call_timeout_seconds: float,
         metrics: aws_metrics.AwsMetrics | None = None,
@@ -245,7 +245,7 @@ async def open_elbv2(
         read_timeout=settings.call_timeout_seconds,
         user_agent_extra="alb-rollouts",
     )
-    bucket = throttling.TokenBucket(settings.max_rps, settings.burst, monotonic=monotonic, sleep=sleep)
+    bucket = throttling.AdaptiveBucket(settings.max_rps, settings.burst, monotonic=monotonic)
     session = session or get_session()
     async with AsyncExitStack() as stack:
         try:

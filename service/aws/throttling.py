@@ -1,7 +1,8 @@
 """Client-side rate shaping for ELBv2: a token bucket that slows down on Throttling, and the retry policy.
 
 Room: act (AWS). Decides how long to wait before a call and whether an error is worth retrying; it never
-calls AWS itself and never reads the wall clock (time and sleep are injected).
+calls AWS itself, never sleeps and never reads the wall clock (time is injected). The tokens are those of
+`service.token_bucket`, the retry delays those of `service.backoff`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from service import backoff as backoffs
+from service import token_bucket
+
 __all__ = [
     "RETRYABLE_CODES",
     "THROTTLING_CODES",
+    "AdaptiveBucket",
     "Monotonic",
     "RetryPolicy",
     "Sleep",
-    "TokenBucket",
     "is_retryable",
     "is_throttling",
 ]
@@ -61,12 +65,15 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before retry number `attempt` (1-based): uniform in [0, min(cap, base * 2**attempt)]."""
-        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** attempt))
-        return rng.uniform(0.0, ceiling)
+        return backoffs.Backoff(self.base_seconds, self.cap_seconds, jitter=1.0).delay(attempt, rng)
 
 
-class TokenBucket:
-    """Shapes every ELBv2 call of the process; `slow_down()` halves the rate for a while after throttling."""
+class AdaptiveBucket:
+    """Shapes every ELBv2 call of the process; `slow_down()` halves the rate for a while after throttling.
+
+    The tokens are those of one `service.token_bucket.TokenBucket`; this only moves its rate: down on
+    throttling (not below `min_rate`), then back up stepwise, doubling every `recovery_seconds`.
+    """
 
     def __init__(
         self,
@@ -74,41 +81,42 @@ class TokenBucket:
         burst: int,
         *,
         monotonic: Monotonic,
-        sleep: Sleep,
         min_rate: float = 0.2,
         recovery_seconds: float = 30.0,
     ) -> None:
         if not (math.isfinite(rate) and rate > 0) or burst < 1 or not recovery_seconds > 0:
             raise ValueError("token bucket needs a finite rate > 0, burst >= 1 and recovery_seconds > 0")
         self.configured_rate = rate
-        self.rate = rate
-        self.burst = burst
         self.min_rate = min(min_rate, rate)
         self.recovery_seconds = recovery_seconds
         self._monotonic = monotonic
-        self._sleep = sleep
-        self._tokens = float(burst)
-        self._stamp = monotonic()
+        self._bucket = token_bucket.TokenBucket(rate, burst, monotonic=monotonic)
         self._recover_at: float | None = None
 
     @property
+    def rate(self) -> float:
+        return self._bucket.rate
+
+    @property
+    def burst(self) -> int:
+        return self._bucket.burst
+
+    @property
     def tokens(self) -> float:
-        return self._tokens
+        return self._bucket.tokens
 
     def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self._stamp)
-        self._stamp = now
-        self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
+        self._bucket.refill(now)  # at the rate in force until now
         # Recovery is stepwise: double the rate every recovery period until the configured rate is back.
         # Closed form, no loop: however far the clock jumps, this costs the same and cannot spin.
         if self._recover_at is None or now < self._recover_at:
             return
         periods = min(int((now - self._recover_at) // self.recovery_seconds) + 1, 64)
-        grown = self.rate * float(2 ** periods)
+        grown = self._bucket.rate * float(2 ** periods)
         if grown >= self.configured_rate:
-            self.rate, self._recover_at = self.configured_rate, None
+            self._bucket.rate, self._recover_at = self.configured_rate, None
         else:
-            self.rate = grown
+            self._bucket.rate = grown
             self._recover_at += periods * self.recovery_seconds
 
     def reserve(self, max_wait: float | None = None) -> float | None:
@@ -118,24 +126,12 @@ class TokenBucket:
         refill and reservation, so concurrent callers queue up in order without a lock.
         """
         self._refill(self._monotonic())
-        delay = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
-        if max_wait is not None and delay > max_wait:
-            return None
-        self._tokens -= 1.0
-        return delay
-
-    async def acquire(self) -> float:
-        """Wait for one token; returns the seconds waited."""
-        delay = self.reserve()
-        assert delay is not None
-        if delay > 0:
-            await self._sleep(delay)
-        return delay
+        return self._bucket.take(max_wait)
 
     def slow_down(self) -> None:
         """Throttling or a 5xx: halve the rate (not below min_rate), drop saved-up burst, recover later."""
         now = self._monotonic()
         self._refill(now)
-        self.rate = max(self.min_rate, self.rate / 2)
-        self._tokens = min(self._tokens, 1.0)
+        self._bucket.rate = max(self.min_rate, self._bucket.rate / 2)
+        self._bucket.keep_at_most(1.0)
         self._recover_at = now + self.recovery_seconds

@@ -20,6 +20,7 @@ import structlog
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from service import backoff as backoffs
 from service.kube import caches, listing, resources
 
 __all__ = ["Backoff", "Handler", "Reflector", "WatchSettings", "wait_synced"]
@@ -56,19 +57,19 @@ class WatchSettings:
 
 
 class Backoff:
-    """Exponential delays with "equal jitter" (half fixed, half random); `reset` after a success."""
+    """Delays for failures in a row with "equal jitter" (half fixed, half random); `reset` after a success."""
 
     def __init__(self, settings: WatchSettings, rng: random.Random) -> None:
-        self._settings = settings
+        self._backoff = backoffs.Backoff(settings.backoff_initial, settings.backoff_max, jitter=0.5,
+                                         factor=settings.backoff_factor)
         self._rng = rng
         self.failures = 0
 
     def next_delay(self, at_least: float = 0.0) -> float:
         """The delay before the next attempt (never below `at_least`, e.g. a Retry-After)."""
-        s = self._settings
-        base = min(s.backoff_max, s.backoff_initial * s.backoff_factor**self.failures)
+        delay = self._backoff.delay(self.failures, self._rng)
         self.failures += 1
-        return max(at_least, base / 2 + self._rng.uniform(0, base / 2))
+        return max(at_least, delay)
 
     def reset(self) -> None:
         self.failures = 0
