@@ -15,6 +15,7 @@ __all__ = [
     "INSTANCE_ID_LABEL",
     "POD_TEMPLATE_HASH_LABEL",
     "REVISION_ANNOTATION",
+    "ROLLOUT_API_VERSION",
     "AlbRouting",
     "AlbStatus",
     "Analysis",
@@ -48,6 +49,7 @@ DEFAULT_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io"
 INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
 POD_TEMPLATE_HASH_LABEL = "rollouts-pod-template-hash"
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
+ROLLOUT_API_VERSION = "argoproj.io/v1alpha1"
 
 
 class InvalidSpec(Exception):

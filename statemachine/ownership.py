@@ -12,10 +12,8 @@ from typing import Any
 
 from statemachine import models
 
-__all__ = ["ROLLOUT_API_VERSION", "adoption_patch", "controller_ref", "is_adoptable", "is_owned",
-           "owned_replicasets", "owner_reference", "selector_matches"]
-
-ROLLOUT_API_VERSION = "argoproj.io/v1alpha1"
+__all__ = ["adoption_patch", "controller_ref", "is_adoptable", "is_owned", "owned_replicasets",
+           "owner_reference", "selector_matches"]
 
 Raw = Mapping[str, Any]
 
@@ -111,7 +109,7 @@ def owned_replicasets(rollout: Raw, replicasets: Iterable[Raw]) -> list[Raw]:
 def owner_reference(rollout: Raw) -> dict[str, Any]:
     """metav1.NewControllerRef(rollout, Rollout kind)."""
     metadata = _map(rollout, "metadata")
-    return {"apiVersion": ROLLOUT_API_VERSION, "kind": "Rollout", "name": _str(metadata, "name"),
+    return {"apiVersion": models.ROLLOUT_API_VERSION, "kind": "Rollout", "name": _str(metadata, "name"),
             "uid": _str(metadata, "uid"), "controller": True, "blockOwnerDeletion": True}
 
 

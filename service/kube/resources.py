@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from statemachine import models
+
 __all__ = [
     "DEFAULT_TARGET_GROUP_BINDING_API_VERSION",
     "ENDPOINT_SLICES",
     "INGRESSES",
-    "INSTANCE_ID_LABEL",
     "REPLICA_SETS",
     "ROLLOUTS",
     "SERVICES",
@@ -24,7 +25,6 @@ __all__ = [
 ]
 
 DEFAULT_TARGET_GROUP_BINDING_API_VERSION = "elbv2.k8s.aws/v1beta1"
-INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,5 +85,5 @@ def watched(
 def instance_selector(instance_id: str | None) -> str:
     """The Rollout label selector for `--instance-id`: that id only, or (none) only unlabelled Rollouts."""
     if instance_id:
-        return f"{INSTANCE_ID_LABEL}={instance_id}"
-    return f"!{INSTANCE_ID_LABEL}"
+        return f"{models.INSTANCE_ID_LABEL}={instance_id}"
+    return f"!{models.INSTANCE_ID_LABEL}"

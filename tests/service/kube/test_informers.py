@@ -11,7 +11,8 @@ from kubernetes_asyncio import client
 
 from sandbox.apiserver.server import ApiServer
 from sandbox.apiserver.storage import Storage
-from service.kube import informers, resources, watching
+from service.kube import informers, watching
+from statemachine import models
 from tests.sandbox.polling import until
 
 
@@ -30,7 +31,7 @@ async def test_changes_enqueue_rollout_keys(
     api_client: client.ApiClient, api_server: ApiServer, storage: Storage, settings: watching.WatchSettings
 ) -> None:
     storage.create("rollouts.argoproj.io", rollout("mine"))
-    storage.create("rollouts.argoproj.io", rollout("theirs", **{resources.INSTANCE_ID_LABEL: "other"}))
+    storage.create("rollouts.argoproj.io", rollout("theirs", **{models.INSTANCE_ID_LABEL: "other"}))
     sent: list[str] = []
     group = informers.build(
         api_client, sent.append, target_group_binding_api_version="elbv2.k8s.aws/v1beta1", settings=settings

@@ -17,6 +17,7 @@ import pytest
 from sandbox.apiserver.server import ApiServer
 from sandbox.apiserver.storage import Storage
 from service.kube import caches, indexes, resources, watching
+from statemachine import models
 from tests.sandbox.polling import until
 from tests.service.kube.conftest import Recorder
 
@@ -115,7 +116,7 @@ async def test_namespace_scoping(
 async def test_instance_id_selector(
     make_reflector: MakeReflector, api_server: ApiServer, storage: Storage
 ) -> None:
-    label = {resources.INSTANCE_ID_LABEL: "blue"}
+    label = {models.INSTANCE_ID_LABEL: "blue"}
     storage.create("rollouts.argoproj.io", rollout("mine", "ing"))
     storage.create("rollouts.argoproj.io", rollout("theirs", "ing", label))
     recorder = Recorder()
