@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("service.commands.run", "run the controller (drop-in for the Argo Rollouts controller)"),
     "plan": ("service.commands.plan", "preview the Ingress and status patches the controller would write"),
     "verify": ("service.commands.verify", "check against ELBv2 that the ALB carries a rollout's weights"),
+    "machine": ("service.commands.machine", "print the state machine table (mermaid, dot or JSON)"),
     "sandbox": ("sandbox.command", "run a local Kubernetes API, cluster, moto ELBv2 and LBC simulator"),
 }
 
