@@ -18,8 +18,7 @@ from typing import Protocol
 import structlog
 
 from service import clock as clocks
-from service import logs, queueing, results
-from service.http import rollout_metrics
+from service import logs, queueing, results, rollout_metrics
 
 __all__ = ["DEFAULT_RECONCILE_DEADLINE_SECONDS", "Controller", "Reconciling", "resync", "split_key"]
 

@@ -18,11 +18,10 @@ from typing import Any
 import structlog
 import transitions
 
-from service import applying, results, verify_step
+from service import applying, results, rollout_metrics, verify_step
 from service import clock as clocks
 from service import settings as settings_mod
 from service.aws import verifying
-from service.http import rollout_metrics
 from service.kube import informers as informers_mod
 from service.kube import recording, writing
 from statemachine import events, machine, models, planning, validation

@@ -24,11 +24,19 @@ import structlog
 from kubernetes_asyncio import client, config
 from prometheus_client import CollectorRegistry
 
+from service import (
+    client_metrics,
+    controller,
+    logs,
+    queueing,
+    reconciling,
+    rollout_metrics,
+    workqueue_metrics,
+)
 from service import clock as clocks
-from service import controller, logs, queueing, reconciling, workqueue_metrics
 from service import settings as config_module
 from service.aws import elbv2, verifying
-from service.http import client_metrics, debug, health, rollout_metrics, server
+from service.http import debug, health, server
 from service.kube import informers as informing
 from service.kube import leases, recording, writing
 

@@ -1,4 +1,4 @@
-"""Every module imports on its own, and statemachine/ stays free of I/O libraries."""
+"""Every module imports on its own, statemachine/ stays free of I/O libraries, service/kube/ of HTTP."""
 
 from __future__ import annotations
 
@@ -51,6 +51,21 @@ def test_sandbox_speaks_only_over_the_wire() -> None:
         "for i in pkgutil.walk_packages(sandbox.__path__, prefix='sandbox.'):\n"
         "    importlib.import_module(i.name)\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('service', 'statemachine')]\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_counting_layers_do_not_load_the_http_layer() -> None:
+    """Metric families live outside service/http/: the observe and apply layers never load the HTTP server."""
+    code = (
+        "import sys, importlib, pkgutil, service.kube\n"
+        "for i in pkgutil.walk_packages(service.kube.__path__, prefix='service.kube.'):\n"
+        "    importlib.import_module(i.name)\n"
+        "for name in ('service.queueing', 'service.rollout_metrics', 'service.client_metrics'):\n"
+        "    importlib.import_module(name)\n"
+        "bad = [m for m in sys.modules if m == 'service.http' or m.startswith('service.http.')]\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,7 +10,7 @@ It only reads the registry; it never registers metrics on the global one.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
 from aiohttp import web
@@ -20,7 +20,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-__all__ = ["CONTENT_TYPE", "PlainCounter", "go_float", "handler", "render"]
+__all__ = ["CONTENT_TYPE", "go_float", "handler", "render"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _SUFFIXED = frozenset({"counter", "histogram", "summary", "gaugehistogram"})
@@ -98,7 +98,7 @@ def _family(metric: Metric) -> tuple[str, str] | None:
         return None  # Go's registry drops families without series
     name = metric.name
     if metric.type == "counter":
-        name = samples[0].name  # "x_total" for prometheus-client counters, "x" for PlainCounter
+        name = samples[0].name  # "x_total" for prometheus-client counters, "x" for a PlainCounter
     elif metric.type == "info":
         name = metric.name + "_info"
     head = (f"# HELP {name} {_escape_help(metric.documentation)}\n"
@@ -122,50 +122,3 @@ def handler(registry: CollectorRegistry) -> Handler:
         return response
 
     return metrics
-
-
-class PlainCounter(Collector):
-    """A labelled counter exposed under its own name, with no `_total` (the reference's `*_error` ones)."""
-
-    def __init__(self, name: str, documentation: str, labelnames: Iterable[str], *,
-                 registry: CollectorRegistry) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.labelnames = tuple(labelnames)
-        self._values: dict[tuple[str, ...], float] = {}
-        registry.register(self)
-
-    def labels(self, *values: str) -> _PlainChild:
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {values}")
-        return _PlainChild(self, tuple(str(v) for v in values))
-
-    def value(self, *values: str) -> float:
-        return self._values.get(tuple(values), 0.0)
-
-    def remove(self, *values: str) -> None:
-        """Forget one series (its object is gone), as CounterVec.DeleteLabelValues does."""
-        self._values.pop(tuple(values), None)
-
-    def collect(self) -> Iterable[Metric]:
-        metric = Metric(self.name, self.documentation, "counter")
-        for key, value in self._values.items():
-            metric.add_sample(self.name, dict(zip(self.labelnames, key, strict=True)), value)
-        return [metric]
-
-    def describe(self) -> Iterable[Metric]:
-        return [Metric(self.name, self.documentation, "counter")]
-
-
-class _PlainChild:
-    __slots__ = ("_key", "_parent")
-
-    def __init__(self, parent: PlainCounter, key: tuple[str, ...]) -> None:
-        self._parent = parent
-        self._key = key
-
-    def inc(self, amount: float = 1.0) -> None:
-        if amount < 0:
-            raise ValueError("a counter only goes up")
-        values = self._parent._values
-        values[self._key] = values.get(self._key, 0.0) + amount

@@ -25,9 +25,9 @@ from typing import Any
 import structlog
 from kubernetes_asyncio import client
 
+from service import client_metrics
 from service import clock as clocks
 from service import settings as config
-from service.http import client_metrics
 from service.kube import writing
 
 __all__ = ["Leadership", "LeadershipLost", "default_identity", "leading", "micro_time", "run_as_leader"]

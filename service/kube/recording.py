@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from service import clock as clocks
-from service.http import rollout_metrics
+from service import rollout_metrics
 from service.kube import writing
 from statemachine import events
 

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from kubernetes_asyncio import client
 
-from service.http import client_metrics
+from service import client_metrics
 from service.kube import resources
 
 __all__ = [

@@ -23,8 +23,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from service import clock as clocks
-from service import controller, queueing, results
-from service.http import rollout_metrics
+from service import controller, queueing, results, rollout_metrics
 
 KEY = "shop/web"
 

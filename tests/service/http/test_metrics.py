@@ -1,11 +1,10 @@
-"""service.http.metrics: the Go-compatible text exposition and PlainCounter.
+"""service.http.metrics: the Go-compatible text exposition.
 
 Aspects: floats written as Go's strconv 'g' shortest form (table, incl. exponents, infinities, NaN and -0);
 a whole registry rendered byte for byte as client_golang would (families sorted by name, empty families
-left out, no `_created` series, counters keep `_total`, PlainCounter has none, histogram buckets with Go
+left out, no `_created` series, counters keep `_total`, a PlainCounter has none, histogram buckets with Go
 `le` values before _sum and _count, series sorted by label values, `le` last); HELP and label escaping;
-info, summary and untyped families; PlainCounter's label checks, increments, removal and registry
-conflicts.
+info, summary and untyped families.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.metrics_core import Metric, UnknownMetricFamily
 from prometheus_client.registry import Collector
 
+from service import rollout_metrics
 from service.http import metrics
 
 GO_FLOATS = [
@@ -50,8 +50,8 @@ def test_go_float(value: float, text: str) -> None:
 
 def test_registry_renders_like_client_golang() -> None:
     registry = CollectorRegistry()
-    errors = metrics.PlainCounter("rollout_reconcile_error", "Error occurring during the rollout",
-                                  ["namespace", "name"], registry=registry)
+    errors = rollout_metrics.PlainCounter("rollout_reconcile_error", "Error occurring during the rollout",
+                                          ["namespace", "name"], registry=registry)
     errors.labels("ns", "web").inc()
     errors.labels("ns", "api").inc(2)
     events = Counter("rollout_events_total", "Count of rollout events",
@@ -143,27 +143,3 @@ def test_timestamps_are_milliseconds() -> None:
 
 def test_empty_registry_renders_nothing() -> None:
     assert metrics.render(CollectorRegistry()) == b""
-
-
-def test_plain_counter() -> None:
-    registry = CollectorRegistry()
-    counter = metrics.PlainCounter("x_error", "Errors", ["namespace", "name"], registry=registry)
-    counter.labels("ns", "a").inc()
-    counter.labels("ns", "a").inc(0.5)
-    assert counter.value("ns", "a") == 1.5
-    assert counter.value("ns", "b") == 0.0
-    expected = r"^x_error: expected labels \('namespace', 'name'\), got \('ns',\)$"
-    with pytest.raises(ValueError, match=expected):
-        counter.labels("ns")
-    with pytest.raises(ValueError, match=r"^a counter only goes up$"):
-        counter.labels("ns", "a").inc(-1)
-    counter.remove("ns", "a")
-    counter.remove("ns", "never")  # unknown series: nothing to do
-    assert metrics.render(registry) == b""
-
-
-def test_plain_counter_name_conflicts_are_refused() -> None:
-    registry = CollectorRegistry()
-    metrics.PlainCounter("dup", "first", [], registry=registry)
-    with pytest.raises(ValueError, match="Duplicated timeseries"):
-        metrics.PlainCounter("dup", "second", [], registry=registry)

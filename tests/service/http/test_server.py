@@ -18,8 +18,8 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from service import settings
-from service.http import health, metrics, rollout_metrics, server
+from service import rollout_metrics, settings
+from service.http import health, metrics, server
 
 
 def _url(port: int, path: str) -> str:

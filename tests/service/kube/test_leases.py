@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import structlog
 
+from service import client_metrics
 from service.clock import SystemClock
-from service.http import client_metrics
 from service.kube import leases
 from service.settings import LeaderSettings
 from tests.sandbox.polling import until

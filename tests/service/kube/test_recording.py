@@ -19,8 +19,8 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
+from service import rollout_metrics
 from service.clock import FakeClock
-from service.http import rollout_metrics
 from service.kube import recording, writing
 from statemachine import events
 

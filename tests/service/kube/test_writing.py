@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from kubernetes_asyncio import client
 
-from service.http import client_metrics
+from service import client_metrics
 from service.kube import writing
 from tests.service.kube.conftest import TOKEN
 

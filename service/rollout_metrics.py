@@ -4,7 +4,8 @@ Room: serve (metrics). Names, help texts, labels and buckets are argo-rollouts' 
 prommetrics.go and rollouts.go) so existing dashboards keep working: `rollout_info` and
 `rollout_info_replicas_*` are gauges computed at scrape time from the Rollouts the informer cache holds
 (plus the deprecated `rollout_phase`), `rollout_reconcile` is a histogram, `rollout_reconcile_error` and
-`rollout_events_total` are counters. Scraping never raises: a Rollout it cannot read is skipped.
+`rollout_events_total` are counters (`PlainCounter`: no `_total`, as the reference names the error counter).
+Scraping never raises: a Rollout it cannot read is skipped.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from service.http import metrics
-
-__all__ = ["PHASES", "RECONCILE_BUCKETS", "RolloutInfoCollector", "RolloutMetrics", "rollout_phase",
-           "strategy_and_traffic_router"]
+__all__ = ["PHASES", "RECONCILE_BUCKETS", "PlainCounter", "RolloutInfoCollector", "RolloutMetrics",
+           "rollout_phase", "strategy_and_traffic_router"]
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +45,53 @@ RolloutSource = Callable[[], Iterable[Mapping[str, Any]]]
 """Returns the raw Rollouts the controller currently knows (its cache); read at every scrape."""
 
 
+class PlainCounter(Collector):
+    """A labelled counter exposed under its own name, with no `_total` (the reference's `*_error` ones)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Iterable[str], *,
+                 registry: CollectorRegistry) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self._values: dict[tuple[str, ...], float] = {}
+        registry.register(self)
+
+    def labels(self, *values: str) -> _PlainChild:
+        if len(values) != len(self.labelnames):
+            raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {values}")
+        return _PlainChild(self, tuple(str(v) for v in values))
+
+    def value(self, *values: str) -> float:
+        return self._values.get(tuple(values), 0.0)
+
+    def remove(self, *values: str) -> None:
+        """Forget one series (its object is gone), as CounterVec.DeleteLabelValues does."""
+        self._values.pop(tuple(values), None)
+
+    def collect(self) -> Iterable[Metric]:
+        metric = Metric(self.name, self.documentation, "counter")
+        for key, value in self._values.items():
+            metric.add_sample(self.name, dict(zip(self.labelnames, key, strict=True)), value)
+        return [metric]
+
+    def describe(self) -> Iterable[Metric]:
+        return [Metric(self.name, self.documentation, "counter")]
+
+
+class _PlainChild:
+    __slots__ = ("_key", "_parent")
+
+    def __init__(self, parent: PlainCounter, key: tuple[str, ...]) -> None:
+        self._parent = parent
+        self._key = key
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount < 0:
+            raise ValueError("a counter only goes up")
+        values = self._parent._values
+        values[self._key] = values.get(self._key, 0.0) + amount
+
+
 class RolloutMetrics:
     """Reconcile timing, reconcile errors and events, per Rollout; plus the scrape-time info gauges."""
 
@@ -54,7 +100,7 @@ class RolloutMetrics:
             "rollout_reconcile", "Rollout reconciliation performance.", _NAMESPACE_NAME,
             buckets=RECONCILE_BUCKETS, registry=registry,
         )
-        self.reconcile_error = metrics.PlainCounter(
+        self.reconcile_error = PlainCounter(
             "rollout_reconcile_error", "Error occurring during the rollout", _NAMESPACE_NAME,
             registry=registry,
         )

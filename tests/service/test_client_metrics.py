@@ -1,4 +1,4 @@
-"""service.http.client_metrics: controller_clientset_k8s_request_total.
+"""service.client_metrics: controller_clientset_k8s_request_total.
 
 Aspects: the verb read from method, path and query, on the cases of argoproj/pkg's kubeclientmetrics test
 (list, get, watch, create, update, patch, delete, cluster and namespaced, dotted names); kind, namespace
@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from service.http import client_metrics, metrics
+from service import client_metrics
+from service.http import metrics
 
 VERBS = [
     pytest.param("GET", "https://127.0.0.1/api/v1/namespaces/default/pods", "List", id="pod-list"),

@@ -1,10 +1,11 @@
-"""service.http.rollout_metrics: the reference's Rollout metrics.
+"""service.rollout_metrics: the reference's Rollout metrics.
 
 Aspects: the exact exposition of rollout_info, rollout_info_replicas_* and the deprecated rollout_phase for
 a Rollout (names, help, labels, values); strategy and traffic_router labels (table, later routers win);
 the metrics phase from conditions (table, InvalidSpec wins); replica defaults (no spec.replicas → 1, 0
 kept); the source is read at every scrape; odd objects are skipped and a failing source gives no series,
-never an error; reconcile histogram and error counter; events counter; forget drops a Rollout's series.
+never an error; reconcile histogram and error counter; events counter; forget drops a Rollout's series;
+PlainCounter's label checks, increments, removal and registry conflicts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from service.http import metrics, rollout_metrics
+from service import rollout_metrics
+from service.http import metrics
 
 
 def _rollout(name: str = "web", *, replicas: int | None = 3, strategy: dict[str, Any] | None = None,
@@ -191,3 +193,27 @@ def test_forget_drops_the_rollouts_series() -> None:
     text = metrics.render(registry).decode()
     assert 'name="gone"' not in text
     assert text.count('name="kept"') == 10  # 6 buckets, sum, count, error, event
+
+
+def test_plain_counter() -> None:
+    registry = CollectorRegistry()
+    counter = rollout_metrics.PlainCounter("x_error", "Errors", ["namespace", "name"], registry=registry)
+    counter.labels("ns", "a").inc()
+    counter.labels("ns", "a").inc(0.5)
+    assert counter.value("ns", "a") == 1.5
+    assert counter.value("ns", "b") == 0.0
+    expected = r"^x_error: expected labels \('namespace', 'name'\), got \('ns',\)$"
+    with pytest.raises(ValueError, match=expected):
+        counter.labels("ns")
+    with pytest.raises(ValueError, match=r"^a counter only goes up$"):
+        counter.labels("ns", "a").inc(-1)
+    counter.remove("ns", "a")
+    counter.remove("ns", "never")  # unknown series: nothing to do
+    assert metrics.render(registry) == b""
+
+
+def test_plain_counter_name_conflicts_are_refused() -> None:
+    registry = CollectorRegistry()
+    rollout_metrics.PlainCounter("dup", "first", [], registry=registry)
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        rollout_metrics.PlainCounter("dup", "second", [], registry=registry)
