@@ -15,6 +15,7 @@ import structlog
 
 from service import results
 from service.alb import actions, bookkeeping, ingress_patch, preview
+from service.alb.ingress_patch import header_route
 from service.kube import caches, recording, watching, writing
 from statemachine import events, models
 from statemachine.planning import Plan
@@ -22,16 +23,6 @@ from statemachine.planning import Plan
 __all__ = ["IngressSync", "header_route"]
 
 log = structlog.get_logger(__name__)
-
-
-def header_route(step: models.SetHeaderRoute | None) -> ingress_patch.HeaderRoute | None:
-    """The Ingress form of a setHeaderRoute step (no match: remove the route)."""
-    if step is None:
-        return None
-    if step.match is None:
-        return ingress_patch.HeaderRoute(step.name, None)
-    matches = tuple(actions.Match(m.header_name, m.exact) for m in step.match)
-    return ingress_patch.HeaderRoute(step.name, matches)
 
 
 class IngressSync:

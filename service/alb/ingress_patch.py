@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.alb import actions, bookkeeping, gojson, reset, rules
-from statemachine import ingress_checks
+from statemachine import ingress_checks, models
 from statemachine import merge_patch as merge_patches
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "cleanup_patch",
     "desired_ingress",
     "encode",
+    "header_route",
     "merge_patch",
     "weight_patch",
 ]
@@ -57,6 +58,15 @@ class HeaderRoute:
 
     name: str
     matches: tuple[actions.Match, ...] | None
+
+
+def header_route(step: models.SetHeaderRoute | None) -> HeaderRoute | None:
+    """The Ingress form of a setHeaderRoute step (no match: remove the route); None without a step."""
+    if step is None:
+        return None
+    if step.match is None:
+        return HeaderRoute(step.name, None)
+    return HeaderRoute(step.name, tuple(actions.Match(m.header_name, m.exact) for m in step.match))
 
 
 def check_writable(ingress: Any, classes: Sequence[str] = DEFAULT_CLASSES) -> bookkeeping.Managed:

@@ -135,15 +135,6 @@ def status_patch(rollout: models.Rollout, desired: int) -> dict[str, Any] | None
     return _weights_part(status.status_patch(rollout.raw_status, new))
 
 
-def _header_route(step: models.SetHeaderRoute | None) -> ingress_patch.HeaderRoute | None:
-    if step is None:
-        return None
-    if step.match is None:
-        return ingress_patch.HeaderRoute(step.name, None)
-    matches = tuple(actions.Match(m.header_name, m.exact) for m in step.match)
-    return ingress_patch.HeaderRoute(step.name, matches)
-
-
 def preview(
     rollout_obj: Any,
     ingresses: Mapping[str, Any],
@@ -163,7 +154,7 @@ def preview(
     if weight is not None:
         desired = weight
         body_of_status = status_patch(rollout, weight)
-    header = _header_route(decision.header_route)
+    header = ingress_patch.header_route(decision.header_route)
     remove_routes = decision.remove_routes
     patches: list[tuple[str, str, dict[str, Any] | None]] = []
     for name in rollout.canary.alb.ingress_names:
