@@ -22,7 +22,6 @@ from service import settings as settings_module
 __all__ = [
     "AWS_CALL",
     "INGRESS",
-    "KEYS",
     "NAMESPACE",
     "REDACTED",
     "ROLLOUT",
@@ -42,7 +41,6 @@ INGRESS = "ingress"
 SERVICE = "service"
 TARGET_GROUP = "target_group"
 AWS_CALL = "aws_call"
-KEYS = (NAMESPACE, ROLLOUT, STATE, INGRESS, SERVICE, TARGET_GROUP, AWS_CALL)
 
 REDACTED = "[REDACTED]"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}

@@ -163,7 +163,6 @@ class RateLimitingQueue(Generic[K]):
         self._order = itertools.count()
         self._timer: asyncio.Task[None] | None = None
         self._timer_wake: asyncio.Future[None] | None = None
-        self._idle: asyncio.Event | None = None
         self._shutting_down = False
         families = metrics or workqueue_metrics.WorkqueueMetrics(CollectorRegistry())
         self._metrics = families.recorder(name, monotonic=clock.monotonic,
@@ -223,8 +222,6 @@ class RateLimitingQueue(Generic[K]):
         if key in self._dirty and not self._shutting_down:
             self._ready.append(key)
             self._wake_getter()
-        if not self._processing and self._idle is not None:
-            self._idle.set()
 
     def add_after(self, key: K, seconds: float) -> None:
         """Add `key` once `seconds` have passed; if it already waits for an earlier time, that one stands.
@@ -288,16 +285,6 @@ class RateLimitingQueue(Generic[K]):
             raise RuntimeError(f"wait_closed() on work queue {self.name!r} before shutdown()")
         if self._timer is not None:
             await asyncio.wait({self._timer})
-
-    async def shutdown_with_drain(self) -> None:
-        """`shutdown()`, then wait until every key handed out has been passed to `done()`."""
-        self.shutdown()
-        if self._processing:
-            # One event for every caller: nothing can start processing after shutdown, so it is set once.
-            if self._idle is None:
-                self._idle = asyncio.Event()
-            await self._idle.wait()
-        await self.wait_closed()
 
     async def __aenter__(self) -> RateLimitingQueue[K]:
         return self

@@ -22,9 +22,7 @@ __all__ = [
     "WARNING",
     "WEIGHT_VERIFY_ERROR",
     "Event",
-    "patching_header_route",
     "patching_ingress",
-    "removing_managed_routes",
     "rollout_aborted",
     "rollout_completed",
     "step_completed",
@@ -77,16 +75,6 @@ def patching_ingress(ingress: str, desired_weight: int) -> Event:
     """Before a weight patch (reference §1.5): `` Updating Ingress `<name>` to desiredWeight '<w>' ``."""
     message = f"Updating Ingress `{ingress}` to desiredWeight '{desired_weight}'"
     return Event(NORMAL, PATCHING_ALB_INGRESS, message)
-
-
-def patching_header_route(ingress: str, route: str) -> Event:
-    """Before a header-route patch (§1.6); names the route where the reference printed a struct with `%d`."""
-    return Event(NORMAL, PATCHING_ALB_INGRESS, f"Updating Ingress `{ingress}` to headerRoute '{route}'")
-
-
-def removing_managed_routes(ingress: str) -> Event:
-    """Before managed routes are removed (§1.6): `` Updating Ingress `<name>` removing managed routes ``."""
-    return Event(NORMAL, PATCHING_ALB_INGRESS, f"Updating Ingress `{ingress}` removing managed routes")
 
 
 def traffic_routing_error(error: str) -> Event:

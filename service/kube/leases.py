@@ -17,7 +17,7 @@ import math
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,7 @@ from service import clock as clocks
 from service import settings as config
 from service.kube import writing
 
-__all__ = ["Leadership", "LeadershipLost", "default_identity", "leading", "micro_time", "run_as_leader"]
+__all__ = ["Leadership", "LeadershipLost", "default_identity", "leading", "micro_time"]
 
 log = structlog.get_logger(__name__)
 
@@ -268,31 +268,3 @@ async def leading(
         log.warning("leader election: lost the lease", identity=identity, reason=why[0])
         raise leadership_error
 
-
-async def run_as_leader(
-    api: client.ApiClient,
-    settings: config.LeaderSettings,
-    identity: str,
-    *,
-    clock: clocks.Clock,
-    on_started: Callable[[], Awaitable[None]],
-    on_stopped: Callable[[], Awaitable[None]] | None = None,
-    deadline: float | None = None,
-    metrics: client_metrics.KubeClientMetrics | None = None,
-) -> Leadership:
-    """Run `on_started()` while leading; `on_stopped()` after it ends (finished, lost or cancelled).
-
-    Returns the Leadership (`lost` tells why it ended); a cancellation from outside propagates.
-    """
-    leadership: Leadership | None = None
-    try:
-        async with leading(api, settings, identity, clock=clock, deadline=deadline, metrics=metrics) as held:
-            leadership = held
-            await on_started()
-    except LeadershipLost:
-        pass
-    finally:
-        if leadership is not None and on_stopped is not None:
-            await on_stopped()
-    assert leadership is not None
-    return leadership

@@ -98,7 +98,9 @@ async def test_context_is_per_asyncio_task() -> None:
 
 
 def test_fixed_key_names() -> None:
-    assert logs.KEYS == ("namespace", "rollout", "state", "ingress", "service", "target_group", "aws_call")
+    keys = (logs.NAMESPACE, logs.ROLLOUT, logs.STATE, logs.INGRESS, logs.SERVICE, logs.TARGET_GROUP,
+            logs.AWS_CALL)
+    assert keys == ("namespace", "rollout", "state", "ingress", "service", "target_group", "aws_call")
 
 
 def test_stdlib_loggers_share_the_pipeline() -> None:

@@ -6,10 +6,10 @@ worker and an add meanwhile replays once after `done`; `done` on a key nobody ho
 timer re-plans for an earlier deadline, an immediate add leaves a pending delay in place, the real clock
 drives the timer too); per-key backoff (doubling, cap, jitter bounds, forget, num_requeues) and the global
 token bucket (defaults 10 qps / burst 100, refill); rate-limited adds through the queue; shutdown (wakes
-every getter with QueueShutDown, drops waiting keys, ignores later adds, drain waits for done, wait_closed
-only after shutdown, no task left running); a cancelled getter passes its wake-up on; settings validation;
-the `workqueue_*` metrics read from the registry (names, types, label, help, buckets and values); a
-hypothesis model of client-go's promises run against any sequence of calls.
+every getter with QueueShutDown, drops waiting keys, ignores later adds, wait_closed only after shutdown, no
+task left running); a cancelled getter passes its wake-up on; settings validation; the `workqueue_*` metrics
+read from the registry (names, types, label, help, buckets and values); a hypothesis model of client-go's
+promises run against any sequence of calls.
 """
 
 from __future__ import annotations
@@ -432,32 +432,6 @@ async def test_done_after_shutdown_does_not_replay(queue) -> None:
     queue.shutdown()
     queue.done(key)
     assert len(queue) == 0
-
-
-async def test_shutdown_with_drain_waits_for_keys_in_work(queue) -> None:
-    queue.add("a")
-    queue.add("b")
-    key = await _get(queue)
-    drain = asyncio.create_task(queue.shutdown_with_drain())
-    await _settle()
-    assert not drain.done()
-    assert len(queue) == 0  # "b" was dropped, not handed out
-    queue.done(key)
-    await asyncio.wait_for(drain, timeout=5)
-
-
-async def test_shutdown_with_nothing_in_work_returns_at_once(queue) -> None:
-    await asyncio.wait_for(queue.shutdown_with_drain(), timeout=5)
-
-
-async def test_two_drains_both_end_when_the_work_is_done(queue) -> None:
-    queue.add("a")
-    key = await _get(queue)
-    drains = [asyncio.create_task(queue.shutdown_with_drain()) for _ in range(2)]
-    await _settle()
-    assert not any(drain.done() for drain in drains)
-    queue.done(key)
-    await asyncio.wait_for(asyncio.gather(*drains), timeout=5)
 
 
 async def test_wait_closed_before_shutdown_is_refused(queue) -> None:

@@ -1,8 +1,7 @@
 """Event builders: every reason and message byte for byte as the reference emits them (§1.5, §1.6, §2.5, §4).
 
 Aspects: RolloutStepCompleted (1-based index, step string), RolloutCompleted, RolloutAborted,
-WeightVerifyError, PatchingALBIngress for a weight, a header route (ours names the route where the reference
-printed a struct) and managed-route removal, TrafficRoutingError; the Normal/Warning type of each.
+WeightVerifyError, PatchingALBIngress for a weight, TrafficRoutingError; the Normal/Warning type of each.
 """
 
 from __future__ import annotations
@@ -38,12 +37,6 @@ from statemachine import events
     pytest.param(events.patching_ingress("public", 0),
                  ("Normal", "PatchingALBIngress", "Updating Ingress `public` to desiredWeight '0'"),
                  id="patching-weight-zero"),
-    pytest.param(events.patching_header_route("ingress", "beta"),
-                 ("Normal", "PatchingALBIngress", "Updating Ingress `ingress` to headerRoute 'beta'"),
-                 id="patching-header-route"),
-    pytest.param(events.removing_managed_routes("ingress"),
-                 ("Normal", "PatchingALBIngress", "Updating Ingress `ingress` removing managed routes"),
-                 id="removing-managed-routes"),
     pytest.param(events.traffic_routing_error("error patching alb ingress `ingress`: conflict"),
                  ("Warning", "TrafficRoutingError", "error patching alb ingress `ingress`: conflict"),
                  id="traffic-routing-error"),

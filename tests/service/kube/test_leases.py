@@ -6,8 +6,8 @@ it releases and the other takes over at once (leaseTransitions counts it); a dea
 only after the lease duration by our own clock; renewals that keep failing past the renew deadline, or
 another holder showing up, cancel the leader's work and raise LeadershipLost; a cancellation from outside
 is not mistaken for a loss and releases the Lease; a body that swallows the cancellation still gets
-LeadershipLost; failed reads and creates are retried; a failed release is logged, not raised;
-run_as_leader calls on_started/on_stopped; Lease requests are counted; no task is left.
+LeadershipLost; failed reads and creates are retried; a failed release is logged, not raised; Lease requests
+are counted; no task is left.
 """
 
 from __future__ import annotations
@@ -208,53 +208,6 @@ async def test_a_body_that_swallows_the_cancellation_still_learns_of_the_loss(ap
         await asyncio.wait_for(task, 10)
     assert cancelled == [True]
     assert task.cancelling() == 0  # our cancellation was taken back
-
-
-async def test_run_as_leader_calls_started_then_stopped(api_server, api_client):
-    calls: list[str] = []
-
-    async def started() -> None:
-        calls.append("started:" + spec(api_server)["holderIdentity"])
-
-    async def stopped() -> None:
-        calls.append("stopped")
-
-    held = await leases.run_as_leader(api_client, SETTINGS, "me", clock=SystemClock(), on_started=started,
-                                      on_stopped=stopped)
-    assert calls == ["started:me", "stopped"]
-    assert (held.elected, held.lost) == (True, False)
-    assert spec(api_server)["holderIdentity"] == ""
-
-
-async def test_run_as_leader_cancels_the_work_when_the_lease_is_lost(api_server, api_client):
-    calls: list[str] = []
-
-    async def started() -> None:
-        api_server.faults.fail_next("update", "leases", count=1_000_000, code=500)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            calls.append("work ended")
-
-    async def stopped() -> None:
-        calls.append("stopped")
-
-    held = await asyncio.wait_for(
-        leases.run_as_leader(api_client, SETTINGS, "me", clock=SystemClock(), on_started=started,
-                             on_stopped=stopped), 10)
-    assert held.lost and calls == ["work ended", "stopped"]
-
-
-async def test_run_as_leader_without_election_runs_at_once(api_server, api_client):
-    calls: list[str] = []
-
-    async def started() -> None:
-        calls.append("started")
-
-    settings = LeaderSettings(elect=False)
-    held = await leases.run_as_leader(api_client, settings, "me", clock=SystemClock(), on_started=started)
-    assert calls == ["started"] and not held.elected
-    assert api_server.faults.request_log == []
 
 
 async def test_lease_requests_are_counted(api_server, api_client, registry):
