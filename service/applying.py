@@ -1,22 +1,24 @@
-"""Carry out one plan, in a fixed order, and write the Rollout's status once.
+"""The machine's effects: what each name in the transition table does on the wire, for one plan.
 
-Room: apply. The order (each step skipped when it has nothing to send):
-  1. ReplicaSets: scale the new and the stable one to the plan's counts;
-  2. Services: point each at its pod-template hash (`rollouts-pod-template-hash` selector);
-  3. Ingresses: the weight / header-route patches (resourceVersion precondition; 409 propagates);
-  4. weight verification, when the plan asks and the verifiers exist (`--aws-verify-target-group`);
-  5. old ReplicaSets: `scale-down-deadline` after scaleDownDelaySeconds, then 0 replicas; once promoted and
-     verifying, only after the stable Service's targets are registered;
-  6. at most one merge patch to `/status`, then the plan's events.
-It never decides anything the plan did not (but folding the AWS answer into the status), never sleeps and
-never retries: every failure propagates to the worker, every wait is a `requeue_after`.
+Room: apply. `statemachine.machine` names the effects and orders them per row; `Applier.bindings()` binds each
+name to an async method here, and the machine runs a row's effects as its `before` callbacks, in order:
+  scale_replicasets   the new and the stable ReplicaSet to the plan's counts;
+  point_services      each Service at its pod-template hash (`rollouts-pod-template-hash` selector);
+  patch_ingresses     the weight / header-route patches (resourceVersion precondition; 409 propagates);
+  verify_weights      ask ELBv2 whether the ALBs carry the weights in status; the answer is kept for the
+                      next plan (the planner moves to WeightSet or Verifying from it), never folded here;
+  scale_down_old      old ReplicaSets: `scale-down-deadline`, then 0; once promoted and verifying, only after
+                      the stable Service's targets are registered;
+  write_status        at most one merge patch to `/status` (with status.alb/albs of the AWS answer), then the
+                      plan's events.
+Each effect is idempotent and sends nothing when the world already matches; each notes what it did in
+`Work.outcomes` (the transition record). Nothing here decides what the plan did not, sleeps or retries.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,39 +26,42 @@ import structlog
 
 from service import ingress_sync, replicaset_sync, results, verify_step
 from service.kube import informers, recording, writing
-from statemachine import events, ingress_checks, models, services, status
+from statemachine import ingress_checks, machine, models, services, status
 from statemachine.planning import Plan
 from statemachine.snapshot import Snapshot
 
-__all__ = ["Applied", "Applier", "status_body"]
+__all__ = ["Applier", "Work", "status_body"]
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What one apply did: the status write's answer (None: nothing written), when to look again, AWS."""
+@dataclass(slots=True)
+class Work:
+    """One reconcile's plan, what its effects read, and what they report back.
 
-    written: dict[str, Any] | None
-    requeue_after: float | None
-    check: verify_step.WeightCheck | None
+    `answer` is the AWS answer known for the weights in status (its alb/albs go into the status write);
+    `check` the answer asked this reconcile; `outcomes` one line per thing an effect did.
+    """
 
+    plan: Plan
+    snapshot: Snapshot
+    involved: Mapping[str, Any]
+    now: datetime
+    owned: replicaset_sync.Owned | None = None
+    answer: verify_step.WeightCheck | None = None
+    check: verify_step.WeightCheck | None = None
+    requeue_after: float | None = None
+    outcomes: list[str] = field(default_factory=list)
 
-def _earliest(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    return a if b is None else min(a, b)
+    def look_again(self, seconds: float | None) -> None:
+        if seconds is not None and (self.requeue_after is None or seconds < self.requeue_after):
+            self.requeue_after = seconds
 
 
 def status_body(plan: Plan, check: verify_step.WeightCheck | None) -> dict[str, Any] | None:
-    """The plan's `/status` merge patch with the AWS answer folded in (weights.verified, alb, albs)."""
-    new = plan.status
-    weights = new.canary.weights
-    if check is not None and weights is not None and weights.verified is not check.verified:
-        verified = dataclasses.replace(weights, verified=check.verified)
-        new = dataclasses.replace(new, canary=dataclasses.replace(new.canary, weights=verified))
+    """The plan's `/status` merge patch with `status.alb` / `status.albs` of the AWS answer folded in."""
     raw = plan.after.raw_status
-    body = status.status_patch(raw, new)
+    body = status.status_patch(raw, plan.status)
     if check is None:
         return body
     fields: dict[str, Any] = dict((body or {}).get("status") or {})
@@ -67,8 +72,11 @@ def status_body(plan: Plan, check: verify_step.WeightCheck | None) -> dict[str, 
     return {"status": fields} if fields else None
 
 
+Effect = Callable[[Any], Awaitable[None]]
+
+
 class Applier:
-    """Sends one plan's writes through `writer`, reading the informers' caches."""
+    """The effects, sending writes through `writer` and reading the informers' caches."""
 
     def __init__(self, *, writer: writing.Writer, informers: informers.Informers,
                  recorder: recording.EventRecorder, verifier: verify_step.Verifier | None,
@@ -84,47 +92,31 @@ class Applier:
         self.ingresses = ingress_sync.IngressSync(writer=writer, reflector=informers.ingresses,
                                                   recorder=recorder, classes=classes, deadline=deadline)
 
-    async def apply(self, plan: Plan, snapshot: Snapshot, owned: replicaset_sync.Owned,
-                    involved: Mapping[str, Any], *, now: datetime) -> Applied:
-        rollout = plan.after
-        namespace = rollout.namespace
-        # 1. ReplicaSets
-        await self.replicasets.scale(namespace, owned.new, plan.canary_replicas, desired=rollout.replicas)
-        if owned.stable is not None and (owned.new is None or _name(owned.stable) != _name(owned.new)):
-            await self.replicasets.scale(namespace, owned.stable, plan.stable_replicas,
-                                         desired=rollout.replicas)
-        # 2. Services
-        await self._services(plan)
-        # 3. Ingresses
-        await self.ingresses.apply(plan, involved)
-        # 4. weight verification
-        check = None
-        requeue = plan.requeue_after
-        already = plan.weights is not None and plan.weights.verified is True
-        if self.verifier is not None and plan.verify and not already:
-            check = await self.verifier.weights(plan)
-            if not check.verified:
-                requeue = _earliest(requeue, self.verify_retry_interval)
-            if check.error is not None and (plan.weights is None or plan.weights.verified is not False):
-                # the status flips to unverified now, so the planner will not see the flip: say why here
-                await self.recorder.emit(involved, events.weight_verify_error(check.error))
-        # 5. old ReplicaSets
-        requeue = _earliest(requeue, await self._scale_down(snapshot, owned, involved, now=now))
-        # 6. status, then the plan's events
-        written = None
-        body = status_body(plan, check)
-        if body is not None:
-            written = await self.writer.patch_rollout_status(namespace, rollout.name, body)
-        for event in plan.events:  # before the wait: the facts are written even if the cache lags
-            await self.recorder.emit(involved, event)
-        if written is not None:
-            await results.wait_written(self.informers.rollouts, written, self.deadline)
-        return Applied(written, requeue, check)
+    def bindings(self) -> dict[str, Effect]:
+        """Every effect of `statemachine.machine.EFFECTS`, as a transitions callback reading `work`."""
+        def bind(method: Callable[[Work], Awaitable[None]]) -> Effect:
+            async def effect(event: Any) -> None:
+                await method(event.kwargs["work"])
+            effect.__name__ = method.__name__
+            return effect
+        return {name: bind(getattr(self, name)) for name in machine.EFFECTS}
 
-    async def _services(self, plan: Plan) -> None:
-        rollout = plan.after
+    async def scale_replicasets(self, work: Work) -> None:
+        owned, plan = work.owned, work.plan
+        if owned is None:
+            return
+        namespace, desired = plan.after.namespace, plan.after.replicas
+        sets = [(owned.new, plan.canary_replicas)]
+        if owned.stable is not None and (owned.new is None or _name(owned.stable) != _name(owned.new)):
+            sets.append((owned.stable, plan.stable_replicas))
+        for rs, replicas in sets:
+            if await self.replicasets.scale(namespace, rs, replicas, desired=desired):
+                work.outcomes.append(f"scaled ReplicaSet {_name(rs or {})} to {replicas}")
+
+    async def point_services(self, work: Work) -> None:
+        rollout = work.plan.after
         store = self.informers.services.store
-        for name, pod_hash in plan.selectors:
+        for name, pod_hash in work.plan.selectors:
             current = store.get(f"{rollout.namespace}/{name}")
             if current is None:
                 raise LookupError(f'service "{name}" not found')
@@ -139,13 +131,30 @@ class Applier:
                 continue
             log.info("pointing Service", service=name, pod_hash=pod_hash)
             answer = await self.writer.patch_service(rollout.namespace, name, patch)
+            work.outcomes.append(f"pointed Service {name} at {pod_hash}")
             await results.wait_written(self.informers.services, answer, self.deadline)
 
-    async def _scale_down(self, snapshot: Snapshot, owned: replicaset_sync.Owned,
-                          involved: Mapping[str, Any], *, now: datetime) -> float | None:
+    async def patch_ingresses(self, work: Work) -> None:
+        for name in await self.ingresses.apply(work.plan, work.involved):
+            work.outcomes.append(f"patched Ingress {name} (canary weight {work.plan.canary_weight})")
+
+    async def verify_weights(self, work: Work) -> None:
+        plan = work.plan
+        weights = plan.traffic.weights
+        if self.verifier is None or not plan.traffic.verify or weights is None or weights.verified is True:
+            return
+        check = await self.verifier.weights(plan)
+        work.check = check
+        # a new answer is planned at once (the move to WeightSet or Verifying); the same one waits
+        work.look_again(self.verify_retry_interval if check.verified is weights.verified else 0.0)
+        said = "verified" if check.verified else f"not verified: {check.result.reason}"
+        work.outcomes.append(f"ELBv2: canary weight {plan.canary_weight} {said}")
+
+    async def scale_down_old(self, work: Work) -> None:
+        owned, snapshot = work.owned, work.snapshot
+        if owned is None or not self.replicasets.needs_scale_down(owned.others):
+            return
         rollout = snapshot.rollout
-        if not self.replicasets.needs_scale_down(owned.others):
-            return None
         promoted = bool(rollout.status.stable_rs) and rollout.status.stable_rs == snapshot.pod_hash
         undated = any(replicaset_sync.replicaset_deadline(rs) is None for rs in owned.others
                       if replicaset_sync.spec_replicas(rs) > 0)
@@ -153,11 +162,29 @@ class Applier:
             stable_service, _ = services.stable_and_canary_services(snapshot)
             stable_rs = _name(owned.new) if owned.new is not None else ""
             if stable_service and not await self.verifier.stable_targets(rollout, stable_service, stable_rs,
-                                                                         involved):
-                return self.verify_retry_interval
+                                                                         work.involved):
+                work.outcomes.append(f"ELBv2: Service {stable_service} targets not yet registered")
+                work.look_again(self.verify_retry_interval)
+                return
         delay = replicaset_sync.scale_down_delay(rollout)
-        return await self.replicasets.scale_down_others(rollout.namespace, owned.others, now=now, delay=delay)
+        wait = await self.replicasets.scale_down_others(rollout.namespace, owned.others, now=work.now,
+                                                        delay=delay, done=work.outcomes)
+        work.look_again(wait)
+
+    async def write_status(self, work: Work) -> None:
+        plan = work.plan
+        rollout = plan.after
+        body = status_body(plan, work.check or work.answer)
+        written = None
+        if body is not None:
+            written = await self.writer.patch_rollout_status(rollout.namespace, rollout.name, body)
+            work.outcomes.append("status written")
+        for event in plan.events:  # before the wait: the facts are written even if the cache lags
+            await self.recorder.emit(work.involved, event)
+        if written is not None:
+            await results.wait_written(self.informers.rollouts, written, self.deadline)
 
 
 def _name(rs: Mapping[str, Any]) -> str:
     return str((rs.get("metadata") or {}).get("name", ""))
+

@@ -15,12 +15,11 @@ import structlog
 
 from service import results
 from service.alb import actions, bookkeeping, ingress_patch, preview
-from service.alb.ingress_patch import header_route
 from service.kube import caches, recording, watching, writing
 from statemachine import events, models
 from statemachine.planning import Plan
 
-__all__ = ["IngressSync", "header_route"]
+__all__ = ["IngressSync"]
 
 log = structlog.get_logger(__name__)
 
@@ -46,23 +45,24 @@ class IngressSync:
             if current is not None:
                 ingress_patch.check_writable(current, self.classes)
 
-    async def apply(self, plan: Plan, involved: Mapping[str, Any]) -> int:
-        """Send the plan's Ingress patches; returns how many Ingresses were patched."""
+    async def apply(self, plan: Plan, involved: Mapping[str, Any]) -> list[str]:
+        """Send the plan's Ingress patches; returns the names of the Ingresses patched."""
         rollout = plan.after
-        if not plan.write_weights and not plan.remove_routes and plan.header_route is None:
-            return 0
+        traffic = plan.traffic
+        if not traffic.write and not traffic.remove_routes and traffic.header_route is None:
+            return []
         routing = preview.routing_for(rollout)
         weight = plan.canary_weight
         additional = tuple(actions.Destination(d.service_name, d.weight) for d in plan.additional)
-        route = header_route(plan.header_route)
-        patched = 0
+        route = ingress_patch.header_route(traffic.header_route)
+        patched: list[str] = []
         for name in _names(rollout):
             current = self.current(rollout.namespace, name)
             if current is None:
                 raise LookupError(f'ingress.networking.k8s.io "{name}" not found')
             body = ingress_patch.weight_patch(
                 dict(current), routing, desired_weight=weight, additional=additional, header_route=route,
-                remove_managed_routes=plan.remove_routes, classes=self.classes)
+                remove_managed_routes=traffic.remove_routes, classes=self.classes)
             if body is None:
                 continue
             await self.recorder.emit(involved, events.patching_ingress(name, weight))
@@ -73,7 +73,7 @@ class IngressSync:
                 await self.recorder.emit(involved, events.traffic_routing_error(text))
                 raise
             log.info("patched Ingress", ingress=name, weight=weight)
-            patched += 1
+            patched.append(name)
             await results.wait_written(self.reflector, answer, self.deadline)
         return patched
 

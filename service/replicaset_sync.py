@@ -134,10 +134,11 @@ class ReplicaSetSync:
         return True
 
     async def scale_down_others(self, namespace: str, others: tuple[Raw, ...], *, now: datetime,
-                                delay: int) -> float | None:
+                                delay: int, done: list[str] | None = None) -> float | None:
         """Old ReplicaSets: annotate a scale-down deadline `delay` seconds ahead, scale to 0 once it passed.
 
-        Returns the seconds until the earliest deadline still ahead (None when none is).
+        Returns the seconds until the earliest deadline still ahead (None when none is); notes each write in
+        `done`.
         """
         requeue: float | None = None
         for rs in others:
@@ -149,12 +150,16 @@ class ReplicaSetSync:
                 patch = replicasets.scale_down_patch(rs, deadline_iso=iso)
                 if patch is not None:
                     await self._seen(await self.writer.patch_replicaset(namespace, _name(rs), patch))
+                    if done is not None:
+                        done.append(f"dated ReplicaSet {_name(rs)} for scale-down at {iso}")
                 wait = float(delay)
             elif deadline is not None and deadline > now:
                 wait = (deadline - now).total_seconds()
             else:
                 await self._seen(await self.writer.patch_replicaset(
                     namespace, _name(rs), replicasets.scale_patch(rs, 0) or {"spec": {"replicas": 0}}))
+                if done is not None:
+                    done.append(f"scaled old ReplicaSet {_name(rs)} to 0")
                 continue
             requeue = wait if requeue is None else min(requeue, wait)
         return requeue

@@ -108,6 +108,10 @@ class RolloutMetrics:
             "rollout_events_total", "Count of rollout events", (*_NAMESPACE_NAME, "type", "reason"),
             registry=registry,
         )
+        self.illegal_transitions = Counter(
+            "rollout_illegal_transitions", "Triggers the state machine refused (a planner bug; the model is "
+            "rebuilt from status)", ("trigger", "source"), registry=registry,
+        )
         self.info = RolloutInfoCollector(rollouts or (lambda: ()), registry=registry)
         self._event_labels: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
@@ -121,6 +125,10 @@ class RolloutMetrics:
         """An Event (type Normal or Warning) was recorded for the Rollout."""
         self.events.labels(namespace, name, event_type, reason).inc()
         self._event_labels.setdefault((namespace, name), set()).add((event_type, reason))
+
+    def illegal_transition(self, trigger: str, source: str) -> None:
+        """The machine refused `trigger` from `source` (`rollout_illegal_transitions_total`)."""
+        self.illegal_transitions.labels(trigger or "none", source).inc()
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop the series of a deleted Rollout (the reference does so after its cleanup delay)."""

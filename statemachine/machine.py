@@ -1,36 +1,41 @@
-"""The rollout state machine as data: the states, one transition table, and a builder shared by every Rollout.
+"""The rollout state machine as data: the states, one transition table naming each move's effects, a builder.
 
-Room: plan (pure). One `Machine` (or, in `service/`, one `AsyncMachine`) is built from `TRANSITIONS` per
-process and serves thousands of small slotted `RolloutModel`s. A model's state is always derived from its
-Rollout's status (`state_from_status`); the machine only checks that a planned move is legal and records it.
-Nothing here reads a clock: a transition's time is the `now` keyword its trigger was fired with.
+Room: plan (pure). Each row says which trigger moves a Rollout from which states to which one, under which
+guards, and which effects run on that move, in order. `statemachine/` only names the effects; `service/`
+binds each name to an async writer or verifier (`build_machine(AsyncMachine, effects=...)`), and tests bind
+recorders. The planner picks its trigger from these rows (`choose`), never from a second copy of the rules.
+One machine serves thousands of small slotted `RolloutModel`s, each added with the state its status derives
+to. Nothing here reads a clock: a transition's time is the `now` keyword its trigger was fired with.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from transitions import Machine
+from transitions import Machine, MachineError
 
 from statemachine import models
-from statemachine.guards import LANDS_IN_DEST as G
+from statemachine.guards import Move, holds
 from statemachine.states import States, state_from_status
 
-if TYPE_CHECKING:
-    from statemachine.planning import Plan
-
 __all__ = [
+    "EFFECTS",
     "HISTORY_LENGTH",
     "MACHINE_OPTIONS",
+    "STAYS",
     "TRANSITIONS",
+    "IllegalTransition",
     "QuietBinding",
     "RolloutModel",
     "States",
     "TransitionRecord",
     "add_rollout",
     "build_machine",
+    "choose",
     "describe",
     "fire",
     "record_transition",
@@ -41,51 +46,77 @@ HISTORY_LENGTH = 10
 
 P, WS, V = States.Progressing, States.WeightSet, States.Verifying
 PA, PR, AB, DG = States.Paused, States.Promoted, States.Aborted, States.Degraded
+SERVED = [P, WS, V, PA, PR, AB]
+STAYS = "="
+"""A row whose destination is its source: nothing moves, the effects converge the world (an internal
+transition in `transitions` terms)."""
 
-# Every row is guarded by G: the planned status must derive to `dest` (see statemachine.guards).
-TRANSITIONS: list[dict[str, Any]] = [
-    # trigger                       source                            dest
-    {"trigger": "set_weight",       "source": [P],                    "dest": WS, "conditions": G},
-    {"trigger": "verify",           "source": [P, WS],                "dest": V,  "conditions": G},
-    {"trigger": "weights_verified", "source": [V],                    "dest": WS, "conditions": G},
-    {"trigger": "reset_weight",     "source": [WS, V],                "dest": P,  "conditions": G},
-    {"trigger": "complete_step",    "source": [P, WS, V],             "dest": P,  "conditions": G},
-    {"trigger": "complete_step",    "source": [P, WS, V],             "dest": WS, "conditions": G},
-    {"trigger": "complete_step",    "source": [P, WS, V],             "dest": V,  "conditions": G},
-    {"trigger": "pause",            "source": [P, WS, V, PA],         "dest": PA, "conditions": G},
-    {"trigger": "resume",           "source": [PA],                   "dest": P,  "conditions": G},
-    {"trigger": "resume",           "source": [PA],                   "dest": WS, "conditions": G},
-    {"trigger": "resume",           "source": [PA],                   "dest": V,  "conditions": G},
-    {"trigger": "promote",          "source": [P, WS, V, PA, AB],     "dest": PR, "conditions": G},
-    {"trigger": "abort",            "source": [P, WS, V, PA, PR],     "dest": AB, "conditions": G},
-    {"trigger": "retry",            "source": [AB],                   "dest": P,  "conditions": G},
-    {"trigger": "retry",            "source": [AB],                   "dest": WS, "conditions": G},
-    {"trigger": "retry",            "source": [AB],                   "dest": V,  "conditions": G},
-    {"trigger": "retry",            "source": [AB],                   "dest": PA, "conditions": G},
-    {"trigger": "update",           "source": [P, WS, V, PA, PR, AB], "dest": P,  "conditions": G},
-    {"trigger": "update",           "source": [P, WS, V, PA, PR, AB], "dest": WS, "conditions": G},
-    {"trigger": "update",           "source": [P, WS, V, PA, PR, AB], "dest": V,  "conditions": G},
-    {"trigger": "update",           "source": [P, WS, V, PA, PR, AB], "dest": PA, "conditions": G},
-    {"trigger": "update",           "source": [P, WS, V, PA, PR, AB], "dest": PR, "conditions": G},
-    {"trigger": "invalidate",       "source": [P, WS, V, PA, PR, AB], "dest": DG, "conditions": G},
-    {"trigger": "revalidate",       "source": [DG],                   "dest": P,  "conditions": G},
-    {"trigger": "revalidate",       "source": [DG],                   "dest": WS, "conditions": G},
-    {"trigger": "revalidate",       "source": [DG],                   "dest": V,  "conditions": G},
-    {"trigger": "revalidate",       "source": [DG],                   "dest": PA, "conditions": G},
-    {"trigger": "revalidate",       "source": [DG],                   "dest": PR, "conditions": G},
-    {"trigger": "revalidate",       "source": [DG],                   "dest": AB, "conditions": G},
-]
+# Effects, as `service/` binds them. Each is idempotent and sends nothing when the world already matches, so
+# a kill -9 between two effects is finished by the next reconcile, with no step repeated or skipped.
+SCALE = "scale_replicasets"    # new and stable ReplicaSets to the plan's replica counts
+POINT = "point_services"       # Service selectors to the plan's pod-template hashes
+ROUTE = "patch_ingresses"      # the weighted-forward / header-route annotations
+VERIFY = "verify_weights"      # ask ELBv2 whether the ALBs carry the weights in status (answer kept)
+RETIRE = "scale_down_old"      # old ReplicaSets after scaleDownDelaySeconds (promoted: after target IPs)
+STATUS = "write_status"        # one merge patch to /status, then the plan's events
+EFFECTS = (SCALE, POINT, ROUTE, VERIFY, RETIRE, STATUS)
+
+CONVERGE = (SCALE, POINT, ROUTE, RETIRE, STATUS)
+ASK_AWS = (SCALE, POINT, ROUTE, VERIFY, RETIRE, STATUS)
+UNROUTE = (ROUTE, POINT, SCALE, RETIRE, STATUS)   # traffic leaves the canary before its pods do
+RECORD = (STATUS,)
+
+# First matching row wins: the planner scans this table in order; `lands_in_dest` guards every row.
+_Row = tuple[str, list[States], list[States] | str, tuple[str, ...], tuple[str, ...]]
+_ROWS: tuple[_Row, ...] = (
+    # trigger             source              dest                guards                       effects
+    ("verify",             [WS, V],            STAYS,              ("unchanged", "verify_due"), ASK_AWS),
+    ("sync",               [DG],               STAYS,              ("unchanged",),              RECORD),
+    ("sync",               SERVED,             STAYS,              ("unchanged",),              CONVERGE),
+    ("invalidate",         SERVED,             [DG],               (),                          RECORD),
+    ("revalidate",         [DG],               SERVED,             (),                          CONVERGE),
+    ("update",             SERVED,             [P, WS, V, PA, PR], ("new_revision",),           CONVERGE),
+    ("update",             [PR],               [P, WS, V, PA, PR], (),                          CONVERGE),
+    ("abort",              [P, WS, V, PA, PR], [AB],               (),                          UNROUTE),
+    ("promote",            [P, WS, V, PA, AB], [PR],               (),                          CONVERGE),
+    ("retry",              [AB],               [P, WS, V, PA],     (),                          CONVERGE),
+    ("pause",              [P, WS, V, PA],     [PA],               (),                          RECORD),
+    ("resume",             [PA],               [P, WS, V],         (),                          RECORD),
+    ("complete_step",      [P, WS, V],         [P, WS, V],         ("step_advanced",),          CONVERGE),
+    ("set_weight",         [P, WS, V],         [WS],               ("weights_changed",),        CONVERGE),
+    ("weights_verified",   [V],                [WS],               (),                          RECORD),
+    ("set_weight",         [P],                [WS],               (),                          CONVERGE),
+    ("weights_unverified", [P, WS],            [V],                (),                          RECORD),
+    ("reset_weight",       [WS, V],            [P],                (),                          CONVERGE),
+)
+
+
+def _expand() -> Iterator[dict[str, Any]]:
+    for trigger, source, dests, guards, effects in _ROWS:
+        for dest in ([STAYS] if dests == STAYS else dests):
+            yield {"trigger": trigger, "source": list(source), "dest": dest, "conditions": guards,
+                   "effects": effects}
+
+
+TRANSITIONS: list[dict[str, Any]] = list(_expand())
+"""One row per (trigger, dest): source states, guards (beyond `lands_in_dest`) and effects in order."""
+
+
+class IllegalTransition(Exception):
+    """A trigger the machine refuses from the model's state: a planner bug, counted and never papered over."""
 
 
 @dataclass(frozen=True, slots=True)
 class TransitionRecord:
-    """One move of one Rollout: from, to, trigger, reason and the `now` it was fired with."""
+    """One move of one Rollout: from, to, trigger, reason, the `now` it was fired with, and what its effects
+    did (which Ingresses were patched, what AWS answered)."""
 
     source: str
     dest: str
     trigger: str
     reason: str
     at: datetime | None
+    effects: tuple[str, ...] = ()
 
 
 class RolloutModel:
@@ -99,18 +130,33 @@ class RolloutModel:
         self.history: tuple[TransitionRecord, ...] = ()
 
 
+def choose(move: Move) -> str | None:
+    """The trigger of the first row that applies to `move` (None: no row does, a planner bug)."""
+    for row in TRANSITIONS:
+        dest = move.source if row["dest"] == STAYS else row["dest"]
+        if move.source in row["source"] and move.target is dest and holds(row["conditions"], move, dest):
+            return str(row["trigger"])
+    return None
+
+
 def record_transition(event: Any) -> None:
-    """after_state_change hook: append a `TransitionRecord` to the model's bounded history."""
-    plan = event.kwargs.get("plan")
-    reason = event.kwargs.get("reason") or (plan.reason if plan is not None else "")
-    now = event.kwargs.get("now")
+    """after_state_change hook: append a `TransitionRecord` to the model's bounded history.
+
+    A row that stays (sync, verify) is recorded only when one of its effects did something.
+    """
+    outcomes = tuple(event.kwargs.get("outcomes") or ())
     transition = event.transition
-    record = TransitionRecord(
-        source=str(transition.source) if transition else "", dest=str(transition.dest) if transition else "",
-        trigger=event.event.name if event.event else "", reason=str(reason),
-        at=now if isinstance(now, datetime) else None,
-    )
+    stays = transition is None or transition.dest is None
+    if stays and not outcomes:
+        return
     model = event.model
+    state = model.state.name if isinstance(model.state, States) else str(model.state)
+    now = event.kwargs.get("now")
+    record = TransitionRecord(
+        source=str(transition.source) if transition else state, dest=state,
+        trigger=event.event.name if event.event else "", reason=str(event.kwargs.get("reason") or ""),
+        at=now if isinstance(now, datetime) else None, effects=outcomes,
+    )
     model.history = (*model.history, record)[-HISTORY_LENGTH:]
 
 
@@ -147,25 +193,78 @@ MACHINE_OPTIONS: dict[str, Any] = {
     "model_override": True,
 }
 
+Effect = Callable[[Any], Any]
 M = TypeVar("M", bound=Machine)
 
 
-@overload
-def build_machine(**options: Any) -> Machine: ...
+def _guard(names: tuple[str, ...]) -> Callable[[Any], bool]:
+    def check(event: Any) -> bool:
+        move = event.kwargs.get("move")
+        if not isinstance(move, Move):
+            return False
+        dest = event.transition.dest if event.transition is not None else None
+        landing = States[dest] if dest else event.model.state
+        return move.source is event.model.state and holds(("lands_in_dest", *names), move, landing)
+    check.__name__ = "guard_" + "_".join(names or ("lands_in_dest",))
+    return check
+
+
+def _named(name: str) -> Effect:
+    def effect(event: Any) -> None:
+        outcomes = event.kwargs.get("outcomes")
+        if isinstance(outcomes, list):
+            outcomes.append(name)
+    effect.__name__ = name
+    return effect
+
+
+def _in_order(names: tuple[str, ...], effects: Mapping[str, Effect]) -> Effect:
+    """One callback running the row's effects one after the other (AsyncMachine would gather a list of
+    callbacks concurrently); async as soon as one effect is."""
+    chain = [effects[name] for name in names]
+    if not any(inspect.iscoroutinefunction(effect) for effect in chain):
+        def run(event: Any) -> None:
+            for effect in chain:
+                effect(event)
+    else:
+        async def run(event: Any) -> None:  # type: ignore[misc]
+            for effect in chain:
+                result = effect(event)
+                if inspect.isawaitable(result):
+                    await result
+    run.__name__ = "effects_" + "_".join(names)
+    return run
+
+
+def _transitions(effects: Mapping[str, Effect]) -> list[dict[str, Any]]:
+    return [{"trigger": row["trigger"], "source": row["source"],
+             "dest": None if row["dest"] == STAYS else row["dest"],
+             "conditions": [_guard(row["conditions"])],
+             "before": [_in_order(row["effects"], effects)]} for row in TRANSITIONS]
 
 
 @overload
-def build_machine(machine_cls: type[M], **options: Any) -> M: ...
+def build_machine(*, effects: Mapping[str, Effect] | None = None, **options: Any) -> Machine: ...
 
 
-def build_machine(machine_cls: type[Machine] = Machine, **options: Any) -> Machine:
-    """One machine from `TRANSITIONS`: `build_machine()` here, `build_machine(AsyncMachine, queued="model")`
-    in `service/`. Extra `after_state_change` callbacks run after the transition record is written; attach
-    actions with `machine.on_enter_WeightSet(callback)` (callbacks get EventData with `plan` and `now`)."""
+@overload
+def build_machine(machine_cls: type[M], *, effects: Mapping[str, Effect] | None = None,
+                  **options: Any) -> M: ...
+
+
+def build_machine(machine_cls: type[Machine] = Machine, *, effects: Mapping[str, Effect] | None = None,
+                  **options: Any) -> Machine:
+    """One machine from `TRANSITIONS`, each row's effects bound by name from `effects` (missing: a recorder).
+
+    `service/` builds `build_machine(AsyncMachine, effects=..., queued="model")`; effects run as the row's
+    `before` callbacks, in order, so a failing effect leaves the model where it was.
+    """
+    bound = {name: _named(name) for name in EFFECTS}
+    bound.update(effects or {})
     extra = options.pop("after_state_change", None) or []
     hooks = [record_transition, *(extra if isinstance(extra, list) else [extra])]
     quiet = type(f"Quiet{machine_cls.__name__}", (QuietBinding, machine_cls), {})
-    built: Machine = quiet(states=States, transitions=TRANSITIONS, initial=States.Progressing,
+    built: Machine = quiet(states=States, transitions=_transitions(bound), initial=States.Progressing,
                            after_state_change=hooks, **{**MACHINE_OPTIONS, **options})
     return built
 
@@ -177,19 +276,32 @@ def add_rollout(machine: Machine, rollout: models.Rollout) -> RolloutModel:
     return model
 
 
-def fire(machine: Machine, model: RolloutModel, plan: Plan, *, now: datetime) -> bool:
-    """Fire the plan's trigger on a plain Machine; False when there is nothing to do or the guard refused.
+def trigger_kwargs(move: Move, reason: str, now: datetime, **extra: Any) -> dict[str, Any]:
+    """The keywords of a trigger: guards read `move`; the record `reason`, `now` and `outcomes`."""
+    return {"move": move, "reason": reason, "now": now, "outcomes": [], **extra}
 
-    Raises transitions.MachineError when the trigger is not allowed from the model's state.
-    """
-    if plan.trigger is None:
-        return False
-    return bool(machine.events[plan.trigger].trigger(model, plan=plan, now=now, reason=plan.reason))
+
+def fire(machine: Machine, model: RolloutModel, trigger: str | None, move: Move, *, reason: str = "",
+         now: datetime, **extra: Any) -> list[str]:
+    """Fire `trigger` on a plain Machine; the effects' outcomes. Raises IllegalTransition when refused."""
+    if trigger is None:
+        raise IllegalTransition(f"no row of the table moves {move.source.name} to {move.target.name}")
+    kwargs = trigger_kwargs(move, reason, now, **extra)
+    try:
+        moved = machine.events[trigger].trigger(model, **kwargs)
+    except MachineError as error:
+        raise IllegalTransition(str(error.value)) from error
+    if not moved:
+        raise IllegalTransition(f"{trigger} refused from {move.source.name} to {move.target.name}")
+    outcomes: list[str] = kwargs["outcomes"]
+    return outcomes
 
 
 def describe() -> list[dict[str, Any]]:
-    """The table with state names, for the debug API and docs."""
+    """The table with state names, for the debug API, `alb-rollouts machine` and the docs."""
     return [
-        {"trigger": row["trigger"], "source": [s.name for s in row["source"]], "dest": row["dest"].name}
+        {"trigger": row["trigger"], "source": [s.name for s in row["source"]],
+         "dest": row["dest"] if row["dest"] == STAYS else row["dest"].name,
+         "conditions": ["lands_in_dest", *row["conditions"]], "effects": list(row["effects"])}
         for row in TRANSITIONS
     ]

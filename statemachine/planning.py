@@ -12,62 +12,117 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from statemachine import events, models, phases, services, states, status, steps, weights
+from statemachine import events, machine, models, phases, services, states, status, steps, weights
+from statemachine.guards import Move
 from statemachine.snapshot import Snapshot
 from statemachine.states import States
 
-__all__ = ["DEFAULT_VERIFY_RETRY_INTERVAL", "Plan", "choose_trigger", "plan"]
+__all__ = ["DEFAULT_VERIFY_RETRY_INTERVAL", "FIRST_VERIFY_DELAY", "Plan", "Traffic", "plan"]
 
 DEFAULT_VERIFY_RETRY_INTERVAL = 10.0
+FIRST_VERIFY_DELAY = 1.0
+"""Seconds between writing new weights and first asking AWS about them (the LBC needs a moment)."""
 
 Counts = tuple[int | None, int | None]
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
-    """Everything one reconcile should do, decided up front.
+class Traffic:
+    """What the Ingress effect writes and whether AWS must confirm it.
 
-    `weights` is the desired `status.canary.weights` (canary, stable, additional); `write_weights` False means
-    traffic must not be touched this cycle. `verify` asks `service/` to verify the weights once written.
-    `selectors` are (Service, pod-template hash) pairs the Services should select. `remove_routes` asks for
-    the managed header routes to be removed; `header_route` is the setHeaderRoute step to apply now (only
-    from revision 2 on, as the reference does).
-    `status_patch` is the `/status` merge-patch body or None; `after` is the Rollout as it will look once the
-    status is written (the machine's guards read it).
+    `weights` is the desired `status.canary.weights`; `write` False means traffic is not touched this cycle;
+    `verify` asks for the weights to be confirmed by ELBv2; `remove_routes` removes the managed header routes;
+    `header_route` is the setHeaderRoute step to apply now (from revision 2 on, as the reference does);
+    `row` names the weight rule that decided the weight (for reasons and `alb-rollouts plan`).
     """
 
-    key: str
-    source: States
-    target: States
+    weights: models.TrafficWeights | None = None
+    write: bool = False
+    verify: bool = False
+    remove_routes: bool = False
+    header_route: models.SetHeaderRoute | None = None
+    row: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one reconcile should do, decided up front: the move, and what its effects need.
+
+    `move` and `trigger` are the machine's (the trigger is chosen from the table's rows); `replicas` the
+    (canary, stable) ReplicaSet sizes (None: leave it); `selectors` (Service, pod-template hash) pairs;
+    `status_patch` the `/status` merge patch or None; `after` the Rollout once that status is written.
+    """
+
+    move: Move
     trigger: str | None
     reason: str
-    weight_row: str
-    weights: models.TrafficWeights | None
-    write_weights: bool
-    remove_routes: bool
-    header_route: models.SetHeaderRoute | None
-    verify: bool
-    canary_replicas: int | None
-    stable_replicas: int | None
+    traffic: Traffic
+    replicas: Counts
     selectors: tuple[tuple[str, str], ...]
-    step_index: int | None
-    status: models.RolloutStatus
     status_patch: dict[str, Any] | None
     events: tuple[events.Event, ...]
     requeue_after: float | None
     after: models.Rollout
 
     @property
+    def key(self) -> str:
+        return self.after.key
+
+    @property
+    def source(self) -> States:
+        return self.move.source
+
+    @property
+    def target(self) -> States:
+        return self.move.target
+
+    @property
+    def status(self) -> models.RolloutStatus:
+        return self.after.status
+
+    @property
+    def step_index(self) -> int | None:
+        return self.after.status.current_step_index
+
+    @property
     def canary_weight(self) -> int:
-        return self.weights.canary.weight if self.weights else 0
+        weights = self.traffic.weights
+        return weights.canary.weight if weights else 0
 
     @property
     def stable_weight(self) -> int:
-        return self.weights.stable.weight if self.weights else 100
+        weights = self.traffic.weights
+        return weights.stable.weight if weights else 100
 
     @property
     def additional(self) -> tuple[models.WeightDestination, ...]:
-        return self.weights.additional if self.weights else ()
+        weights = self.traffic.weights
+        return weights.additional if weights else ()
+
+    @property
+    def canary_replicas(self) -> int | None:
+        return self.replicas[0]
+
+    @property
+    def stable_replicas(self) -> int | None:
+        return self.replicas[1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """What a planning path hands to `_finish`: the new status and the facts that pick the move."""
+
+    status: models.RolloutStatus
+    events: tuple[events.Event, ...]
+    reason: str
+    traffic: Traffic = Traffic()
+    replicas: Counts = (None, None)
+    selectors: tuple[tuple[str, str], ...] = ()
+    step_advanced: bool = False
+    new_revision: bool = False
+    verify_due: bool = False
+    requeue: float | None = None
+    decision: weights.WeightDecision | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +168,7 @@ def _plan_invalid(snapshot: Snapshot, source: States, message: str, *, now: date
     previous = old.condition(phases.INVALID_SPEC)
     fresh = previous is None or previous.status != "True" or previous.message != message
     found = (events.Event(events.WARNING, events.INVALID_SPEC, message),) if fresh else ()
-    return _finish(snapshot, source, new, found, reason=f"InvalidSpec: {message}", decision=None,
-                   prepared=None, write=False, verify=False, replicas=(None, None), selectors=(),
-                   step_advanced=False, new_revision=False, requeue=None)
+    return _finish(snapshot, source, _Decided(new, found, f"InvalidSpec: {message}"))
 
 
 def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> Plan:
@@ -138,9 +191,8 @@ def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> 
     if snapshot.stable_rs is None:
         counts = (rollout.replicas, None)
     new = _with_conditions(snapshot, new, now=now)
-    return _finish(snapshot, source, new, found, reason=reason, decision=None, prepared=old.canary.weights,
-                   write=False, verify=False, replicas=counts, selectors=(), step_advanced=False,
-                   new_revision=True, requeue=None)
+    return _finish(snapshot, source, _Decided(new, found, reason, traffic=Traffic(weights=old.canary.weights),
+                                              replicas=counts, new_revision=True))
 
 
 def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
@@ -160,23 +212,20 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
             new_weights = candidate
             found.append(events.Event(events.NORMAL, events.TRAFFIC_WEIGHT_UPDATED,
                                       weights.traffic_weight_message(previous, candidate)))
-        elif previous is not None and snapshot.weights_known and snapshot.verified is not None:
-            new_weights = dataclasses.replace(previous, verified=snapshot.verified)
     verify = (snapshot.verify_weights and not decision.hold
               and steps.should_verify_weight(rollout, decision.weight))
-    if (verify and not modified and snapshot.verify_error is not None and new_weights is not None
-            and snapshot.verified is None):
-        # a failed verification waits in Verifying (SPEC §5); the event fires once, when verified turns False
-        if new_weights.verified is not False:
-            found.append(events.weight_verify_error(snapshot.verify_error))
-        new_weights = dataclasses.replace(new_weights, verified=False)
-    if not verify:
-        weight_ok = True
-    elif modified or not snapshot.weights_known:
-        weight_ok = False
-    else:
-        weight_ok = new_weights is not None and new_weights.verified is True
-    requeue = None if weight_ok else verify_retry_interval
+    answer = False if snapshot.verify_error is not None else snapshot.verified
+    if verify and not modified and new_weights is not None and answer is not None:
+        # AWS answered for the weights in status (kept by service/ since the last reconcile)
+        if answer is False and new_weights.verified is not False and snapshot.verify_error:
+            found.append(events.weight_verify_error(snapshot.verify_error))  # once, as verified turns False
+        new_weights = dataclasses.replace(new_weights, verified=answer)
+    weight_ok = not verify or (not modified and snapshot.weights_known and new_weights is not None
+                               and new_weights.verified is True)
+    verify_due = verify and not modified and not weight_ok
+    requeue = None
+    if verify and not weight_ok:
+        requeue = min(FIRST_VERIFY_DELAY, verify_retry_interval) if modified else verify_retry_interval
     counts, scale_requeue = _replica_counts(snapshot, now=now)
     requeue = _earliest(requeue, scale_requeue)
     progress = _advance(snapshot, now=now, weight_ok=weight_ok)
@@ -203,10 +252,12 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
     reason = progress.reason or _weight_reason(decision, modified, verify, weight_ok)
     if verify and not weight_ok and snapshot.verify_error is not None:
         reason = f"{reason}: {snapshot.verify_error}"
-    return _finish(snapshot, source, new, tuple(found), reason=reason, decision=decision,
-                   prepared=new_weights, write=not decision.hold, verify=verify, replicas=counts,
-                   selectors=services.service_selectors(snapshot, decision.weight),
-                   step_advanced=progress.step_advanced, new_revision=False, requeue=requeue)
+    traffic = Traffic(weights=new_weights, write=not decision.hold, verify=verify,
+                      remove_routes=decision.remove_routes, row=decision.row)
+    return _finish(snapshot, source, _Decided(
+        new, tuple(found), reason, traffic=traffic, replicas=counts,
+        selectors=services.service_selectors(snapshot, decision.weight), step_advanced=progress.step_advanced,
+        verify_due=verify_due, requeue=requeue, decision=decision))
 
 
 def _weight_reason(decision: weights.WeightDecision, modified: bool, verify: bool, weight_ok: bool) -> str:
@@ -321,50 +372,23 @@ def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: date
     return dataclasses.replace(new, phase=phase, message=message)
 
 
-def choose_trigger(source: States, target: States, *, step_advanced: bool, new_revision: bool) -> str | None:
-    """The trigger that moves `source` to `target` in the machine's table; None when nothing moves."""
-    if source is target and not step_advanced and not new_revision:
-        return None
-    if target is States.Degraded:
-        return "invalidate"
-    if source is States.Degraded:
-        return "revalidate"
-    if new_revision or (source is States.Promoted and target is not States.Aborted):
-        return "update"
-    rules = (
-        (target is States.Aborted, "abort"),
-        (target is States.Promoted, "promote"),
-        (source is States.Aborted, "retry"),
-        (target is States.Paused, "pause"),
-        (source is States.Paused, "resume"),
-        (step_advanced, "complete_step"),
-        (target is States.WeightSet and source is States.Verifying, "weights_verified"),
-        (target is States.WeightSet, "set_weight"),
-        (target is States.Verifying, "verify"),
-    )
-    return next((trigger for matched, trigger in rules if matched), "reset_weight")
-
-
-def _finish(snapshot: Snapshot, source: States, new: models.RolloutStatus, found: tuple[events.Event, ...], *,
-            reason: str, decision: weights.WeightDecision | None, prepared: models.TrafficWeights | None,
-            write: bool, verify: bool, replicas: Counts, selectors: tuple[tuple[str, str], ...],
-            step_advanced: bool,
-            new_revision: bool, requeue: float | None) -> Plan:
+def _finish(snapshot: Snapshot, source: States, decided: _Decided) -> Plan:
     rollout = snapshot.rollout
-    after = dataclasses.replace(rollout, status=new)
-    target = states.state_from_status(after)
-    remove_routes = bool(decision and decision.remove_routes)
-    step, _ = weights.current_step(rollout)
-    header_route = None
-    if decision is not None and not remove_routes and rollout.revision > 1:
-        header_route = step if isinstance(step, models.SetHeaderRoute) else None
+    after = dataclasses.replace(rollout, status=decided.status)
+    traffic = decided.traffic
+    if decided.decision is not None and not traffic.remove_routes and rollout.revision > 1:
+        step, _ = weights.current_step(rollout)
+        if isinstance(step, models.SetHeaderRoute):
+            traffic = dataclasses.replace(traffic, header_route=step)
+    previous = rollout.status.canary.weights
+    move = Move(source=source, target=states.state_from_status(after), new_revision=decided.new_revision,
+                step_advanced=decided.step_advanced,
+                weights_changed=traffic.write and traffic.weights is not None
+                and weights.weights_differ(previous, traffic.weights),
+                verify_due=decided.verify_due)
     return Plan(
-        key=rollout.key, source=source, target=target,
-        trigger=choose_trigger(source, target, step_advanced=step_advanced, new_revision=new_revision),
-        reason=reason, weight_row=decision.row if decision else "", weights=prepared,
-        write_weights=write, remove_routes=remove_routes, header_route=header_route, verify=verify,
-        canary_replicas=replicas[0], stable_replicas=replicas[1], selectors=selectors,
-        step_index=new.current_step_index,
-        status=new, status_patch=status.status_patch(rollout.raw_status, new), events=found,
-        requeue_after=requeue, after=after,
+        move=move, trigger=machine.choose(move), reason=decided.reason, traffic=traffic,
+        replicas=decided.replicas, selectors=decided.selectors,
+        status_patch=status.status_patch(rollout.raw_status, decided.status), events=decided.events,
+        requeue_after=decided.requeue, after=after,
     )

@@ -117,8 +117,9 @@ def _decide(rollout: models.Rollout, now: datetime) -> _Decision:
     """State, weight, route removal, header route and weights status patch, from statemachine.planning."""
     result = planning.plan(_healthy_snapshot(rollout), now=now)
     current = rollout.status.canary.weights
-    desired = result.canary_weight if result.write_weights else (current.canary.weight if current else 0)
-    return _Decision(result.target.value, desired, result.remove_routes, result.header_route,
+    traffic = result.traffic
+    desired = result.canary_weight if traffic.write else (current.canary.weight if current else 0)
+    return _Decision(result.target.value, desired, traffic.remove_routes, traffic.header_route,
                      _weights_part(result.status_patch))
 
 

@@ -77,9 +77,9 @@ def desired_weights(rollout: models.Rollout, replica_sets: Sequence[Mapping[str,
                     now: datetime) -> Desired:
     """The planner's weights for this cycle; when it holds traffic, the weights already in status."""
     plan = planning.plan(rollout_snapshot(rollout, replica_sets), now=now)
-    if plan.write_weights and plan.weights is not None:
+    if plan.traffic.write and plan.traffic.weights is not None:
         extra = tuple((d.service_name, d.weight) for d in plan.additional)
-        return Desired(plan.canary_weight, extra, plan.weight_row or plan.reason)
+        return Desired(plan.canary_weight, extra, plan.traffic.row or plan.reason)
     current = rollout.status.canary.weights
     if current is None:
         return Desired(0, (), f"no weights in status ({plan.reason})")

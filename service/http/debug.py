@@ -3,9 +3,11 @@
 Room: serve (HTTP). Read-only JSON (SPEC §4.10):
 
     GET /rollouts               {"leading": bool, "rollouts": [{"key": "ns/name", "state": "..."}]}
-    GET /rollouts/<ns>/<name>   the reconciler's description: state, last transitions with their reasons,
+    GET /rollouts/<ns>/<name>   the reconciler's description: state, last transitions with their reasons and
+                                their effects' outcomes (Ingresses patched, what AWS answered),
                                 what AWS last reported, when it is looked at next (404 when unknown)
-    GET /machine                {"states": [...], "transitions": [{"trigger", "source", "dest"}]}
+    GET /machine                {"states": [...], "transitions": [{"trigger", "source", "dest", "conditions",
+                                "effects"}]}: the table, each row with its guards and its effects in order
 
 The reconciler exists only while this replica leads, so the API reads it through a callable; a standby
 answers `leading: false` and an empty list. It never changes anything and never calls the API server or AWS.

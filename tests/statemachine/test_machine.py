@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transitions import MachineError
 from transitions.extensions.asyncio import AsyncMachine
 
 from statemachine import machine, planning
+from statemachine.guards import Move
 from statemachine.machine import States
 from tests.statemachine.conftest import NOW, applied, parse, progressing_status, rollout_dict, rs, snapshot
 
@@ -59,50 +58,114 @@ def test_machine_options() -> None:
     assert "to_Progressing" not in m.events
 
 
-ROWS = [(row["trigger"], source, row["dest"]) for row in machine.TRANSITIONS for source in row["source"]]
+def _move(row: dict[str, Any], source: States, **facts: bool) -> Move:
+    """A move that satisfies `row` from `source`: its destination, and the facts its guards need."""
+    dest = source if row["dest"] == machine.STAYS else row["dest"]
+    needed = {name: True for name in row["conditions"] if name not in ("unchanged",)}
+    return Move(source=source, target=dest, **{**needed, **facts})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("trigger", "source", "dest"), ROWS,
-                         ids=[f"{t}:{s.name}->{d.name}" for t, s, d in ROWS])
-def test_each_transition(trigger: str, source: States, dest: States) -> None:
+ROWS = [(i, source) for i, row in enumerate(machine.TRANSITIONS) for source in row["source"]]
+
+
+@pytest.mark.parametrize(("index", "source"), ROWS, ids=[
+    f"{machine.TRANSITIONS[i]['trigger']}:{s.name}->{machine.describe()[i]['dest']}" for i, s in ROWS])
+def test_each_row_moves_and_runs_its_effects_in_order(index: int, source: States) -> None:
+    row = machine.TRANSITIONS[index]
     m = machine.build_machine()
     model = machine.RolloutModel("default/demo")
     m.add_model(model, initial=source)
+    move = _move(row, source)
     when = NOW + timedelta(seconds=5)
-    assert m.events[trigger].trigger(model, plan=SimpleNamespace(after=_after(dest), reason="why"), now=when)
-    assert model.state is dest
-    assert model.history == (machine.TransitionRecord(source.name, dest.name, trigger, "why", when),)
+    outcomes = machine.fire(m, model, row["trigger"], move, reason="why", now=when)
+    assert model.state is move.target
+    assert outcomes == list(row["effects"])
+    assert model.history[-1] == machine.TransitionRecord(source.name, move.target.name, row["trigger"], "why",
+                                                         when, tuple(row["effects"]))
 
 
-def test_guard_refuses_a_plan_that_lands_elsewhere() -> None:
+def test_effects_run_in_each_rows_order_and_every_effect_is_used() -> None:
+    used = {name for row in machine.TRANSITIONS for name in row["effects"]}
+    assert used == set(machine.EFFECTS)
+    abort = next(row for row in machine.TRANSITIONS if row["trigger"] == "abort")
+    effects = list(abort["effects"])
+    assert effects.index("patch_ingresses") < effects.index("point_services") < effects.index(
+        "scale_replicasets"), "an abort takes traffic off the canary before its Service and pods change"
+    for row in machine.TRANSITIONS:
+        if row["effects"]:
+            assert row["effects"][-1] == "write_status", "status is the last effect: the durable truth"
+        if row["dest"] is States.Degraded or (row["trigger"] == "sync" and States.Degraded in row["source"]):
+            assert row["effects"] == ("write_status",), "an invalid spec touches nothing but its status"
+
+
+def test_guard_refuses_a_move_that_lands_elsewhere() -> None:
     m = machine.build_machine()
     model = machine.RolloutModel("default/demo")
     m.add_model(model, initial=States.Progressing)
-    plan = SimpleNamespace(after=_after(States.Verifying), reason="why")
-    assert not m.events["set_weight"].trigger(model, plan=plan, now=NOW)
+    move = Move(States.Progressing, States.Verifying, weights_changed=True)
+    with pytest.raises(machine.IllegalTransition, match="set_weight refused"):
+        machine.fire(m, model, "set_weight", move, now=NOW)
     assert (model.state, model.history) == (States.Progressing, ())
-    assert not m.events["set_weight"].trigger(model, now=NOW)
+    assert not m.events["set_weight"].trigger(model, now=NOW)  # no move at all: refused too
+
+
+def test_a_move_from_another_state_than_the_models_is_refused() -> None:
+    m = machine.build_machine()
+    model = machine.RolloutModel("default/demo")
+    m.add_model(model, initial=States.WeightSet)
+    with pytest.raises(machine.IllegalTransition):
+        machine.fire(m, model, "set_weight", Move(States.Progressing, States.WeightSet), now=NOW)
 
 
 def test_illegal_trigger_raises() -> None:
     m = machine.build_machine()
     model = machine.RolloutModel("default/demo")
     m.add_model(model, initial=States.Promoted)
-    with pytest.raises(MachineError):
-        m.events["set_weight"].trigger(model, plan=SimpleNamespace(after=_after(States.WeightSet)), now=NOW)
+    with pytest.raises(machine.IllegalTransition, match="Can't trigger event set_weight"):
+        machine.fire(m, model, "set_weight", Move(States.Promoted, States.WeightSet), now=NOW)
+    with pytest.raises(machine.IllegalTransition, match="no row"):
+        machine.fire(m, model, None, Move(States.Promoted, States.WeightSet), now=NOW)
 
 
-def test_history_is_bounded() -> None:
-    m = machine.build_machine()
+def test_history_is_bounded_and_quiet_syncs_are_not_recorded() -> None:
+    m = machine.build_machine(effects={name: (lambda event: None) for name in machine.EFFECTS})
     model = machine.RolloutModel("default/demo")
     m.add_model(model, initial=States.Progressing)
     for i in range(machine.HISTORY_LENGTH + 3):
-        forward = SimpleNamespace(after=_after(States.WeightSet), reason=f"set {i}")
-        back = SimpleNamespace(after=_after(States.Progressing), reason=f"reset {i}")
-        m.events["set_weight"].trigger(model, plan=forward, now=NOW)
-        m.events["reset_weight"].trigger(model, plan=back, now=NOW)
+        machine.fire(m, model, "set_weight", Move(States.Progressing, States.WeightSet, weights_changed=True),
+                     reason=f"set {i}", now=NOW)
+        machine.fire(m, model, "reset_weight", Move(States.WeightSet, States.Progressing),
+                     reason=f"reset {i}", now=NOW)
     assert len(model.history) == machine.HISTORY_LENGTH
     assert model.history[-1].reason == f"reset {machine.HISTORY_LENGTH + 2}"
+    machine.fire(m, model, "sync", Move(States.Progressing, States.Progressing), reason="quiet", now=NOW)
+    assert model.history[-1].reason != "quiet"
+
+
+def test_choose_reads_the_table() -> None:
+    p, ws, v = States.Progressing, States.WeightSet, States.Verifying
+    assert machine.choose(Move(p, p)) == "sync"
+    assert machine.choose(Move(v, v, verify_due=True)) == "verify"
+    assert machine.choose(Move(p, ws, weights_changed=True)) == "set_weight"
+    assert machine.choose(Move(v, ws)) == "weights_verified"
+    assert machine.choose(Move(v, ws, weights_changed=True)) == "set_weight"
+    assert machine.choose(Move(ws, v)) == "weights_unverified"
+    assert machine.choose(Move(ws, ws, step_advanced=True)) == "complete_step"
+    assert machine.choose(Move(States.Paused, States.Aborted)) == "abort"
+    assert machine.choose(Move(States.Aborted, States.Aborted, step_advanced=True)) is None
+
+
+@pytest.mark.parametrize("source", list(States))
+@pytest.mark.parametrize("target", list(States))
+def test_every_plain_move_has_a_row(source: States, target: States) -> None:
+    move = Move(source, target)
+    trigger = machine.choose(move)
+    assert trigger is not None
+    m = machine.build_machine()
+    model = machine.RolloutModel("default/demo")
+    m.add_model(model, initial=source)
+    machine.fire(m, model, trigger, move, now=NOW)
+    assert model.state is target
 
 
 def test_fire_a_plan_and_rebuild_from_status() -> None:
@@ -111,14 +174,18 @@ def test_fire_a_plan_and_rebuild_from_status() -> None:
     model = machine.add_rollout(m, parse(raw))
     assert machine.state_from_status(parse(raw)) is States.Progressing
     plan = planning.plan(snapshot(raw, new=rs("new", 1), stable=rs("old", 10), verify_weights=True), now=NOW)
-    assert (plan.trigger, machine.fire(m, model, plan, now=NOW)) == ("set_weight", True)
+    assert plan.trigger == "set_weight"
+    machine.fire(m, model, plan.trigger, plan.move, reason=plan.reason, now=NOW)
     assert model.state is plan.target is States.WeightSet
     assert model.history[0].reason == "waiting for AWS to confirm canary weight 10"
     rebuilt = machine.add_rollout(machine.build_machine(), parse(applied(raw, plan.status_patch)))
     assert rebuilt.state is model.state
     quiet = planning.plan(snapshot(applied(raw, plan.status_patch), new=rs("new", 1), stable=rs("old", 10),
                                    verify_weights=True), now=NOW, source=model.state)
-    assert (quiet.trigger, machine.fire(m, model, quiet, now=NOW)) == (None, False)
+    assert (quiet.trigger, quiet.move.verify_due) == ("verify", True)
+    assert machine.fire(m, model, quiet.trigger, quiet.move, now=NOW) == list(
+        next(r for r in machine.TRANSITIONS if r["trigger"] == "verify")["effects"])
+    assert model.state is States.WeightSet
 
 
 def test_one_machine_many_small_models(caplog: pytest.LogCaptureFixture) -> None:
@@ -134,21 +201,43 @@ def test_one_machine_many_small_models(caplog: pytest.LogCaptureFixture) -> None
     assert len(m.models) == 49
 
 
-async def test_async_machine_from_the_same_table() -> None:
+async def test_async_machine_runs_bound_effects_and_a_failure_leaves_the_state() -> None:
     seen: list[str] = []
-    m = machine.build_machine(AsyncMachine, queued="model",
+
+    def effect(name: str, fail: bool = False) -> Any:
+        async def run(event: Any) -> None:
+            seen.append(name)
+            if fail:
+                raise RuntimeError(f"{name} failed")
+            event.kwargs["outcomes"].append(f"{name}: done")
+        return run
+
+    effects = {name: effect(name) for name in machine.EFFECTS}
+    m = machine.build_machine(AsyncMachine, effects=effects, queued="model",
                               after_state_change=lambda event: seen.append("hook"))
     model = machine.RolloutModel("default/demo")
     m.add_model(model, initial=States.Progressing)
-    plan = SimpleNamespace(after=_after(States.WeightSet), reason="why")
-    assert await m.events["set_weight"].trigger(model, plan=plan, now=NOW)
-    assert model.state is States.WeightSet and seen == ["hook"]
-    assert model.history[0].trigger == "set_weight"
+    move = Move(States.Progressing, States.WeightSet, weights_changed=True)
+    kwargs = machine.trigger_kwargs(move, "why", NOW)
+    assert await m.events["set_weight"].trigger(model, **kwargs)
+    assert model.state is States.WeightSet
+    assert seen == [*machine.CONVERGE, "hook"]
+    assert model.history[0].effects == tuple(f"{name}: done" for name in machine.CONVERGE)
+
+    failing = machine.build_machine(AsyncMachine, effects={**effects, "patch_ingresses": effect("x", True)},
+                                    queued="model")
+    other = machine.RolloutModel("default/other")
+    failing.add_model(other, initial=States.Progressing)
+    with pytest.raises(RuntimeError, match="x failed"):
+        await failing.events["set_weight"].trigger(other, **machine.trigger_kwargs(move, "", NOW))
+    assert (other.state, other.history) == (States.Progressing, ())
 
 
 def test_describe_names_every_row() -> None:
     rows = machine.describe()
-    assert rows[0] == {"trigger": "set_weight", "source": ["Progressing"], "dest": "WeightSet"}
+    assert rows[0] == {"trigger": "verify", "source": ["WeightSet", "Verifying"], "dest": "=",
+                       "conditions": ["lands_in_dest", "unchanged", "verify_due"],
+                       "effects": list(machine.ASK_AWS)}
     assert len(rows) == len(machine.TRANSITIONS)
 
 
@@ -182,8 +271,6 @@ def test_every_plan_is_a_legal_transition(steps: list[dict[str, Any]], data: st.
     m = machine.build_machine()
     model = machine.add_rollout(m, snap.rollout)
     plan = planning.plan(snap, now=NOW, source=model.state)
-    if plan.trigger is None:
-        assert plan.source is plan.target
-    else:
-        assert machine.fire(m, model, plan, now=NOW)
-        assert model.state is plan.target
+    assert plan.trigger is not None, f"no row for {plan.move}"
+    machine.fire(m, model, plan.trigger, plan.move, now=NOW)
+    assert model.state is plan.target

@@ -46,7 +46,7 @@ def _walk(raw: dict[str, Any], *, rounds: int = 30) -> Seen:
         raw = applied(raw, plan.status_patch)
         if plan.canary_replicas is not None:
             new = rs("bbb", plan.canary_replicas, revision=3)
-        verified = True if plan.verify else None
+        verified = True if plan.traffic.verify else None
         if plan.status_patch is None and plan.requeue_after is None:
             if raw["status"].get("pauseConditions"):
                 raw = applied(raw, {"status": {"pauseConditions": None}})
@@ -68,27 +68,27 @@ def test_canary_walk_through() -> None:
         ("WeightSet", "WeightSet", "complete_step", ("Rollout step 1/4 completed (setWeight: 10)",),
          "more replicas need to be updated"),
         ("WeightSet", "Paused", "pause", (), "CanaryPauseStep"),
-        ("Paused", "Paused", None, (), "CanaryPauseStep"),
+        ("Paused", "Paused", "sync", (), "CanaryPauseStep"),
         ("Paused", "Progressing", "resume", ("Rollout step 2/4 completed (pause)",),
          "more replicas need to be updated"),
-        ("Progressing", "Progressing", None, (), "more replicas need to be updated"),
+        ("Progressing", "Progressing", "sync", (), "more replicas need to be updated"),
         ("Progressing", "WeightSet", "set_weight", ("Traffic weight updated from 10 to 50",),
          "more replicas need to be updated"),
         ("WeightSet", "WeightSet", "complete_step", ("Rollout step 3/4 completed (setWeight: 50)",),
          "more replicas need to be updated"),
         ("WeightSet", "Paused", "pause", (), "CanaryPauseStep"),
-        ("Paused", "Paused", None, (), "CanaryPauseStep"),
+        ("Paused", "Paused", "sync", (), "CanaryPauseStep"),
         ("Paused", "Progressing", "resume", ("Rollout step 4/4 completed (pause: 1h)",),
          "more replicas need to be updated"),
-        ("Progressing", "Progressing", None, (), "more replicas need to be updated"),
+        ("Progressing", "Progressing", "sync", (), "more replicas need to be updated"),
         ("Progressing", "WeightSet", "set_weight", ("Traffic weight updated from 50 to 100",),
          "waiting for all steps to complete"),
         ("WeightSet", "Promoted", "promote",
          ("Rollout completed update to revision 3 (bbb): Completed all 4 canary steps",), ""),
-        ("Promoted", "Promoted", None, ("Traffic weight updated from 100 to 0",), ""),
-        ("Promoted", "Promoted", None, (), ""),
-        ("Promoted", "Promoted", None, ("Traffic weight updated ",), ""),
-        ("Promoted", "Promoted", None, (), ""),
+        ("Promoted", "Promoted", "sync", ("Traffic weight updated from 100 to 0",), ""),
+        ("Promoted", "Promoted", "sync", (), ""),
+        ("Promoted", "Promoted", "sync", ("Traffic weight updated ",), ""),
+        ("Promoted", "Promoted", "sync", (), ""),
     ]
 
 
@@ -114,8 +114,8 @@ MID = {"new": rs("new", 5, revision=3), "stable": rs("old", 10)}
 def test_abort_then_retry() -> None:
     raw = _mid(abort=True)
     plan = planning.plan(snapshot(raw, **MID), now=NOW)
-    assert (plan.source, plan.target, plan.trigger) == (States.Aborted, States.Aborted, None)
-    assert (plan.canary_weight, plan.stable_weight, plan.remove_routes) == (0, 100, True)
+    assert (plan.source, plan.target, plan.trigger) == (States.Aborted, States.Aborted, "sync")
+    assert (plan.canary_weight, plan.stable_weight, plan.traffic.remove_routes) == (0, 100, True)
     assert (plan.canary_replicas, plan.stable_replicas, plan.requeue_after) == (5, 10, 30.0)
     assert plan.step_index == 0
     assert plan.status.aborted_at == "2026-11-26T12:00:00Z"
@@ -131,7 +131,7 @@ def test_abort_then_retry() -> None:
     assert later.status_patch is None
     raw = applied(raw, {"status": {"abort": False}})
     retry = planning.plan(snapshot(raw, **MID), now=NOW + timedelta(minutes=1))
-    assert (retry.source, retry.trigger, retry.step_index) == (States.Progressing, None, 0)
+    assert (retry.source, retry.trigger, retry.step_index) == (States.Progressing, "sync", 0)
     assert retry.status_patch is not None and retry.status_patch["status"]["abortedAt"] is None
     progress = retry.status.condition("Progressing")
     assert progress is not None
@@ -163,7 +163,7 @@ def test_promote_full() -> None:
     raw = ro(status=ps(1, canary_weight=10, promoteFull=True, pauseConditions=pause,
                                                  controllerPause=True), revision="3")
     scaling = planning.plan(snapshot(raw, new=rs("new", 1, revision=3), stable=rs("old", 10)), now=NOW)
-    assert (scaling.weight_row, scaling.canary_weight, scaling.canary_replicas) == ("promote-full", 10, 10)
+    assert (scaling.traffic.row, scaling.canary_weight, scaling.canary_replicas) == ("promote-full", 10, 10)
     assert (scaling.step_index, scaling.status.pause_conditions) == (4, ())
     assert not scaling.status.controller_pause and scaling.status.promote_full
     assert (scaling.target, scaling.trigger) == (States.Progressing, "resume")
@@ -205,7 +205,7 @@ def test_new_template_mid_rollout_resets() -> None:
     status = plan.status_patch["status"]
     assert (status["currentPodHash"], status["currentStepIndex"], status["pauseConditions"],
             status["controllerPause"], status["promoteFull"]) == ("ccc", 0, None, None, None)
-    assert (plan.write_weights, plan.canary_weight) == (False, 50)
+    assert (plan.traffic.write, plan.canary_weight) == (False, 50)
 
 
 def test_rollback_to_stable_skips_steps() -> None:
@@ -219,12 +219,12 @@ def test_invalid_spec_then_fixed() -> None:
     raw = _mid()
     message = 'The Rollout "demo" is invalid: spec.strategy.canary.steps[0]: unsupported step type experiment'
     plan = planning.plan(snapshot(raw, **MID, invalid_spec=message), now=NOW)
-    assert (plan.target, plan.trigger, plan.write_weights) == (States.Degraded, "invalidate", False)
+    assert (plan.target, plan.trigger, plan.traffic.write) == (States.Degraded, "invalidate", False)
     assert (plan.status.phase, plan.status.message) == ("Degraded", f"InvalidSpec: {message}")
     assert [(e.type, e.reason, e.message) for e in plan.events] == [("Warning", "InvalidSpec", message)]
     raw = applied(raw, plan.status_patch)
     again = planning.plan(snapshot(raw, **MID, invalid_spec=message), now=NOW + timedelta(seconds=5))
-    assert (again.events, again.status_patch, again.trigger) == ((), None, None)
+    assert (again.events, again.status_patch, again.trigger) == ((), None, "sync")
     fixed = planning.plan(snapshot(raw, **MID), now=NOW)
     assert (fixed.source, fixed.trigger) == (States.Degraded, "revalidate")
     assert fixed.status.condition("InvalidSpec") is None
@@ -243,10 +243,11 @@ def test_verification_gates_the_step_and_requeues() -> None:
     raw = ro(status=ps(0, canary_weight=0))
     cluster: dict[str, Any] = {"new": rs("new", 1), "stable": rs("old", 10), "verify_weights": True}
     written = planning.plan(snapshot(raw, **cluster), now=NOW, verify_retry_interval=3.0)
-    assert (written.verify, written.requeue_after, written.step_index) == (True, 3.0, 0)
+    # new weights are asked about a moment after they are written (planning.FIRST_VERIFY_DELAY)
+    assert (written.traffic.verify, written.requeue_after, written.step_index) == (True, 1.0, 0)
     raw = applied(raw, written.status_patch)
     unverified = planning.plan(snapshot(raw, **cluster, verified=False), now=NOW)
-    assert (unverified.target, unverified.trigger) == (States.Verifying, "verify")
+    assert (unverified.target, unverified.trigger) == (States.Verifying, "weights_unverified")
     assert unverified.requeue_after == 10.0
     assert unverified.status_patch == {"status": {"canary": {"weights": {"verified": False}}}}
     raw = applied(raw, unverified.status_patch)
@@ -263,7 +264,7 @@ def test_verification_error_waits_in_verifying_and_warns_once() -> None:
     cluster: dict[str, Any] = {"new": rs("new", 1), "stable": rs("old", 10), "verify_weights": True,
                                "verify_error": error}
     plan = planning.plan(snapshot(raw, **cluster), now=NOW, source=States.WeightSet)
-    assert (plan.target, plan.trigger, plan.requeue_after) == (States.Verifying, "verify", 10.0)
+    assert (plan.target, plan.trigger, plan.requeue_after) == (States.Verifying, "weights_unverified", 10.0)
     assert [(e.type, e.reason, e.message) for e in plan.events] == [
         ("Warning", "WeightVerifyError", f"Failed to verify weight: {error}")]
     assert plan.reason == f"waiting for AWS to confirm canary weight 10: {error}"
@@ -276,7 +277,7 @@ def test_unknown_ingress_weights_are_not_trusted() -> None:
     raw = ro(status=ps(0, canary_weight=10))
     plan = planning.plan(snapshot(raw, new=rs("new", 1), stable=rs("old", 10), verify_weights=True,
                                   verified=True, weights_known=False), now=NOW)
-    assert (plan.write_weights, plan.requeue_after) == (True, 10.0)
+    assert (plan.traffic.write, plan.requeue_after) == (True, 10.0)
 
 
 def test_events_are_not_repeated_and_unchanged_status_is_not_patched() -> None:
@@ -351,9 +352,9 @@ def test_header_route_step_is_applied_from_revision_2_and_completes_at_once() ->
     cluster: dict[str, Any] = {"new": rs("new", 1), "stable": rs("old", 10)}
     raw = ro([{"setWeight": 10}, step, {"pause": {}}], ps(1, canary_weight=10), revision="2")
     plan = planning.plan(snapshot(raw, **cluster), now=NOW)
-    assert plan.header_route is not None and plan.header_route.name == "hr"
+    assert plan.traffic.header_route is not None and plan.traffic.header_route.name == "hr"
     assert [e.message for e in plan.events] == ["Rollout step 2/3 completed (setHeaderRoute: hr)"]
     first = planning.plan(snapshot(ro([step], ps(0), revision="1"), **cluster), now=NOW)
-    assert first.header_route is None
+    assert first.traffic.header_route is None
     aborted = planning.plan(snapshot(ro([step], ps(0, abort=True), revision="2"), **cluster), now=NOW)
-    assert (aborted.header_route, aborted.remove_routes) == (None, True)
+    assert (aborted.traffic.header_route, aborted.traffic.remove_routes) == (None, True)

@@ -94,7 +94,7 @@ def test_promote_completes_the_pause_step(bodies: tuple[str, ...]) -> None:
     # cycle grows the canary for setWeight 50 while traffic stays at the last setWeight until it is there
     assert (plan.canary_weight, plan.canary_replicas) == (10, 1)
     following = planning.plan(snapshot(applied(raw, plan.status_patch), **CLUSTER), now=NOW)
-    assert (following.canary_weight, following.weight_row, following.canary_replicas) == (
+    assert (following.canary_weight, following.traffic.row, following.canary_replicas) == (
         10, "previous-set-weight", 5)
 
 
@@ -139,10 +139,10 @@ def test_promote_at_the_last_step_reaches_the_end(body: str) -> None:
     raw = ro(steps, ps(3, canary_weight=80), revision="3")
     raw = kubectl(raw, body)
     plan = planning.plan(snapshot(raw, new=rs("new", 8, revision=3), stable=rs("old", 10)), now=NOW)
-    assert (plan.step_index, plan.weight_row, plan.canary_replicas) == (4, "previous-set-weight", 10)
+    assert (plan.step_index, plan.traffic.row, plan.canary_replicas) == (4, "previous-set-weight", 10)
     done = planning.plan(snapshot(applied(raw, plan.status_patch), new=rs("new", 10, revision=3),
                                   stable=rs("old", 10)), now=NOW)
-    assert (done.weight_row, done.canary_weight, done.stable_weight) == ("end-of-steps", 100, 0)
+    assert (done.traffic.row, done.canary_weight, done.stable_weight) == ("end-of-steps", 100, 0)
 
 
 def test_inconclusive_promote_body_moves_to_the_next_step() -> None:
@@ -171,7 +171,7 @@ def test_promote_full(paused: bool, bodies: tuple[str, ...]) -> None:
     raw = kubectl(at_pause(paused=paused), *bodies)
     assert "paused" not in raw["spec"] or raw["spec"]["paused"] is False
     plan = planning.plan(snapshot(raw, **CLUSTER), now=NOW, source=States.Paused)
-    assert (plan.weight_row, plan.canary_weight, plan.canary_replicas, plan.step_index) == (
+    assert (plan.traffic.row, plan.canary_weight, plan.canary_replicas, plan.step_index) == (
         "promote-full", 10, 10, 4)
     assert (plan.status.pause_conditions, plan.status.controller_pause) == ((), False)
     raw = applied(raw, plan.status_patch)
@@ -186,7 +186,8 @@ def test_abort_then_retry() -> None:
     raw = kubectl(at_pause(), ABORT)
     plan = planning.plan(snapshot(raw, **CLUSTER), now=NOW, source=States.Paused)
     assert (plan.source, plan.target, plan.trigger) == (States.Paused, States.Aborted, "abort")
-    assert (plan.canary_weight, plan.stable_weight, plan.remove_routes, plan.step_index) == (0, 100, True, 0)
+    assert (plan.canary_weight, plan.stable_weight, plan.traffic.remove_routes) == (0, 100, True)
+    assert plan.step_index == 0
     assert events(plan) == [
         ("Normal", "TrafficWeightUpdated", "Traffic weight updated from 10 to 0"),
         ("Warning", "RolloutAborted", "Rollout aborted update to revision 3"),
@@ -226,8 +227,8 @@ def test_pause_then_promote_skips_the_current_set_weight() -> None:
     resumed = planning.plan(snapshot(raw, **CLUSTER), now=NOW, source=States.Paused)
     # setWeight 50 was skipped, not completed; its weight applies now (the latest setWeight before the pause
     # step), and the pause step pauses at once
-    assert (resumed.step_index, resumed.target, resumed.trigger) == (3, States.Paused, None)
+    assert (resumed.step_index, resumed.target, resumed.trigger) == (3, States.Paused, "sync")
     assert events(resumed) == [("Normal", "TrafficWeightUpdated", "Traffic weight updated from 10 to 50")]
-    assert (resumed.canary_weight, resumed.weight_row) == (50, "previous-set-weight")
+    assert (resumed.canary_weight, resumed.traffic.row) == (50, "previous-set-weight")
     assert (resumed.status.phase, resumed.status.message) == ("Paused", "CanaryPauseStep")
     assert [c.reason for c in resumed.status.pause_conditions] == ["CanaryPauseStep"]

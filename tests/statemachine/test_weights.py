@@ -235,6 +235,6 @@ def test_weights_stay_in_range_and_sum_to_100(
     decision = weights.desired_weight(snap)
     assert 0 <= decision.weight <= 100
     plan = planning.plan(snap, now=NOW)
-    if plan.weights is not None:
+    if plan.traffic.weights is not None:
         assert 0 <= plan.canary_weight <= 100 and 0 <= plan.stable_weight <= 100
         assert plan.canary_weight + plan.stable_weight + sum(a.weight for a in plan.additional) == 100

@@ -1,0 +1,37 @@
+"""A Rollout gone from our cache: reset its Ingress actions at once, but only if it is really deleted.
+
+Room: reconcile. A label-selector watch also says DELETED when a Rollout is relabelled for another
+`--instance-id` (a migration): its traffic must not be reset then, so a live read decides (SPEC §4.5).
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from service import ingress_sync
+from service.kube import writing
+
+__all__ = ["reset_if_deleted"]
+
+log = structlog.get_logger(__name__)
+
+
+async def reset_if_deleted(writer: writing.Writer, ingresses: ingress_sync.IngressSync, namespace: str,
+                           name: str) -> int:
+    """Reset the Rollout's actions on every Ingress listing it, when it is deleted; the Ingresses reset."""
+    if not ingresses.listing(namespace, name) or not await _gone(writer, namespace, name):
+        return 0
+    patched = await ingresses.cleanup(namespace, name)
+    log.info("rollout deleted", ingresses_reset=patched)
+    return patched
+
+
+async def _gone(writer: writing.Writer, namespace: str, name: str) -> bool:
+    """Is the Rollout deleted, not merely out of our cache?"""
+    try:
+        # an empty merge patch changes nothing: a live read with the permissions we already hold
+        await writer.patch_rollout(namespace, name, {})
+    except writing.NotFound:
+        return True
+    log.info("rollout out of our cache but not deleted (another --instance-id?): Ingresses kept")
+    return False
