@@ -11,6 +11,7 @@ import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime
+
 from statemachine import machine, parsing
 from statemachine.guards import Move
 from statemachine.machine import States, state_from_status

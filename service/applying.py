@@ -7,6 +7,8 @@ name to an async method here, and the machine runs a row's effects as its `befor
   patch_ingresses     the weight / header-route patches (resourceVersion precondition; 409 propagates);
   verify_weights      ask ELBv2 whether the ALBs carry the weights in status; the answer is kept for the
                       next plan (the planner moves to WeightSet or Verifying from it), never folded here;
+  check_targets       while traffic waits (WaitingForTargets): ask ELBv2 whether the awaited Service's
+                      target groups have its ready endpoints registered and `healthy`; the answer is kept;
   scale_down_old      old ReplicaSets: `scale-down-deadline`, then 0; once promoted and verifying, only after
                       the stable Service's targets are registered;
   write_status        at most one merge patch to `/status` (with status.alb/albs of the AWS answer), then the
@@ -40,7 +42,9 @@ class Work:
     """One reconcile's plan, what its effects read, and what they report back.
 
     `answer` is the AWS answer known for the weights in status (its alb/albs go into the status write);
-    `check` the answer asked this reconcile; `outcomes` one line per thing an effect did.
+    `check` the answer asked this reconcile; `addresses` the ready endpoint addresses of each Service;
+    `targets` what `check_targets` found (Service, pod hash, addresses, serving); `outcomes` one line per
+    thing an effect did.
     """
 
     plan: Plan
@@ -51,6 +55,8 @@ class Work:
     answer: verify_step.WeightCheck | None = None
     check: verify_step.WeightCheck | None = None
     requeue_after: float | None = None
+    addresses: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    targets: tuple[str, str, frozenset[str], bool] | None = None
     outcomes: list[str] = field(default_factory=list)
 
     def look_again(self, seconds: float | None) -> None:
@@ -149,6 +155,19 @@ class Applier:
         work.look_again(self.verify_retry_interval if check.verified is weights.verified else 0.0)
         said = "verified" if check.verified else f"not verified: {check.result.reason}"
         work.outcomes.append(f"ELBv2: canary weight {plan.canary_weight} {said}")
+
+    async def check_targets(self, work: Work) -> None:
+        wait = work.plan.wait
+        if wait is None or self.verifier is None:
+            return
+        if work.snapshot.endpoints.get(wait.service) != frozenset({wait.pod_hash}):
+            return  # the EndpointSlices have not switched yet: AWS cannot have the right targets
+        serving, why = await self.verifier.serving(work.plan.after, wait.service)
+        addresses = work.addresses.get(wait.service, frozenset())
+        work.targets = (wait.service, wait.pod_hash, addresses, serving)
+        work.look_again(0.0 if serving else self.verify_retry_interval)
+        said = "serve" if serving else "do not serve yet"
+        work.outcomes.append(f"ELBv2: Service {wait.service} targets {said} pods {wait.pod_hash}: {why}")
 
     async def scale_down_old(self, work: Work) -> None:
         owned, snapshot = work.owned, work.snapshot

@@ -13,7 +13,7 @@ status on the next try. Transient failures raise (the worker requeues with backo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,16 @@ import structlog
 from transitions import MachineError
 from transitions.extensions.asyncio import AsyncMachine
 
-from service import applying, deletion, refusing, results, revision_sync, rollout_metrics, verify_step
+from service import (
+    applying,
+    deletion,
+    refusing,
+    results,
+    revision_sync,
+    rollout_metrics,
+    traffic_observing,
+    verify_step,
+)
 from service import clock as clocks
 from service import settings as settings_mod
 from service.aws import verifying
@@ -44,6 +53,8 @@ class _Memory:
     uid: str
     check: verify_step.WeightCheck | None = None
     checked: models.TrafficWeights | None = None
+    targets: dict[str, tuple[str, frozenset[str], bool]] = field(default_factory=dict)
+    waiting_since: datetime | None = None
     next_look: datetime | None = None
 
 
@@ -96,7 +107,11 @@ class Reconciler:
             weight = memory.checked.canary.weight if memory.checked is not None else None
             aws = {"weight": weight, "verified": memory.check.verified,
                    "ingresses": [item.to_dict() for item in memory.check.result.ingresses]}
+        waiting = memory.waiting_since
+        targets = {name: {"podHash": pod_hash, "serving": serving}
+                   for name, (pod_hash, _, serving) in memory.targets.items()}
         return {"rollout": key, "state": memory.model.state.value, "transitions": history, "aws": aws,
+                "targets": targets, "waitingSince": models.format_time(waiting) if waiting else None,
                 "nextLook": models.format_time(memory.next_look) if memory.next_look else None}
 
     async def reconcile(self, key: str) -> results.Result:
@@ -157,24 +172,43 @@ class Reconciler:
         owned = await self.applier.replicasets.claim(raw, rollout.namespace, create=True)
         new_rs, stable_rs, others = owned.views()
         answer = self._answer(memory, rollout)
+        sets = [rs for rs in (new_rs, stable_rs, *others) if rs is not None]
+        seen = traffic_observing.observe(self.informers, rollout, sets)
+        targets = {name: pod_hash for name, (pod_hash, addresses, serving) in memory.targets.items()
+                   if serving and seen.addresses.get(name) == addresses}
         snapshot = Snapshot(rollout=rollout, new_rs=new_rs, stable_rs=stable_rs, others=others,
                             template_hash=new_rs.hash if new_rs else "", verify_weights=self.verifying,
                             verified=answer.verified if answer is not None else None,
-                            verify_error=answer.error if answer is not None else None)
+                            verify_error=answer.error if answer is not None else None,
+                            selectors=seen.selectors, endpoints=seen.endpoints, targets=targets)
         plan = planning.plan(snapshot, now=now, source=memory.model.state,
                              verify_retry_interval=self.settings.aws.verify_retry_interval_seconds)
         await revision_sync.sync_revision(snapshot, writer=self.writer, rollouts=self.informers.rollouts,
                                           deadline=self.deadline)
         work = applying.Work(plan, snapshot, involved, now, owned=owned, answer=answer,
-                             requeue_after=plan.requeue_after)
+                             requeue_after=plan.requeue_after, addresses=seen.addresses)
         try:
             await self._fire(memory, work)
         finally:
             if work.check is not None:  # kept even when a later effect failed: AWS did answer
                 memory.check, memory.checked = work.check, plan.traffic.weights
+            if work.targets is not None:
+                name, pod_hash, addresses, serving = work.targets
+                memory.targets[name] = (pod_hash, addresses, serving)
+        self._time_the_wait(memory, now)
         requeue = work.requeue_after
         memory.next_look = now + timedelta(seconds=requeue) if requeue is not None else None
         return results.Result(requeue_after=requeue)
+
+    def _time_the_wait(self, memory: _Memory, now: datetime) -> None:
+        """`rollout_traffic_target_wait_seconds`: from entering WaitingForTargets to leaving it."""
+        waiting = memory.model.state is machine.States.WaitingForTargets
+        if waiting and memory.waiting_since is None:
+            memory.waiting_since = now
+        elif not waiting and memory.waiting_since is not None:
+            if self.metrics is not None:
+                self.metrics.traffic_wait.observe((now - memory.waiting_since).total_seconds())
+            memory.waiting_since = None
 
     def _answer(self, memory: _Memory, rollout: models.Rollout) -> verify_step.WeightCheck | None:
         """The last AWS answer, if it was about the weights now in status."""

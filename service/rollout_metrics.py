@@ -19,7 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["PHASES", "RECONCILE_BUCKETS", "PlainCounter", "RolloutInfoCollector", "RolloutMetrics",
+__all__ = ["PHASES", "RECONCILE_BUCKETS", "TRAFFIC_WAIT_BUCKETS", "PlainCounter", "RolloutInfoCollector",
+           "RolloutMetrics",
            "rollout_phase", "strategy_and_traffic_router"]
 
 log = structlog.get_logger(__name__)
@@ -92,6 +93,9 @@ class _PlainChild:
         values[self._key] = values.get(self._key, 0.0) + amount
 
 
+TRAFFIC_WAIT_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
 class RolloutMetrics:
     """Reconcile timing, reconcile errors and events, per Rollout; plus the scrape-time info gauges."""
 
@@ -111,6 +115,10 @@ class RolloutMetrics:
         self.illegal_transitions = Counter(
             "rollout_illegal_transitions", "Triggers the state machine refused (a planner bug; the model is "
             "rebuilt from status)", ("trigger", "source"), registry=registry,
+        )
+        self.traffic_wait = Histogram(
+            "rollout_traffic_target_wait_seconds", "Seconds traffic waited for a target group to serve the "
+            "pods it should before weight moved onto it", buckets=TRAFFIC_WAIT_BUCKETS, registry=registry,
         )
         self.info = RolloutInfoCollector(rollouts or (lambda: ()), registry=registry)
         self._event_labels: dict[tuple[str, str], set[tuple[str, str]]] = {}

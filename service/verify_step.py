@@ -80,6 +80,23 @@ class Verifier:
                  weight=plan.canary_weight, reason=answer.reason)
         return WeightCheck(answer, alb, albs)
 
+    async def serving(self, rollout: models.Rollout, service_name: str) -> tuple[bool, str]:
+        """Do the target groups bound to the Service have its ready endpoints registered and `healthy`?
+
+        (True, why) when nothing is bound (the Service is not behind an ALB target group we can check).
+        """
+        bindings_reflector = self.informers.target_group_bindings
+        key = f"{rollout.namespace}/{service_name}"
+        service = self.informers.services.store.get(key)
+        if service is None or bindings_reflector is None:
+            return True, f"Service {service_name}: no target group to check"
+        bindings = bindings_reflector.store.by_index(indexes.BY_SERVICE, key)
+        slices = self.informers.endpoint_slices.store.by_index(indexes.BY_SERVICE, key)
+        answer = await self.verifiers.targets.verify(service, bindings, slices, healthy=True)
+        serving = all(group.verified or not group.verifiable for group in answer.target_groups)
+        reasons = "; ".join(f"TargetGroup {g.target_group}: {g.reason}" for g in answer.target_groups)
+        return serving, reasons or f"Service {service_name}: no target group bound"
+
     async def stable_targets(self, rollout: models.Rollout, stable_service: str, stable_rs: str,
                              involved: Mapping[str, Any]) -> bool:
         """Are the stable Service's ready endpoints registered in every target group bound to it?

@@ -46,7 +46,8 @@ HISTORY_LENGTH = 10
 
 P, WS, V = States.Progressing, States.WeightSet, States.Verifying
 PA, PR, AB, DG = States.Paused, States.Promoted, States.Aborted, States.Degraded
-SERVED = [P, WS, V, PA, PR, AB]
+WT = States.WaitingForTargets
+SERVED = [P, WS, V, PA, PR, AB, WT]
 STAYS = "="
 """A row whose destination is its source: nothing moves, the effects converge the world (an internal
 transition in `transitions` terms)."""
@@ -57,37 +58,44 @@ SCALE = "scale_replicasets"    # new and stable ReplicaSets to the plan's replic
 POINT = "point_services"       # Service selectors to the plan's pod-template hashes
 ROUTE = "patch_ingresses"      # the weighted-forward / header-route annotations
 VERIFY = "verify_weights"      # ask ELBv2 whether the ALBs carry the weights in status (answer kept)
+TARGETS = "check_targets"      # ask ELBv2 whether the awaited target groups serve their pods (answer kept)
 RETIRE = "scale_down_old"      # old ReplicaSets after scaleDownDelaySeconds (promoted: after target IPs)
 STATUS = "write_status"        # one merge patch to /status, then the plan's events
-EFFECTS = (SCALE, POINT, ROUTE, VERIFY, RETIRE, STATUS)
+EFFECTS = (SCALE, POINT, ROUTE, VERIFY, TARGETS, RETIRE, STATUS)
 
 CONVERGE = (SCALE, POINT, ROUTE, RETIRE, STATUS)
 ASK_AWS = (SCALE, POINT, ROUTE, VERIFY, RETIRE, STATUS)
 UNROUTE = (ROUTE, POINT, SCALE, RETIRE, STATUS)   # traffic leaves the canary before its pods do
 RECORD = (STATUS,)
+HOLD = (SCALE, POINT, TARGETS, RETIRE, STATUS)    # no Ingress write: traffic waits for targets
 
 # First matching row wins: the planner scans this table in order; `lands_in_dest` guards every row.
 _Row = tuple[str, list[States], list[States] | str, tuple[str, ...], tuple[str, ...]]
 _ROWS: tuple[_Row, ...] = (
-    # trigger             source              dest                guards                       effects
-    ("verify",             [WS, V],            STAYS,              ("unchanged", "verify_due"), ASK_AWS),
-    ("sync",               [DG],               STAYS,              ("unchanged",),              RECORD),
-    ("sync",               SERVED,             STAYS,              ("unchanged",),              CONVERGE),
-    ("invalidate",         SERVED,             [DG],               (),                          RECORD),
-    ("revalidate",         [DG],               SERVED,             (),                          CONVERGE),
-    ("update",             SERVED,             [P, WS, V, PA, PR], ("new_revision",),           CONVERGE),
-    ("update",             [PR],               [P, WS, V, PA, PR], (),                          CONVERGE),
-    ("abort",              [P, WS, V, PA, PR], [AB],               (),                          UNROUTE),
-    ("promote",            [P, WS, V, PA, AB], [PR],               (),                          CONVERGE),
-    ("retry",              [AB],               [P, WS, V, PA],     (),                          CONVERGE),
-    ("pause",              [P, WS, V, PA],     [PA],               (),                          RECORD),
-    ("resume",             [PA],               [P, WS, V],         (),                          RECORD),
-    ("complete_step",      [P, WS, V],         [P, WS, V],         ("step_advanced",),          CONVERGE),
-    ("set_weight",         [P, WS, V],         [WS],               ("weights_changed",),        CONVERGE),
-    ("weights_verified",   [V],                [WS],               (),                          RECORD),
-    ("set_weight",         [P],                [WS],               (),                          CONVERGE),
-    ("weights_unverified", [P, WS],            [V],                (),                          RECORD),
-    ("reset_weight",       [WS, V],            [P],                (),                          CONVERGE),
+    # trigger             source              dest                    guards                       effects
+    ("verify",             [WS, V],            STAYS,                  ("unchanged", "verify_due"), ASK_AWS),
+    ("wait_for_targets",   [WT],               STAYS,                  ("unchanged",),              HOLD),
+    ("sync",               [DG],               STAYS,                  ("unchanged",),              RECORD),
+    ("sync",               SERVED,             STAYS,                  ("unchanged",),              CONVERGE),
+    ("invalidate",         SERVED,             [DG],                   (),                          RECORD),
+    ("revalidate",         [DG],               SERVED,                 (),                          CONVERGE),
+    ("update",             SERVED,             [P, WS, V, PA, PR],     ("new_revision",),           CONVERGE),
+    ("update",             [PR],               [P, WS, V, PA, PR],     (),                          CONVERGE),
+    ("wait_for_targets",   [P, WS, V, PR],     [WT],                   (),                          HOLD),
+    ("targets_ready",      [WT],               [P, WS, V, PA, PR, AB], (),                          CONVERGE),
+    ("abort",              [P, WS, V, PA, PR], [AB],                   (),                          UNROUTE),
+    ("promote",            [P, WS, V, PA, AB], [PR],                   (),                          CONVERGE),
+    ("retry",              [AB],               [P, WS, V, PA],         (),                          CONVERGE),
+    ("retry",              [AB],               [WT],                   (),                          HOLD),
+    ("pause",              [P, WS, V, PA],     [PA],                   (),                          RECORD),
+    ("resume",             [PA],               [P, WS, V],             (),                          RECORD),
+    ("resume",             [PA],               [WT],                   (),                          HOLD),
+    ("complete_step",      [P, WS, V],         [P, WS, V],             ("step_advanced",),          CONVERGE),
+    ("set_weight",         [P, WS, V],         [WS],                   ("weights_changed",),        CONVERGE),
+    ("weights_verified",   [V],                [WS],                   (),                          RECORD),
+    ("set_weight",         [P],                [WS],                   (),                          CONVERGE),
+    ("weights_unverified", [P, WS],            [V],                    (),                          RECORD),
+    ("reset_weight",       [WS, V],            [P],                    (),                          CONVERGE),
 )
 
 

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from statemachine import events, machine, models, phases, services, states, status, steps, weights
+from statemachine import (
+    events,
+    machine,
+    models,
+    phases,
+    services,
+    states,
+    status,
+    steps,
+    traffic_safety,
+    weights,
+)
 from statemachine.guards import Move
 from statemachine.snapshot import Snapshot
 from statemachine.states import States
@@ -22,6 +33,9 @@ __all__ = ["DEFAULT_VERIFY_RETRY_INTERVAL", "FIRST_VERIFY_DELAY", "Plan", "Traff
 DEFAULT_VERIFY_RETRY_INTERVAL = 10.0
 FIRST_VERIFY_DELAY = 1.0
 """Seconds between writing new weights and first asking AWS about them (the LBC needs a moment)."""
+TARGET_WAIT_RETRY = 1.0
+"""Seconds between two looks at EndpointSlices that traffic waits for (or a Service switch waits on); once
+they have switched, ELBv2 is asked once per verify retry interval."""
 
 Counts = tuple[int | None, int | None]
 
@@ -50,7 +64,8 @@ class Plan:
 
     `move` and `trigger` are the machine's (the trigger is chosen from the table's rows); `replicas` the
     (canary, stable) ReplicaSet sizes (None: leave it); `selectors` (Service, pod-template hash) pairs;
-    `status_patch` the `/status` merge patch or None; `after` the Rollout once that status is written.
+    `status_patch` the `/status` merge patch or None; `after` the Rollout once that status is written;
+    `wait` the target group that traffic waits for (the `check_targets` effect asks about it).
     """
 
     move: Move
@@ -63,6 +78,7 @@ class Plan:
     events: tuple[events.Event, ...]
     requeue_after: float | None
     after: models.Rollout
+    wait: traffic_safety.Wait | None = None
 
     @property
     def key(self) -> str:
@@ -123,6 +139,7 @@ class _Decided:
     verify_due: bool = False
     requeue: float | None = None
     decision: weights.WeightDecision | None = None
+    wait: traffic_safety.Wait | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +222,12 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
     found: list[events.Event] = []
     modified = False
     new_weights = previous
+    wait = None
     if not decision.hold:
         candidate = weights.weight_status(rollout, decision.weight, decision.canary_hash, stable_hash)
         modified = weights.weights_differ(previous, candidate)
+        wait = traffic_safety.wait_for_targets(snapshot, candidate) if modified else None
+        modified = modified and wait is None  # traffic follows targets: the weights wait, unwritten
         if modified:
             new_weights = candidate
             found.append(events.Event(events.NORMAL, events.TRAFFIC_WEIGHT_UPDATED,
@@ -220,12 +240,18 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
         if answer is False and new_weights.verified is not False and snapshot.verify_error:
             found.append(events.weight_verify_error(snapshot.verify_error))  # once, as verified turns False
         new_weights = dataclasses.replace(new_weights, verified=answer)
-    weight_ok = not verify or (not modified and snapshot.weights_known and new_weights is not None
-                               and new_weights.verified is True)
-    verify_due = verify and not modified and not weight_ok
+    confirmed = not modified and snapshot.weights_known and new_weights is not None and new_weights.verified
+    weight_ok = wait is None and (not verify or confirmed is True)
+    verify_due = verify and wait is None and not modified and not weight_ok
     requeue = None
     if verify and not weight_ok:
         requeue = min(FIRST_VERIFY_DELAY, verify_retry_interval) if modified else verify_retry_interval
+    wanted = services.service_selectors(snapshot, decision.weight)
+    selectors = traffic_safety.allowed_selectors(snapshot, wanted)
+    if wait is not None and snapshot.endpoints.get(wait.service) == frozenset({wait.pod_hash}):
+        requeue = _earliest(requeue, verify_retry_interval)  # ELBv2 is asked: once per retry interval
+    elif wait is not None or selectors != wanted:
+        requeue = _earliest(requeue, TARGET_WAIT_RETRY)  # Kubernetes only: look again soon
     counts, scale_requeue = _replica_counts(snapshot, now=now)
     requeue = _earliest(requeue, scale_requeue)
     progress = _advance(snapshot, now=now, weight_ok=weight_ok)
@@ -249,15 +275,16 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
     if (condition is not None and condition.reason == phases.ROLLOUT_ABORTED
             and (old_condition is None or old_condition.reason != phases.ROLLOUT_ABORTED)):
         found.append(events.rollout_aborted(snapshot.revision))
-    reason = progress.reason or _weight_reason(decision, modified, verify, weight_ok)
+    reason = progress.reason or (wait.describe() if wait is not None
+                                 else _weight_reason(decision, modified, verify, weight_ok))
     if verify and not weight_ok and snapshot.verify_error is not None:
         reason = f"{reason}: {snapshot.verify_error}"
-    traffic = Traffic(weights=new_weights, write=not decision.hold, verify=verify,
+    traffic = Traffic(weights=new_weights, write=not decision.hold and wait is None, verify=verify,
                       remove_routes=decision.remove_routes, row=decision.row)
     return _finish(snapshot, source, _Decided(
-        new, tuple(found), reason, traffic=traffic, replicas=counts,
-        selectors=services.service_selectors(snapshot, decision.weight), step_advanced=progress.step_advanced,
-        verify_due=verify_due, requeue=requeue, decision=decision))
+        new, tuple(found), reason, traffic=traffic, replicas=counts, selectors=selectors,
+        step_advanced=progress.step_advanced, verify_due=verify_due, requeue=requeue, decision=decision,
+        wait=wait))
 
 
 def _weight_reason(decision: weights.WeightDecision, modified: bool, verify: bool, weight_ok: bool) -> str:
@@ -372,6 +399,10 @@ def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: date
     return dataclasses.replace(new, phase=phase, message=message)
 
 
+# a wait shows as its own state only where traffic is moving; paused or aborted Rollouts just hold it
+_MAY_WAIT = (States.Progressing, States.WeightSet, States.Verifying, States.Promoted)
+
+
 def _finish(snapshot: Snapshot, source: States, decided: _Decided) -> Plan:
     rollout = snapshot.rollout
     after = dataclasses.replace(rollout, status=decided.status)
@@ -381,7 +412,10 @@ def _finish(snapshot: Snapshot, source: States, decided: _Decided) -> Plan:
         if isinstance(step, models.SetHeaderRoute):
             traffic = dataclasses.replace(traffic, header_route=step)
     previous = rollout.status.canary.weights
-    move = Move(source=source, target=states.state_from_status(after), new_revision=decided.new_revision,
+    target = states.state_from_status(after)
+    if decided.wait is not None and target in _MAY_WAIT:
+        target = States.WaitingForTargets
+    move = Move(source=source, target=target, new_revision=decided.new_revision,
                 step_advanced=decided.step_advanced,
                 weights_changed=traffic.write and traffic.weights is not None
                 and weights.weights_differ(previous, traffic.weights),
@@ -390,5 +424,5 @@ def _finish(snapshot: Snapshot, source: States, decided: _Decided) -> Plan:
         move=move, trigger=machine.choose(move), reason=decided.reason, traffic=traffic,
         replicas=decided.replicas, selectors=decided.selectors,
         status_patch=status.status_patch(rollout.raw_status, decided.status), events=decided.events,
-        requeue_after=decided.requeue, after=after,
+        requeue_after=decided.requeue, after=after, wait=decided.wait,
     )

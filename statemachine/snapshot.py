@@ -6,7 +6,8 @@ a clock, a cache or the network. Every field is data the controller observed, ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from statemachine import models
 
@@ -41,6 +42,10 @@ class Snapshot:
     `weights_known` says whether the Ingress is known to carry the weights in status; `verify_weights` is the
     `--aws-verify-target-group` flag; `verify_error` the text of a failed verification (for example a denied
     permission); `invalid_spec` the validation message (None when the spec is valid).
+    Traffic safety (observed only by the reconciler; a Service missing here is not gated): `selectors` maps a
+    Service to the pod-template hash its selector names now; `endpoints` to the pod-template hashes behind
+    its ready endpoints (EndpointSlices); `targets` to the hash whose pods AWS found registered and healthy
+    in every target group bound to it (with `--aws-verify-target-group`).
     """
 
     rollout: models.Rollout
@@ -53,6 +58,9 @@ class Snapshot:
     verify_weights: bool = False
     verify_error: str | None = None
     invalid_spec: str | None = None
+    selectors: Mapping[str, str] = field(default_factory=dict)
+    endpoints: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    targets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def pod_hash(self) -> str:

@@ -33,6 +33,9 @@ class States(Enum):
     Promoted = "Promoted"
     Aborted = "Aborted"
     Degraded = "Degraded"
+    WaitingForTargets = "WaitingForTargets"
+    """Traffic waits until a target group serves the pods it should (never derived from status alone: the
+    planner enters it from what it observed, and a restart re-enters it the same way)."""
 
 
 def is_invalid(rollout: models.Rollout) -> bool:

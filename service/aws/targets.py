@@ -7,13 +7,14 @@ watch caches, never a live LIST); one DescribeTargetHealth per target group. It 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from service.aws import elbv2, lookups, results
+from service.aws import elbv2, lookups, results, singleflight, throttling
 from service.aws import metrics as aws_metrics
 
 __all__ = [
@@ -102,25 +103,37 @@ def expected_endpoints(service_name: str, service_port: Mapping[str, Any],
 
 
 class TargetVerifier:
-    """`await verify(service, bindings, slices)` -> TargetVerification; safe to call concurrently."""
+    """`await verify(service, bindings, slices)` -> TargetVerification; safe to call concurrently.
 
-    def __init__(self, reads: lookups.Elbv2Lookups, *, metrics: aws_metrics.AwsMetrics | None = None) -> None:
+    Rollouts checking one target group within `fresh_seconds` share one DescribeTargetHealth (single flight).
+    """
+
+    def __init__(self, reads: lookups.Elbv2Lookups, *, metrics: aws_metrics.AwsMetrics | None = None,
+                 fresh_seconds: float = 1.0, monotonic: throttling.Monotonic = time.monotonic) -> None:
         self.reads = reads
         self.metrics = metrics
+        self._health: singleflight.SingleFlight[str, dict[str, Any]] = singleflight.SingleFlight(
+            fresh_seconds, monotonic=monotonic)
 
     async def verify(self, service: Mapping[str, Any], bindings: Sequence[Mapping[str, Any]],
-                     slices: Sequence[Mapping[str, Any]]) -> results.TargetVerification:
+                     slices: Sequence[Mapping[str, Any]], *,
+                     healthy: bool = False) -> results.TargetVerification:
+        """With `healthy`, a target counts only once ELBv2 says `healthy` (traffic may move onto it)."""
         name = str((service.get("metadata") or {}).get("name", ""))
         found = matching_bindings(service, bindings)
-        groups = tuple(await asyncio.gather(*(self._binding(name, b, slices) for b in found)))
+        groups = tuple(await asyncio.gather(*(self._binding(name, b, slices, healthy) for b in found)))
         verified = all(group.verified for group in groups)
         outcome = "verified" if verified else ("error" if any(g.error for g in groups) else "unverified")
         if self.metrics is not None:
             self.metrics.target_verifications.labels(outcome).inc()
         return results.TargetVerification(verified=verified, target_groups=groups)
 
-    async def _binding(self, service: str, binding: Binding,
-                       slices: Sequence[Mapping[str, Any]]) -> results.TargetGroupTargets:
+    async def _describe_health(self, arn: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await self.reads.client.call("DescribeTargetHealth", TargetGroupArn=arn)
+        return answer
+
+    async def _binding(self, service: str, binding: Binding, slices: Sequence[Mapping[str, Any]],
+                       healthy: bool) -> results.TargetGroupTargets:
         arn = binding.target_group_arn
 
         def unverified(reason: str, *, verifiable: bool = True,
@@ -140,7 +153,8 @@ class TargetVerifier:
                 arn = await self.reads.target_group_arn(binding.target_group_name)
             if not arn:
                 return unverified(f"TargetGroupBinding {binding.name} names no target group that exists")
-            answer = await self.reads.client.call("DescribeTargetHealth", TargetGroupArn=arn)
+            found_arn = arn
+            answer = await self._health.get(arn, lambda: self._describe_health(found_arn))
         except elbv2.AwsCallError as error:
             log.warning("target verification failed", service=service, target_group=arn,
                         aws_call=error.operation, code=error.code)
@@ -150,11 +164,14 @@ class TargetVerifier:
             return unverified(f"internal error while verifying: {type(exc).__name__}: {exc}", error=True)
 
         expected = expected_endpoints(service, binding.service_port, slices)
+        state_word = "registered and healthy" if healthy else "registered"
         active: set[str] = set()
         for item in answer.get("TargetHealthDescriptions", []) or []:
             target = item.get("Target") or {}
             state = (item.get("TargetHealth") or {}).get("State", "")
             if target.get("Id") is None or target.get("Port") is None or state in DRAINING_STATES:
+                continue
+            if healthy and state != "healthy":
                 continue
             active.add(f"{target['Id']}:{target['Port']}")
         registered = expected & active
@@ -163,10 +180,10 @@ class TargetVerifier:
         if not expected:
             reason = f"Service {service} has no ready endpoints to find in the target group"
         elif missing:
-            reason = (f"{len(registered)}/{len(expected)} endpoints registered; not registered: "
+            reason = (f"{len(registered)}/{len(expected)} endpoints {state_word}; not {state_word}: "
                       + ", ".join(missing))
         else:
-            reason = f"{len(registered)}/{len(expected)} endpoints registered"
+            reason = f"{len(registered)}/{len(expected)} endpoints {state_word}"
         if extra:
             reason += f"; also registered (not ready endpoints of the Service): {', '.join(extra)}"
         return results.TargetGroupTargets(

@@ -49,5 +49,6 @@ async def open_verifiers(
             client=client,
             reads=reads,
             weights=weights.WeightVerifier(reads, metrics=aws_metrics),
-            targets=targets.TargetVerifier(reads, metrics=aws_metrics),
+            targets=targets.TargetVerifier(reads, metrics=aws_metrics, fresh_seconds=rules_fresh_seconds,
+                                           monotonic=monotonic),
         )

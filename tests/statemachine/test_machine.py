@@ -41,7 +41,7 @@ def _after(state: States) -> Any:
     return parse(rollout_dict(status=STATUS_FOR[state]))
 
 
-@pytest.mark.parametrize("state", list(States))
+@pytest.mark.parametrize("state", [s for s in States if s is not States.WaitingForTargets])
 def test_state_from_status(state: States) -> None:
     assert machine.state_from_status(_after(state)) is state
 
@@ -158,6 +158,9 @@ def test_choose_reads_the_table() -> None:
 @pytest.mark.parametrize("source", list(States))
 @pytest.mark.parametrize("target", list(States))
 def test_every_plain_move_has_a_row(source: States, target: States) -> None:
+    movers = (States.Progressing, States.WeightSet, States.Verifying, States.Promoted)
+    if target is States.WaitingForTargets and source not in (*movers, target):
+        pytest.skip("a paused, aborted or invalid Rollout holds traffic without a state of its own")
     move = Move(source, target)
     trigger = machine.choose(move)
     assert trigger is not None

@@ -4,9 +4,10 @@ Aspects: a simulated world (a cluster whose ReplicaSets scale at once or lag, an
 is denied, a clock) drives one Rollout through random user actions: template changes mid-canary (and back to
 the stable one), the plugin's exact promote / promote --full / abort / retry / pause patches (abort during
 verification and promote --full while paused included), spec.paused, an invalid spec and its fix, time
-passing, and controller restarts (the model rebuilt from status). After every reconcile the plan's trigger is
-one of the table's rows, the machine accepts it, the model lands where the written status says, and the step
-index never moves past the steps.
+passing, controller restarts (the model rebuilt from status), Services whose endpoints lag their selectors and
+target groups that do or do not serve yet. After every reconcile the plan's trigger is one of the table's
+rows, the machine accepts it, the model lands where the written status says (or in WaitingForTargets, which
+is observed, not written), and the step index never moves past the steps.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ STEPS = st.lists(st.one_of(
 
 ACTIONS = st.lists(st.sampled_from([
     "update", "rollback", "promote", "promote_full", "abort", "retry", "pause", "unpause", "aws_yes",
-    "aws_no", "aws_denied", "tick", "invalid", "valid", "restart", "pods_lag", "pods_ready",
+    "aws_no", "aws_denied", "tick", "invalid", "valid", "restart", "pods_lag", "pods_ready", "endpoints_lag",
+    "endpoints_ready", "targets_no", "targets_yes",
 ]), min_size=1, max_size=25)
 
 
@@ -53,6 +55,19 @@ class World:
     machine: Any = None
     model: machine.RolloutModel | None = None
     moves: list[str] = field(default_factory=list)
+    selectors: dict[str, str] = field(default_factory=lambda: {"stable": "", "canary": ""})
+    endpoints_lag: bool = False
+    targets: dict[str, str] = field(default_factory=dict)
+    targets_ok: bool = True
+
+    def endpoints(self) -> dict[str, frozenset[str]]:
+        """The pod hashes behind each Service's ready endpoints (a lagging endpoint controller: the old)."""
+        running = frozenset(h for h, n in self.specs.items() if n > 0 and not self.lagging)
+        seen = {}
+        for service, pod_hash in self.selectors.items():
+            behind = running if not pod_hash else running & {pod_hash}
+            seen[service] = frozenset() if self.endpoints_lag else behind
+        return seen
 
     def view(self, pod_hash: str) -> ReplicaSetView:
         spec = self.specs.get(pod_hash, 0)
@@ -72,7 +87,9 @@ class World:
             verified, error = self.answer[1], self.answer[2]
         return Snapshot(rollout=rollout, new_rs=self.view(self.template), stable_rs=stable, others=others,
                         template_hash=self.template, verify_weights=True, verified=verified,
-                        verify_error=error, invalid_spec="spec.bad: invalid" if self.invalid else None)
+                        verify_error=error, invalid_spec="spec.bad: invalid" if self.invalid else None,
+                        selectors=dict(self.selectors), endpoints=self.endpoints(),
+                        targets=dict(self.targets))
 
     def reconcile(self) -> planning.Plan:
         snap = self.snapshot()
@@ -85,7 +102,8 @@ class World:
         self.moves.append(plan.trigger)
         self.raw = applied(self.raw, plan.status_patch)
         after = parsing.parse_rollout(self.raw)
-        assert self.model.state is machine.state_from_status(after), "the model and the status disagree"
+        if self.model.state is not States.WaitingForTargets:  # a wait is observed, not written
+            assert self.model.state is machine.state_from_status(after), "the model and status disagree"
         index, steps = after.status.current_step_index, len(after.steps)
         assert index is None or 0 <= index <= steps
         if "scale_replicasets" in outcomes and plan.canary_replicas is not None:
@@ -93,13 +111,20 @@ class World:
         scaled = "scale_replicasets" in outcomes
         if scaled and plan.stable_replicas is not None and snap.stable_rs is not None:
             self.specs[snap.stable_rs.hash] = plan.stable_replicas
+        if "point_services" in outcomes:
+            for service, pod_hash in plan.selectors:
+                if self.selectors.get(service) != pod_hash:
+                    self.targets.pop(service, None)
+                self.selectors[service] = pod_hash
+        if "check_targets" in outcomes and plan.wait is not None and self.targets_ok:
+            self.targets[plan.wait.service] = plan.wait.pod_hash
         if "verify_weights" in outcomes and plan.traffic.weights is not None:
             error = "AccessDenied: elasticloadbalancing:DescribeRules" if self.aws == "denied" else None
             self.answer = (_key(plan.traffic.weights), self.aws == "yes", error)
         return plan
 
     def settle(self) -> None:
-        for _ in range(12):
+        for _ in range(16):
             plan = self.reconcile()
             if plan.trigger == "sync" and plan.status_patch is None:
                 return
@@ -125,6 +150,10 @@ class World:
             self.invalid = action == "invalid"
         elif action == "restart":
             self.model = None
+        elif action.startswith("targets_"):
+            self.targets_ok = action == "targets_yes"
+        elif action.startswith("endpoints_"):
+            self.endpoints_lag = action == "endpoints_lag"
         else:
             self.lagging = action == "pods_lag"
 
@@ -156,6 +185,6 @@ def test_a_life_visits_most_of_the_table() -> None:
     table = {row["trigger"] for row in machine.TRANSITIONS}
     seen = set(world.moves)
     assert seen <= table
-    assert {"update", "set_weight", "verify", "weights_unverified", "complete_step", "pause", "resume",
-            "promote", "abort", "retry", "invalidate", "revalidate", "sync"} <= seen
+    assert {"update", "verify", "weights_unverified", "complete_step", "pause", "resume", "promote", "abort",
+            "retry", "invalidate", "revalidate", "sync", "wait_for_targets", "targets_ready"} <= seen
     assert world.model.state is States.Promoted  # rolled back to the stable template: nothing to do

@@ -87,7 +87,11 @@ async def test_canary_steps_to_promotion(world: Any) -> None:
     moves = [(t["trigger"], t["to"], t["reason"]) for t in described["transitions"] if t["trigger"] != "sync"]
     assert ("pause", "Paused", "paused: CanaryPauseStep") in moves
     assert ("resume", "Progressing", "Rollout step 2/3 completed (pause)") in moves
-    assert moves[-1] == ("promote", "Promoted", "Completed all 3 canary steps")
+    assert ("promote", "Promoted", "Completed all 3 canary steps") in moves
+    # promoted, the stable Service moves first; weight returns to it once its targets serve the new pods
+    assert moves[-2:] == [("wait_for_targets", "WaitingForTargets", f"waiting for Service stable's targets "
+                                                                    f"to serve pods {canary}"),
+                          ("targets_ready", "Promoted", "Completed all 3 canary steps")]
     table = {row["trigger"] for row in machine.describe()}
     assert all(trigger in table for trigger, _, _ in moves)  # every move was one of the table's
     promote = next(t for t in reversed(described["transitions"]) if t["trigger"] == "promote")

@@ -55,8 +55,8 @@ class Recorder:
     def of(self, trigger: str) -> list[list[str]]:
         return [outcomes for name, _, _, outcomes in self.fired if name == trigger]
 
-    def lines(self, trigger: str) -> list[str]:
-        return [line for outcomes in self.of(trigger) for line in outcomes]
+    def lines(self, *triggers: str) -> list[str]:
+        return [line for trigger in triggers for outcomes in self.of(trigger) for line in outcomes]
 
 
 def _rows(trigger: str, source: str, dest: str) -> tuple[str, ...]:
@@ -81,8 +81,9 @@ async def test_every_trigger_runs_its_rows_effects_on_the_sandbox(world: Any) ->
     await w.lbc.settled()
 
     # an update while the ALB does not apply annotations: the weight is written, AWS says no
-    w.lbc.configure({"paused": True})
     w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+    await w.canary_targets_serving()  # traffic follows targets: no weight before the canary serves
+    w.lbc.configure({"paused": True})
     await w.settle(lambda: w.status()["canary"]["weights"].get("verified") is False, what="unverified")
     canary = w.status()["currentPodHash"]
     assert w.annotations()[ACTION] == forward(20, 80)
@@ -106,16 +107,21 @@ async def test_every_trigger_runs_its_rows_effects_on_the_sandbox(world: Any) ->
                    and w.get("services", "stable")["spec"]["selector"].get("rollouts-pod-template-hash")
                    == canary, what="promoted")
     assert recorder.of("resume") == [["status written"]]
-    assert any("patched Ingress app (canary weight 100)" in o for o in recorder.lines("set_weight"))
+    # more weight for the canary only once its targets serve: set_weight, or targets_ready after a wait
+    assert any("patched Ingress app (canary weight 100)" in o
+               for o in recorder.lines("set_weight", "targets_ready"))
     assert recorder.of("complete_step")
     assert recorder.of("promote")
-    assert any(f"pointed Service stable at {canary}" in o for o in recorder.lines("sync"))
+    # promoted: the stable Service moves while it carries no weight, and the weight returns once it serves
+    assert any(f"pointed Service stable at {canary}" in o for o in recorder.lines("wait_for_targets"))
+    assert any("patched Ingress app (canary weight 0)" in o for o in recorder.lines("targets_ready"))
     await w.settle(lambda: "scale-down-deadline" in w.replica_sets()[f"demo-{stable}"]["metadata"].get(
         "annotations", {}), what="old ReplicaSet dated once the stable targets are registered")
-    assert any(o.startswith(f"dated ReplicaSet demo-{stable}") for o in recorder.lines("sync"))
+    retiring = ("sync", "wait_for_targets", "targets_ready")
+    assert any(o.startswith(f"dated ReplicaSet demo-{stable}") for o in recorder.lines(*retiring))
     w.clock.advance(30.0)
     await w.settle(lambda: w.replica_sets()[f"demo-{stable}"]["spec"]["replicas"] == 0, what="scaled down")
-    assert any(o == f"scaled old ReplicaSet demo-{stable} to 0" for o in recorder.lines("sync"))
+    assert any(o == f"scaled old ReplicaSet demo-{stable} to 0" for o in recorder.lines(*retiring))
 
     # abort mid-canary: traffic back to stable before the canary Service moves
     w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:3")}})
@@ -123,9 +129,15 @@ async def test_every_trigger_runs_its_rows_effects_on_the_sandbox(world: Any) ->
     v3 = w.status()["currentPodHash"]
     w.storage.merge_patch(ROLLOUTS, NS, "demo", ABORT, subresource="status")
     await w.settle(lambda: w.status().get("phase") == "Degraded", what="aborted")
+    await w.settle(lambda: w.get("services", "canary")["spec"]["selector"].get("rollouts-pod-template-hash")
+                   == canary, what="canary Service back on the stable pods")
     abort = recorder.of("abort")[-1]
-    unrouted = abort.index("patched Ingress app (canary weight 0)")
-    assert unrouted < abort.index(f"pointed Service canary at {canary}")
+    assert "patched Ingress app (canary weight 0)" in abort
+    # the canary Service leaves its pods only once the status says its target group carries no weight
+    assert f"pointed Service canary at {canary}" not in abort
+    lines = [line for _, _, _, outcomes in recorder.fired for line in outcomes]
+    assert lines.index("patched Ingress app (canary weight 0)", lines.index(abort[0])) < lines.index(
+        f"pointed Service canary at {canary}", lines.index(abort[0]))
     assert w.annotations()[ACTION] == forward(0, 100)
     w.storage.merge_patch(ROLLOUTS, NS, "demo", RETRY, subresource="status")
     await w.settle(lambda: w.status().get("phase") == "Paused" and w.status()["currentPodHash"] == v3,
@@ -147,8 +159,8 @@ async def test_every_trigger_runs_its_rows_effects_on_the_sandbox(world: Any) ->
 
     # every fired row: its outcomes come from its own effects, in the row's order
     fired = {trigger for trigger, *_ in recorder.fired}
-    assert {"update", "set_weight", "verify", "weights_unverified", "complete_step", "pause", "resume",
-            "promote", "abort", "retry", "invalidate", "revalidate", "sync"} <= fired | {"set_weight"}
+    assert {"update", "verify", "weights_unverified", "complete_step", "pause", "resume", "promote", "abort",
+            "retry", "invalidate", "revalidate", "sync", "wait_for_targets", "targets_ready"} <= fired
     for trigger, source, dest, outcomes in recorder.fired:
         effects = _rows(trigger, source, dest)
         order = [effects.index(_effect(o)) for o in outcomes]

@@ -155,6 +155,18 @@ class World:
                         for ref, weight in action.target_groups}
         return {}
 
+    def state(self, name: str = "demo") -> str | None:
+        described = self.reconciler.describe(f"{NS}/{name}")
+        return str(described["state"]) if described is not None else None
+
+    async def canary_targets_serving(self, name: str = "demo") -> None:
+        """Reconcile until the controller has seen the canary Service's targets serve the new pods (the weight
+        moves on the next reconcile): the moment to pause the LBC to keep the ALB behind the annotation."""
+        def serving() -> bool:
+            described = self.reconciler.describe(f"{NS}/{name}") or {}
+            return bool(((described.get("targets") or {}).get("canary") or {}).get("serving"))
+        await self.settle(serving, what="canary targets serving", quiet=False)
+
     async def caught_up(self, within: float = 20.0) -> None:
         """Wait until every cache has seen what the API server holds now (bookmarks move idle ones)."""
         version = self.storage.resource_version

@@ -1,0 +1,88 @@
+"""Traffic follows targets (SPEC §4.11): when weight may move onto a target group, and a Service may move.
+
+Room: plan (pure). Two rules, from what the reconciler observed (`Snapshot.selectors/endpoints/targets`):
+- weight moves onto a Service's target group only once that group serves the pods it should: the Service's
+  ready endpoints are exactly that ReplicaSet's pods and, with `--aws-verify-target-group`, ELBv2 reports
+  them registered and `healthy` (`initial` never serves: ALB sends nothing to a target still in its first
+  health checks; fail-open only applies to targets that are all `unhealthy`). Without the flag the
+  EndpointSlices are all Kubernetes can tell (pod readiness gates make them mean "healthy in the ALB");
+- a Service's selector moves away from its pods only while its target group carries no weight.
+A Service the reconciler did not observe is not gated (planner unit tests build snapshots without them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from statemachine import models, services
+from statemachine.snapshot import Snapshot
+
+__all__ = ["Wait", "allowed_selectors", "serving", "wait_for_targets"]
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Weight waits for `service`'s target groups to serve the pods of `pod_hash`."""
+
+    service: str
+    pod_hash: str
+
+    def describe(self) -> str:
+        return f"waiting for Service {self.service}'s targets to serve pods {self.pod_hash}"
+
+
+def serving(snapshot: Snapshot, service: str, pod_hash: str) -> bool:
+    """Does `service`'s target group serve the pods of `pod_hash` (True when not observed)?"""
+    if not service or service not in snapshot.endpoints:
+        return True
+    if snapshot.endpoints[service] != frozenset({pod_hash}):
+        return False
+    return not snapshot.verify_weights or snapshot.targets.get(service) == pod_hash
+
+
+def _gains(previous: models.WeightDestination | None, candidate: models.WeightDestination) -> bool:
+    if candidate.weight <= 0:
+        return False
+    if previous is None:
+        return True
+    return candidate.weight > previous.weight or candidate.pod_template_hash != previous.pod_template_hash
+
+
+def wait_for_targets(snapshot: Snapshot, candidate: models.TrafficWeights) -> Wait | None:
+    """The target group that must serve before `candidate` may be written (None: write it now).
+
+    The first weights of a Rollout move no traffic (the Ingress routed nothing through our action before).
+    """
+    previous = snapshot.rollout.status.canary.weights
+    if previous is None:
+        return None
+    stable_service, canary_service = services.stable_and_canary_services(snapshot)
+    moves = ((canary_service, previous.canary, candidate.canary),
+             (stable_service, previous.stable, candidate.stable))
+    for service, before, after in moves:
+        if _gains(before, after) and not serving(snapshot, service, after.pod_template_hash):
+            return Wait(service, after.pod_template_hash)
+    return None
+
+
+def _weight_on(snapshot: Snapshot, service: str) -> int:
+    """The weight the status gives `service`'s target group (by role: ping-pong names no Service in it)."""
+    weights = snapshot.rollout.status.canary.weights
+    if weights is None:
+        return 0
+    stable_service, canary_service = services.stable_and_canary_services(snapshot)
+    return ((weights.canary.weight if service == canary_service else 0)
+            + (weights.stable.weight if service == stable_service else 0))
+
+
+def allowed_selectors(snapshot: Snapshot,
+                      pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The (Service, hash) pairs that may be applied now: a switch waits while the Service carries weight."""
+    allowed = []
+    for service, pod_hash in pairs:
+        current = snapshot.selectors.get(service)
+        switching = service in snapshot.selectors and current not in ("", pod_hash)
+        if switching and _weight_on(snapshot, service) > 0:
+            continue
+        allowed.append((service, pod_hash))
+    return tuple(allowed)
