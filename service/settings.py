@@ -13,11 +13,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from service import flag_values
-from service.aws import elbv2
+from service.aws import elbv2, throttling
 
-__all__ = ["COMPAT_FLAGS", "DEFAULT_LEASE_NAMESPACE", "SA_NAMESPACE_FILE", "VERIFY_RETRY_INTERVAL_ENV",
+__all__ = ["COMPAT_FLAGS", "DEFAULT_LEASE_NAMESPACE", "RECONCILE_AWS_RETRY", "RECONCILE_AWS_TIMEOUT",
+           "SA_NAMESPACE_FILE", "VERIFY_RETRY_INTERVAL_ENV",
            "AlbSettings", "HttpSettings", "KubeSettings", "LeaderSettings", "LoggingSettings",
            "QueueingSettings", "Settings", "SettingsError", "add_arguments", "from_args"]
 
@@ -29,6 +31,18 @@ DEFAULT_LEASE_NAMESPACE = "argo-rollouts"
 class SettingsError(ValueError):
     """A value that cannot be used; the message names the flag or variable and says what is wanted."""
 
+
+RECONCILE_AWS_TIMEOUT = 3.0
+"""Seconds one ELBv2 attempt may take inside a reconcile."""
+RECONCILE_AWS_RETRY = throttling.RetryPolicy(max_attempts=2, base_seconds=0.2, cap_seconds=1.0,
+                                             deadline_seconds=4.0)
+"""A reconcile never waits long on AWS: a throttled or slow answer is an unverified one, asked again at the
+next look (a requeue), so a worker is held seconds at most (`alb-rollouts verify` keeps the patient
+default)."""
+
+
+def _reconcile_aws(**options: Any) -> elbv2.AwsSettings:
+    return elbv2.AwsSettings(call_timeout_seconds=RECONCILE_AWS_TIMEOUT, retry=RECONCILE_AWS_RETRY, **options)
 
 @dataclass(frozen=True, slots=True)
 class KubeSettings:
@@ -76,7 +90,7 @@ class AlbSettings:
     """--aws-target-group-binding-api-version: group/version of the LBC's TargetGroupBindings."""
     verify_retry_interval_seconds: float = 10.0
     """ROLLOUT_VERIFY_RETRY_INTERVAL: how soon an unverified step is looked at again."""
-    client: elbv2.AwsSettings = field(default_factory=elbv2.AwsSettings)
+    client: elbv2.AwsSettings = field(default_factory=lambda: _reconcile_aws())
     """--aws-region, --aws-endpoint-url, --aws-max-rps: the one ELBv2 client of the process."""
 
 
@@ -283,8 +297,8 @@ def _build(args: argparse.Namespace, env: Mapping[str, str], namespace_file: Pat
             tag_key_resource_id=args.alb_tag_key_resource_id,
             target_group_binding_api_version=args.aws_target_group_binding_api_version,
             verify_retry_interval_seconds=_verify_retry_interval(env),
-            client=elbv2.AwsSettings(region=args.aws_region or None, endpoint_url=args.aws_endpoint_url,
-                                     max_rps=args.aws_max_rps),
+            client=_reconcile_aws(region=args.aws_region or None, endpoint_url=args.aws_endpoint_url,
+                                  max_rps=args.aws_max_rps),
         ),
         http=HttpSettings(metrics_port=args.metrics_port, healthz_port=args.healthz_port,
                           debug_address=args.debug_address),

@@ -60,6 +60,10 @@ DEFAULTS = [
     pytest.param("aws.client.region", None, id="aws-region"),
     pytest.param("aws.client.endpoint_url", None, id="aws-endpoint-url"),
     pytest.param("aws.client.max_rps", 5.0, id="aws-max-rps"),
+    # a reconcile never waits long on AWS (issue 8): 2 attempts within 4 s, 3 s each
+    pytest.param("aws.client.call_timeout_seconds", 3.0, id="aws-call-timeout"),
+    pytest.param("aws.client.retry.max_attempts", 2, id="aws-attempts"),
+    pytest.param("aws.client.retry.deadline_seconds", 4.0, id="aws-deadline"),
     pytest.param("http.metrics_port", 8090, id="metricsPort"),
     pytest.param("http.healthz_port", 8080, id="healthzPort"),
     pytest.param("http.debug_address", ("127.0.0.1", 8091), id="debug-address"),
@@ -343,7 +347,8 @@ def test_reference_flags_for_absent_features_are_accepted() -> None:
 def test_aws_client_settings_reuse_elbv2() -> None:
     built = _settings(["--aws-region", "us-west-2", "--aws-max-rps", "2"])
     assert isinstance(built.aws.client, elbv2.AwsSettings)
-    assert built.aws.client == elbv2.AwsSettings(region="us-west-2", max_rps=2.0)
+    assert built.aws.client == elbv2.AwsSettings(region="us-west-2", max_rps=2.0, call_timeout_seconds=3.0,
+                                                 retry=settings.RECONCILE_AWS_RETRY)
 
 
 def test_settings_are_frozen() -> None:
