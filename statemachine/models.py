@@ -184,6 +184,8 @@ class CanaryStrategy:
     abort_scale_down_delay_seconds: int | None = None
     scale_down_delay_seconds: int | None = None
     min_pods_per_replica_set: int | None = None
+    unsupported_fields: tuple[str, ...] = ()
+    """Canary fields the reference honours and we do not yet (refused with InvalidSpec, never ignored)."""
 
     @property
     def action_service(self) -> str:

@@ -199,6 +199,10 @@ def _string_pairs(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), v) for k, v in value.items() if isinstance(v, str)))
 
 
+UNSUPPORTED_CANARY_FIELDS = ("analysis",)
+"""Honoured by the reference, not by us yet: a safety gate (background analysis) must never vanish silently."""
+
+
 def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
     routing = r.opt_mapping(canary, "trafficRouting", _CANARY)
     alb = None
@@ -240,6 +244,7 @@ def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
         abort_scale_down_delay_seconds=r.integer(canary, "abortScaleDownDelaySeconds", _CANARY),
         scale_down_delay_seconds=r.integer(canary, "scaleDownDelaySeconds", _CANARY),
         min_pods_per_replica_set=r.integer(canary, "minPodsPerReplicaSet", _CANARY),
+        unsupported_fields=tuple(name for name in UNSUPPORTED_CANARY_FIELDS if canary.get(name) is not None),
     )
 
 

@@ -68,6 +68,8 @@ _ROUTE_NOT_MANAGED = (
 )
 _STRATEGY_MISSING = "Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
 _UNSUPPORTED_STEP = "step type not supported by alb-rollouts yet"
+_UNSUPPORTED_FIELD = ("not supported by alb-rollouts yet (background analysis would not run: remove it, or "
+                      "keep this Rollout on the Argo Rollouts controller)")
 _UNSUPPORTED_STEPS: dict[type, str] = {models.Experiment: "experiment", models.Analysis: "analysis",
                                        models.Plugin: "plugin"}
 
@@ -199,6 +201,8 @@ def _canary_errors(canary: models.CanaryStrategy, alb: models.AlbRouting) -> Ite
         yield _invalid(f"{_S}.dynamicStableScale", True, _DYNAMIC_WITH_DELAY)
     if canary.max_traffic_weight is not None:
         yield _invalid(f"{_S}.trafficRouting.maxTrafficWeight", canary.max_traffic_weight, _MAX_WEIGHT)
+    for field_name in canary.unsupported_fields:
+        yield _invalid(f"{_CANARY}.{field_name}", field_name, _UNSUPPORTED_FIELD)
     max_weight = canary.max_traffic_weight if canary.max_traffic_weight is not None else 100
     for index, step in enumerate(canary.steps):
         yield from _step_errors(index, step, canary, max_weight)
