@@ -200,7 +200,7 @@ def _string_pairs(value: Any) -> tuple[tuple[str, str], ...]:
 
 
 UNSUPPORTED_CANARY_FIELDS = ("analysis",)
-"""Honoured by the reference, not by us yet: a safety gate (background analysis) must never vanish silently."""
+"""Honoured by the reference, not by us yet: a safety gate (background analysis) must not vanish silently."""
 
 
 def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:

@@ -231,8 +231,7 @@ OUR_ROWS = [
     pytest.param({f"{C}.steps": [{"analysis": {"templates": []}}]}, None, None,
                  f'spec.strategy.canary.steps[0]: Invalid value: "analysis": {UNSUPPORTED}',
                  id="analysis-step"),
-    pytest.param({f"{C}.analysis": {"templates": [{"templateName": "success-rate"}], "startingStep": 1}},
-                 None, None,
+    pytest.param({f"{C}.analysis": {"templates": [{"templateName": "rate"}], "startingStep": 1}}, None, None,
                  'spec.strategy.canary.analysis: Invalid value: "analysis": not supported by alb-rollouts yet '
                  "(background analysis would not run: remove it, or keep this Rollout on the Argo Rollouts "
                  "controller)",
