@@ -232,9 +232,9 @@ OUR_ROWS = [
                  f'spec.strategy.canary.steps[0]: Invalid value: "analysis": {UNSUPPORTED}',
                  id="analysis-step"),
     pytest.param({f"{C}.analysis": {"templates": [{"templateName": "rate"}], "startingStep": 1}}, None, None,
-                 'spec.strategy.canary.analysis: Invalid value: "analysis": not supported by alb-rollouts yet '
-                 "(background analysis would not run: remove it, or keep this Rollout on the Argo Rollouts "
-                 "controller)",
+                 'spec.strategy.canary.analysis: Invalid value: "analysis": not supported by alb-rollouts '
+                 "yet (background analysis would not run: remove it, or keep this Rollout on the Argo "
+                 "Rollouts controller)",
                  id="background-analysis"),
     pytest.param({f"{C}.steps": [{"setWeight": 1}, {"plugin": {"name": "x"}}]}, None, None,
                  f'spec.strategy.canary.steps[1]: Invalid value: "plugin": {UNSUPPORTED}', id="plugin-step"),
