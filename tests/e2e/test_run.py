@@ -115,6 +115,10 @@ async def test_the_process_from_outside(world: Sandbox, controller: Controller) 
         assert json.loads(action)["ForwardConfig"]["TargetGroups"][-1] == {
             "ServiceName": "web-stable", "ServicePort": "80", "Weight": 100}
 
+        async def settled() -> bool:  # promoted and no longer waiting for the stable targets
+            return '"state": "Promoted"' in (await get(debug, "/rollouts"))[1]
+
+        await until(settled, within=30, what="the debug API to show Promoted")
         status, body = await get(debug, "/rollouts")
         assert status == 200
         listed = json.loads(body)
