@@ -1,6 +1,7 @@
 """The sandbox's control endpoint (aiohttp on loopback): LBC knobs, API fault hooks and the traffic probe.
 
-    POST /lbc      {"lagSeconds": S, "paused": bool, "rejectActions": bool} -> the knobs in force
+    POST /lbc      {"lagSeconds": S, "paused": bool, "rejectActions": bool, "targetRegistrationSeconds": S,
+                    "targetInitialSeconds": S, "deregistrationDelaySeconds": S} -> the knobs in force
     GET  /lbc                                                              -> the knobs in force
     POST /faults   the API server's fault-hook JSON                        -> what was applied
     GET  /traffic?requests=N&ingress=<ns>/<name>[&seed=S]  -> {"requests", "failed", "byService"}

@@ -1,5 +1,6 @@
 """Start-up and shutdown of a whole sandbox in one event loop: moto, the API server, the cluster controllers,
-the LBC simulator and the control endpoint (`Sandbox`, an async context manager).
+the LBC simulator, the AWS proxy in front of moto and the control endpoint (`Sandbox`, an async context
+manager).
 
 Start order is dependency order and shutdown is the reverse; it owns no behaviour of its own.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox import aws, control
+from sandbox import aws, aws_proxy, control
 from sandbox.apiserver import kubeconfig, server
 from sandbox.apiserver import storage as storing
 from sandbox.cluster import Cluster
@@ -46,8 +47,8 @@ class Sandbox:
     """A local cluster + ALB stand-in.
 
     `async with Sandbox() as sandbox:` gives `sandbox.state`, `sandbox.storage`, `sandbox.lbc` (knobs),
-    `sandbox.api` (faults) and `sandbox.kubeconfig`. Pass `moto=` to share one moto server (tests do);
-    otherwise the sandbox starts and stops its own.
+    `sandbox.api` (faults), `sandbox.proxy` (the AWS endpoint handed out) and `sandbox.kubeconfig`. Pass
+    `moto=` to share one moto server (tests do); otherwise the sandbox starts and stops its own.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, kubeconfig_path: str | Path | None = None,
@@ -64,6 +65,7 @@ class Sandbox:
         self.storage: storing.Storage = self.api.storage
         self.cluster: Cluster | None = None
         self.lbc: LoadBalancerController | None = None
+        self.proxy: aws_proxy.AwsProxy | None = None
         self.control: control.ControlServer | None = None
         self._cluster_name = cluster_name
         self._lag = lbc_lag_seconds
@@ -92,8 +94,11 @@ class Sandbox:
         self.lbc = LoadBalancerController(self.storage, endpoint_url=self.moto.endpoint_url,
                                           cluster=self._cluster_name, knobs=Knobs(lag_seconds=self._lag))
         await self.lbc.start()
+        # Everyone but the LBC simulator sees AWS through the proxy, which knows the targets' real health.
+        self.proxy = aws_proxy.AwsProxy(self.moto.endpoint_url, health=self.lbc.target_health)
+        await self.proxy.start(self._host, 0)
         self.control = control.ControlServer(lbc=self.lbc, faults=self.api.faults, storage=self.storage,
-                                             endpoint_url=self.moto.endpoint_url)
+                                             endpoint_url=self.proxy.url)
         await self.control.start(self._host, 0)
         path = self._kubeconfig_path
         if path is None:
@@ -101,7 +106,7 @@ class Sandbox:
             path = Path(self._tempdir) / "kubeconfig"
         written = kubeconfig.write_kubeconfig(path, self.api.url)
         self._state = SandboxState(kubeconfig=str(written), api_server=self.api.url,
-                                   aws_endpoint_url=self.moto.endpoint_url, aws_region=aws.REGION,
+                                   aws_endpoint_url=self.proxy.url, aws_region=aws.REGION,
                                    control=self.control.url)
 
     def _start_moto(self) -> None:
@@ -113,6 +118,8 @@ class Sandbox:
         self._state = None
         if self.control is not None:
             await self.control.stop()
+        if self.proxy is not None:
+            await self.proxy.stop()
         if self.lbc is not None:
             await self.lbc.stop()
         if self.cluster is not None:

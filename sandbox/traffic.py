@@ -1,10 +1,12 @@
 """Traffic probe: N simulated requests "through the ALB" of an Ingress, as a user would see them.
 
-Reads the ALB's current rules and targets from ELBv2 once, then routes each request in memory: the first
-rule (by priority) whose conditions match the request, else the default rule; a target group by the forward
-weights; a registered target at random. A request fails when no forward applies, the chosen target group has
-no target, or the target's IP is not a Ready pod. Seeded, so runs are reproducible. It only reads, never
-writes.
+Reads the ALB's current rules and target health from ELBv2 once, then routes each request in memory: the
+first rule (by priority) whose conditions match the request, else the default rule; a target group by the
+forward weights; a serving target at random. Serving means `healthy` (`initial`, `draining`, `unused` and
+`unavailable` never serve), except that an ALB fails open: when every registered target of a group is
+`unhealthy`, requests go to all of them. A request fails when no forward applies, the chosen target group
+has no serving target, or the target's IP is not a Ready pod. Seeded, so runs are reproducible. It only
+reads, never writes.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 from sandbox.apiserver import storage as storing
 from sandbox.cluster import pods
 
-__all__ = ["ProbeResult", "Request", "probe", "ready_pod_ips"]
+__all__ = ["ProbeResult", "Request", "probe", "ready_pod_ips", "serving_targets"]
 
 _INGRESSES = "ingresses.networking.k8s.io"
-_GONE_STATES = ("draining", "unhealthy.draining", "unused")
+_SERVING = "healthy"
+_UNHEALTHY = "unhealthy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,17 @@ def ready_pod_ips(storage: storing.Storage) -> set[str]:
     """IPs of pods whose Ready condition is True and that are not being deleted."""
     return {str(pod["status"]["podIP"]) for pod in storage.list("pods")
             if pods.is_ready(pod) and (pod.get("status") or {}).get("podIP")}
+
+
+def serving_targets(descriptions: list[dict[str, Any]]) -> list[str]:
+    """Target IPs the ALB sends requests to, from DescribeTargetHealth's TargetHealthDescriptions."""
+    states = [(str(d["Target"]["Id"]), d["TargetHealth"]["State"]) for d in descriptions]
+    healthy = sorted(ip for ip, state in states if state == _SERVING)
+    if healthy:
+        return healthy
+    # An ALB fails open: when every registered target is unhealthy (none initial), all of them get requests.
+    unhealthy = sorted(ip for ip, state in states if state == _UNHEALTHY)
+    return unhealthy if not any(state == "initial" for _, state in states) else []
 
 
 def _glob(pattern: str, value: str, *, ignore_case: bool) -> bool:
@@ -149,8 +163,7 @@ async def probe(storage: storing.Storage, elbv2: Any, namespace: str, name: str,
     targets: dict[str, list[str]] = {}
     for arn in set(arns):
         health = await elbv2.describe_target_health(TargetGroupArn=arn)
-        targets[arn] = sorted(d["Target"]["Id"] for d in health["TargetHealthDescriptions"]
-                              if d["TargetHealth"]["State"] not in _GONE_STATES)
+        targets[arn] = serving_targets(health["TargetHealthDescriptions"])
     services = await _service_of(elbv2, storage, sorted(set(arns)), f"{namespace}/{name}-")
     ready = ready_pod_ips(storage)
     served: Counter[str] = Counter()

@@ -1,9 +1,8 @@
-"""LBC simulator, deploying room: converges moto's ELBv2 state to a stack model (LB, TGs, listener, rules)
-and a binding's targets.
+"""LBC simulator, deploying room: converges moto's ELBv2 state to a stack model (LB, TGs, listener, rules).
 
 Idempotent: every step looks up what exists first (by deterministic name), so a rerun after a failure or a
 moto reset converges. Weight changes are a ModifyRule/ModifyListener in place, as in the real controller.
-It never touches Kubernetes objects (that is `reporting.py`).
+It never touches Kubernetes objects (that is `reporting.py`) nor targets (that is `registering.py`).
 """
 
 from __future__ import annotations
@@ -158,21 +157,6 @@ class Deployer:
             )
             arn = str(made["TargetGroups"][0]["TargetGroupArn"])
         return arn
-
-    async def sync_targets(self, arn: str, targets: tuple[tuple[str, int], ...]) -> None:
-        """Register the missing (IP, port) targets and deregister the ones no longer wanted."""
-        health = await self._elbv2.describe_target_health(TargetGroupArn=arn)
-        current = {(d["Target"]["Id"], int(d["Target"]["Port"])) for d in health["TargetHealthDescriptions"]
-                   if d["TargetHealth"]["State"] not in ("draining", "unhealthy.draining")}
-        wanted = set(targets)
-        if stale := sorted(current - wanted):
-            await self._elbv2.deregister_targets(TargetGroupArn=arn,
-                                                 Targets=[{"Id": ip, "Port": port} for ip, port in stale])
-        if missing := sorted(wanted - current):
-            for start in range(0, len(missing), 200):
-                chunk = missing[start:start + 200]
-                await self._elbv2.register_targets(TargetGroupArn=arn,
-                                                   Targets=[{"Id": ip, "Port": port} for ip, port in chunk])
 
     async def _outside_arns(self, stack: models.StackModel, arns: dict[models.TargetRef, str]) -> None:
         actions = [stack.default_action, *(rule.action for rule in stack.rules)]

@@ -1,5 +1,6 @@
 """LBC simulator, running room: watches storage, plans stack and binding models, and applies them to AWS after
-the configured lag, unless paused. Knobs: lagSeconds, paused, rejectActions.
+the configured lag, unless paused. Knobs: lagSeconds, paused, rejectActions, targetRegistrationSeconds,
+targetInitialSeconds, deregistrationDelaySeconds.
 
 Planning is synchronous over one consistent read of storage; applying is sequential, one item at a time, so
 moto never sees two writers. It never touches the API server's internals, only the Storage API.
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from sandbox import aws
 from sandbox.apiserver import storage as storing
-from sandbox.lbc import building, deploying, models, parsing, reporting
+from sandbox.lbc import building, deploying, health, models, parsing, registering, reporting
 
 __all__ = ["Knobs", "LoadBalancerController", "StackDeleted"]
 
@@ -40,9 +41,29 @@ class Knobs:
     """Nothing reaches AWS while paused; queued changes apply once unpaused."""
     reject_actions: bool = False
     """Every `actions.*` annotation in use fails the build (FailedBuildModel); AWS keeps its state."""
+    target_registration_seconds: float = 0.0
+    """New targets are registered this long after their change reaches AWS (unwanted ones go at once)."""
+    target_initial_seconds: float = 0.0
+    """A newly registered target is `initial` this long, then `healthy`."""
+    deregistration_delay_seconds: float = 0.0
+    """A deregistered target is `draining` this long, then gone (0: gone at once)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lagSeconds": self.lag_seconds, "paused": self.paused, "rejectActions": self.reject_actions}
+        return {"lagSeconds": self.lag_seconds, "paused": self.paused, "rejectActions": self.reject_actions,
+                "targetRegistrationSeconds": self.target_registration_seconds,
+                "targetInitialSeconds": self.target_initial_seconds,
+                "deregistrationDelaySeconds": self.deregistration_delay_seconds}
+
+    def timings(self) -> registering.Timings:
+        return registering.Timings(registration_seconds=self.target_registration_seconds,
+                                   initial_seconds=self.target_initial_seconds,
+                                   deregistration_delay_seconds=self.deregistration_delay_seconds)
+
+
+_SECONDS = {"lagSeconds": "lag_seconds", "targetRegistrationSeconds": "target_registration_seconds",
+            "targetInitialSeconds": "target_initial_seconds",
+            "deregistrationDelaySeconds": "deregistration_delay_seconds"}
+_SWITCHES = {"paused": "paused", "rejectActions": "reject_actions"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +99,8 @@ class LoadBalancerController:
         self.knobs = knobs or Knobs()
         self.applied: dict[str, models.StackModel] = {}
         """The last stack model deployed to AWS, by stack id."""
+        self.target_health = health.TargetClock()
+        """What ELBv2 would say about the targets this simulator registered (moto always says healthy)."""
         self._reporter = reporting.Reporter(storage)
         self._planned: dict[str, Work] = {}
         self._queues: dict[str, list[_Queued]] = {}
@@ -89,6 +112,7 @@ class LoadBalancerController:
         self._tasks: list[asyncio.Task[None]] = []
         self._exit = contextlib.AsyncExitStack()
         self._deployer: deploying.Deployer | None = None
+        self._registrar: registering.Registrar | None = None
         self._subscription: storing.Subscription | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -97,6 +121,8 @@ class LoadBalancerController:
         elbv2 = await enter(aws.client("elbv2", self.endpoint_url, region=self.region))
         ec2 = await enter(aws.client("ec2", self.endpoint_url, region=self.region))
         self._deployer = deploying.Deployer(elbv2, ec2, cluster=self.cluster)
+        self._registrar = registering.Registrar(elbv2, self.target_health,
+                                                now=asyncio.get_running_loop().time)
         self._subscription = self.storage.subscribe()
         self._install_ingress_class()
         self._dirty.set()
@@ -133,20 +159,24 @@ class LoadBalancerController:
 
     # ---- knobs -------------------------------------------------------------------------------------------
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Apply the JSON form of POST /lbc ({"lagSeconds", "paused", "rejectActions"}); returns the knobs."""
-        unknown = set(body) - {"lagSeconds", "paused", "rejectActions"}
+        """Apply the JSON form of POST /lbc (`Knobs.as_dict` keys), all or nothing; returns the knobs."""
+        unknown = set(body) - set(_SECONDS) - set(_SWITCHES)
         if unknown:
             raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
-        if "lagSeconds" in body:
-            lag = body["lagSeconds"]
-            if isinstance(lag, bool) or not isinstance(lag, int | float) or not 0 <= lag < math.inf:
-                raise ValueError("lagSeconds must be a number >= 0")
-            self.knobs.lag_seconds = float(lag)
-        for key, attr in (("paused", "paused"), ("rejectActions", "reject_actions")):
+        changes: dict[str, Any] = {}
+        for key, attr in _SECONDS.items():
+            if key in body:
+                value = body[key]
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                    raise ValueError(f"{key} must be a number >= 0")
+                changes[attr] = float(value)
+        for key, attr in _SWITCHES.items():
             if key in body:
                 if not isinstance(body[key], bool):
                     raise ValueError(f"{key} must be true or false")
-                setattr(self.knobs, attr, body[key])
+                changes[attr] = body[key]
+        for attr, value in changes.items():
+            setattr(self.knobs, attr, value)
         self._dirty.set()
         self._wakeup.set()
         return self.knobs.as_dict()
@@ -224,7 +254,9 @@ class LoadBalancerController:
                     if ready:
                         await self._apply_latest(key, queue, ready[-1])
                     if queue:
-                        next_due = min(next_due or queue[0].due, queue[0].due)
+                        # Any item may be the earliest: a retry or a pending registration moves its own due.
+                        soonest = min(item.due for item in queue)
+                        next_due = soonest if next_due is None else min(next_due, soonest)
                     else:
                         del self._queues[key]
             timeout = None if next_due is None else max(0.0, next_due - loop.time())
@@ -233,11 +265,13 @@ class LoadBalancerController:
                     await self._wakeup.wait()
 
     async def _apply_latest(self, key: str, queue: list[_Queued], item: _Queued) -> None:
-        """Apply the newest due item (older due ones are superseded); on failure retry it a bit later."""
+        """Apply the newest due item (older due ones are superseded); on failure retry it a bit later; an item
+        with registrations still to come stays queued until they are due."""
         del queue[: queue.index(item)]
         self._busy = True
+        again: float | None = None
         try:
-            await self._apply(item.work)
+            again = await self._apply(item.work)
         except ClientError as err:
             gone = err.response.get("Error", {}).get("Code") == "TargetGroupNotFound"
             if not (gone and isinstance(item.work, models.BindingTargets)):
@@ -249,7 +283,10 @@ class LoadBalancerController:
             return
         finally:
             self._busy = False
-        queue.remove(item)
+        if again is None:
+            queue.remove(item)
+        else:
+            item.due = again
 
     def _retry_later(self, key: str, item: _Queued, err: Exception) -> None:
         """Back off exponentially; a stack that AWS refuses gets one FailedDeployModel event per error."""
@@ -263,8 +300,9 @@ class LoadBalancerController:
         delay = min(_RETRY_SECONDS * 2 ** (item.attempts - 1), _RETRY_MAX_SECONDS)
         item.due = asyncio.get_running_loop().time() + delay
 
-    async def _apply(self, work: Work) -> None:
-        assert self._deployer is not None
+    async def _apply(self, work: Work) -> float | None:
+        """Apply one piece of work; returns when to apply it again (pending registrations), else None."""
+        assert self._deployer is not None and self._registrar is not None
         if isinstance(work, models.StackModel):
             deployed = await self._deployer.deploy(work)
             self._reporter.bindings(work, deployed.tg_arns, deployed.vpc_id)
@@ -288,4 +326,5 @@ class LoadBalancerController:
                 for member in last.members:
                     self._reporter.clear_status(member)
         elif isinstance(work, models.BindingTargets):
-            await self._deployer.sync_targets(work.target_group_arn, work.targets)
+            return await self._registrar.sync(work.target_group_arn, work.targets, self.knobs.timings())
+        return None

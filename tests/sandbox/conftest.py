@@ -8,6 +8,8 @@ the API server and its storage, the simulated cluster, and the LBC simulator.
     storage       (tests/conftest.py) api_server.storage (the in-process Storage API)
     cluster       sandbox.cluster.Cluster on storage (pods Ready at once)
     lbc           sandbox.lbc.LoadBalancerController on storage + moto (knobs at their defaults)
+    aws_proxy     sandbox.aws_proxy.AwsProxy over moto telling the truth from `lbc`'s registration clock
+    elbv2_truth   aiobotocore ELBv2 client through aws_proxy (target health as AWS would report it)
     sandbox       sandbox.running.Sandbox (all of the above plus the control endpoint) sharing moto_server
 """
 
@@ -21,6 +23,7 @@ import pytest
 
 from sandbox import aws
 from sandbox.apiserver.storage import Storage
+from sandbox.aws_proxy import AwsProxy
 from sandbox.lbc import LoadBalancerController
 from sandbox.running import Sandbox
 
@@ -52,6 +55,18 @@ async def lbc(storage: Storage, aws_endpoint: str) -> AsyncIterator[LoadBalancer
     # Retries are logged as warnings; keep them visible in failures, not as noise in passing runs.
     logging.getLogger("sandbox.lbc").setLevel(logging.ERROR)
     async with LoadBalancerController(storage, endpoint_url=aws_endpoint, cluster="test") as made:
+        yield made
+
+
+@pytest.fixture
+async def aws_proxy(lbc: LoadBalancerController, aws_endpoint: str) -> AsyncIterator[AwsProxy]:
+    async with AwsProxy(aws_endpoint, health=lbc.target_health) as made:
+        yield made
+
+
+@pytest.fixture
+async def elbv2_truth(aws_proxy: AwsProxy) -> AsyncIterator[Any]:
+    async with aws.client("elbv2", aws_proxy.url) as made:
         yield made
 
 

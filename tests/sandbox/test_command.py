@@ -81,7 +81,9 @@ def test_control_endpoint_answers(running: Running) -> None:
     request = urllib.request.Request(f"{running.state['control']}/lbc", data=b'{"lagSeconds": 1.5}',
                                      method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
-        assert json.loads(response.read()) == {"lagSeconds": 1.5, "paused": False, "rejectActions": False}
+        assert json.loads(response.read()) == {
+            "lagSeconds": 1.5, "paused": False, "rejectActions": False, "targetRegistrationSeconds": 0.0,
+            "targetInitialSeconds": 0.0, "deregistrationDelaySeconds": 0.0}
 
 
 def test_bad_flag_is_refused() -> None:

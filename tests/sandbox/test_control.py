@@ -26,11 +26,14 @@ async def _call(method: str, url: str, body: Any = None, raw: str | None = None)
 
 async def test_lbc_knobs_round_trip(sandbox: Sandbox) -> None:
     url = f"{sandbox.state.control}/lbc"
+    timings = {"targetRegistrationSeconds": 0.0, "targetInitialSeconds": 0.0,
+               "deregistrationDelaySeconds": 0.0}
     status, body = await _call("POST", url, {"lagSeconds": 2, "rejectActions": True})
-    assert (status, body) == (200, {"lagSeconds": 2.0, "paused": False, "rejectActions": True})
+    assert (status, body) == (200, {"lagSeconds": 2.0, "paused": False, "rejectActions": True, **timings})
     status, body = await _call("POST", url, {"paused": True})
-    assert (status, body) == (200, {"lagSeconds": 2.0, "paused": True, "rejectActions": True})
-    assert await _call("GET", url) == (200, {"lagSeconds": 2.0, "paused": True, "rejectActions": True})
+    assert (status, body) == (200, {"lagSeconds": 2.0, "paused": True, "rejectActions": True, **timings})
+    assert await _call("GET", url) == (200, {"lagSeconds": 2.0, "paused": True, "rejectActions": True,
+                                             **timings})
     assert sandbox.lbc is not None and sandbox.lbc.knobs.paused
 
 

@@ -1,6 +1,7 @@
 """The whole sandbox in-process (`Sandbox`): replicas of a ReplicaSet become registered targets and follow
 scale-down and readiness changes; the state points at a working API (kubernetes-asyncio via the kubeconfig),
-moto and the control endpoint; leaving the context stops everything and removes the temporary kubeconfig."""
+the AWS proxy in front of moto and the control endpoint; leaving the context stops everything and removes
+the temporary kubeconfig."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client, config
 
+from sandbox import aws
 from sandbox.running import Sandbox
 from tests.sandbox.lbc import manifests
 from tests.sandbox.lbc.manifests import INGRESSES, TGBS
@@ -55,7 +57,10 @@ async def test_state_points_at_working_endpoints(sandbox: Sandbox, elbv2: Any) -
     state = sandbox.state.as_dict()
     assert list(state) == ["kubeconfig", "apiServer", "awsEndpointUrl", "awsRegion", "control"]
     assert state["awsRegion"] == "us-east-1"
-    assert state["awsEndpointUrl"] == sandbox.moto.endpoint_url
+    assert sandbox.proxy is not None
+    assert state["awsEndpointUrl"] == sandbox.proxy.url != sandbox.moto.endpoint_url  # the truthful proxy
+    async with aws.client("elbv2", state["awsEndpointUrl"]) as through_proxy:
+        assert (await through_proxy.describe_load_balancers())["LoadBalancers"] == []
     api = await config.new_client_from_config(config_file=state["kubeconfig"])
     async with api:
         names = [ns.metadata.name for ns in (await client.CoreV1Api(api).list_namespace()).items]
@@ -64,7 +69,9 @@ async def test_state_points_at_working_endpoints(sandbox: Sandbox, elbv2: Any) -
     async with aiohttp.ClientSession() as session, session.get(f"{state['control']}/lbc") as response:
         assert response.status == 200
         knobs = json.loads(await response.text())
-    assert knobs == {"lagSeconds": 0.0, "paused": False, "rejectActions": False}
+    assert knobs == {"lagSeconds": 0.0, "paused": False, "rejectActions": False,
+                     "targetRegistrationSeconds": 0.0, "targetInitialSeconds": 0.0,
+                     "deregistrationDelaySeconds": 0.0}
 
 
 async def test_leaving_the_context_stops_and_cleans_up(moto_server: Any, aws_endpoint: str) -> None:

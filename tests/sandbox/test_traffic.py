@@ -2,18 +2,25 @@
 and reproducible), failures when a registered target is not a Ready pod or a target group has no target, a
 fixed response (missing action) or a missing ALB fails every request, header rules only catch requests
 carrying the header, host rules only their host (case-insensitively), and
-`requests == failed + sum(byService)`."""
+`requests == failed + sum(byService)`. Through the truthful AWS proxy: a group whose targets are all `initial`
+fails until they are healthy; a group whose registered targets are all `unhealthy` fails open (requests still
+fail on a pod that is not Ready), one with an `initial` target among them does not; which states serve."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
-from sandbox import traffic
+import pytest
+
+from sandbox import aws, traffic
 from sandbox.apiserver.storage import Storage
+from sandbox.aws_proxy import AwsProxy
+from sandbox.lbc.health import Health
 from tests.sandbox.lbc import manifests
 from tests.sandbox.lbc.manifests import INGRESSES
-from tests.sandbox.polling import DEADLINE, eventually
+from tests.sandbox.polling import DEADLINE, eventually, until
 
 ACTION = "alb.ingress.kubernetes.io/actions.stable"
 
@@ -133,3 +140,84 @@ async def test_host_rule_serves_its_host_and_defaults_others(lbc, storage, elbv2
     ]:
         result = await traffic.probe(storage, elbv2, "default", "app", requests=20, request=request)
         assert result.failed == (0 if served else 20), request
+
+
+async def _states(elbv2: Any, storage: Storage) -> list[str]:
+    (tgb,) = [t for t in storage.list(manifests.TGBS) if t["spec"]["serviceRef"]["name"] == "stable"]
+    described = await elbv2.describe_target_health(TargetGroupArn=tgb["spec"]["targetGroupARN"])
+    return sorted(d["TargetHealth"]["State"] for d in described["TargetHealthDescriptions"])
+
+
+async def test_initial_targets_serve_only_once_healthy(lbc, storage, elbv2_truth) -> None:
+    lbc.configure({"targetInitialSeconds": 0.8})
+    manifests.backend_pair(storage, stable=["10.0.1.1", "10.0.1.2"], canary=[])
+    _pods(storage)
+    storage.create(INGRESSES, manifests.ingress(annotations={ACTION: manifests.forward(("stable", 100))}))
+
+    async def registered() -> list[str]:
+        found = await _states(elbv2_truth, storage)
+        assert len(found) == 2
+        return found
+
+    assert await eventually(registered, interval=0.01) == ["initial", "initial"]
+    starting = await traffic.probe(storage, elbv2_truth, "default", "app", requests=100)
+    assert await _states(elbv2_truth, storage) == ["initial", "initial"], "the probe outlasted the knob"
+    assert starting == traffic.ProbeResult(requests=100, failed=100)
+
+    async def serving() -> bool:
+        result = await traffic.probe(storage, elbv2_truth, "default", "app", requests=100)
+        return result.as_dict() == {"requests": 100, "failed": 0, "byService": {"stable": 100}}
+
+    await until(serving, what="the stable targets serving")
+    assert await _states(elbv2_truth, storage) == ["healthy", "healthy"]
+
+
+class Claimed:
+    """A registration clock that claims one state per target IP."""
+
+    def __init__(self, states: dict[str, str]) -> None:
+        self.states = states
+
+    def health(self, arn: str, target_id: str, port: int) -> Health | None:
+        return Health(self.states[target_id]) if target_id in self.states else None
+
+    def draining(self, arn: str) -> list[tuple[str, int]]:
+        return []
+
+
+@pytest.fixture
+async def claimed(aws_endpoint: str) -> AsyncIterator[tuple[Claimed, Any]]:
+    """An ELBv2 client through a proxy whose target health the test sets."""
+    states = Claimed({})
+    async with AwsProxy(aws_endpoint, health=states) as proxy, aws.client("elbv2", proxy.url) as elbv2:
+        yield states, elbv2
+
+
+async def test_all_unhealthy_fails_open(lbc, storage, elbv2, claimed) -> None:
+    states, through = claimed
+    manifests.backend_pair(storage, stable=["10.0.1.1", "10.0.1.2"], canary=["10.0.2.1"])
+    _pods(storage, unready=("10.0.1.2",))
+    await _ready_alb(lbc, storage, elbv2, {ACTION: manifests.forward(("canary", 0), ("stable", 100))})
+    states.states.update({"10.0.1.1": "unhealthy", "10.0.1.2": "unhealthy"})
+    result = await traffic.probe(storage, through, "default", "app", requests=2000, seed=2)
+    _consistent(result)
+    # Both unhealthy targets get requests, and 10.0.1.2 is not a Ready pod.
+    assert abs(result.failed / 2000 - 0.5) < 0.05
+    assert set(result.by_service) == {"stable"}
+    states.states["10.0.1.2"] = "initial"  # an initial target ends fail-open, and does not serve itself
+    assert await traffic.probe(storage, through, "default", "app", requests=50) == traffic.ProbeResult(
+        requests=50, failed=50)
+
+
+@pytest.mark.parametrize(("states", "serving"), [
+    pytest.param({"a": "healthy", "b": "initial", "c": "unhealthy"}, ["a"], id="only-healthy-serves"),
+    pytest.param({"a": "initial", "b": "draining", "c": "unused", "d": "unavailable"}, [], id="none-serves"),
+    pytest.param({"a": "unhealthy", "b": "unhealthy", "c": "draining"}, ["a", "b"], id="fail-open"),
+    pytest.param({"a": "unhealthy", "b": "initial"}, [], id="initial-ends-fail-open"),
+    pytest.param({"a": "unhealthy.draining"}, [], id="draining-never-fails-open"),
+    pytest.param({}, [], id="empty"),
+])
+def test_serving_targets(states: dict[str, str], serving: list[str]) -> None:
+    descriptions = [{"Target": {"Id": ip, "Port": 8080}, "TargetHealth": {"State": state}}
+                    for ip, state in states.items()]
+    assert traffic.serving_targets(descriptions) == serving

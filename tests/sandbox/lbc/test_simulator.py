@@ -2,11 +2,11 @@
 an internet-facing ALB with an HTTP:80 listener, tagged target groups (IP type), rules whose weights equal the
 annotation's, TargetGroupBindings and the Ingress hostname; weight changes are a ModifyRule in place; targets
 follow EndpointSlices; header conditions and lower-case JSON keys; the knobs (lagSeconds, paused,
-rejectActions) and their validation; bad annotations give one FailedBuildModel event and leave AWS as it was;
-non-alb Ingresses are ignored; deleting the Ingress removes the ALB, its target groups and bindings; a
-defaultBackend action is the listener's default (ModifyListener in place); a group shares one ALB; an AWS
-refusal gives one FailedDeployModel event and is retried with backoff; a binding to a missing target group
-does not block the simulator."""
+rejectActions) and the validation of every knob (all or nothing); bad annotations give one FailedBuildModel
+event and leave AWS as it was; non-alb Ingresses are ignored; deleting the Ingress removes the ALB, its target
+groups and bindings; a defaultBackend action is the listener's default (ModifyListener in place); a group
+shares one ALB; an AWS refusal gives one FailedDeployModel event and is retried with backoff; a binding to a
+missing target group does not block the simulator."""
 
 from __future__ import annotations
 
@@ -162,7 +162,9 @@ async def test_header_conditions_and_lower_case_keys(lbc, storage, elbv2) -> Non
 async def test_lag_delays_changes(lbc, storage, elbv2) -> None:
     _setup(storage, manifests.forward(("canary", 10), ("stable", 90)))
     await eventually(lambda: _weights(elbv2, storage))
-    assert lbc.configure({"lagSeconds": LAG}) == {"lagSeconds": LAG, "paused": False, "rejectActions": False}
+    assert lbc.configure({"lagSeconds": LAG}) == {
+        "lagSeconds": LAG, "paused": False, "rejectActions": False, "targetRegistrationSeconds": 0.0,
+        "targetInitialSeconds": 0.0, "deregistrationDelaySeconds": 0.0}
     loop = asyncio.get_running_loop()
     started = loop.time()
     _set_action(storage, manifests.forward(("canary", 50), ("stable", 50)))
@@ -263,6 +265,14 @@ async def test_deleting_the_ingress_removes_alb_target_groups_and_bindings(lbc, 
         pytest.param({"paused": "yes"}, "paused must be true or false", id="paused-string"),
         pytest.param({"rejectActions": 1}, "rejectActions must be true or false", id="reject-int"),
         pytest.param({"lag": 1}, "unknown knob(s): lag", id="unknown"),
+        pytest.param({"targetRegistrationSeconds": -0.1}, "targetRegistrationSeconds must be a number >= 0",
+                     id="negative-registration"),
+        pytest.param({"targetInitialSeconds": "1"}, "targetInitialSeconds must be a number >= 0",
+                     id="string-initial"),
+        pytest.param({"deregistrationDelaySeconds": float("inf")},
+                     "deregistrationDelaySeconds must be a number >= 0", id="infinite-delay"),
+        pytest.param({"lagSeconds": 1, "targetInitialSeconds": None},
+                     "targetInitialSeconds must be a number >= 0", id="all-or-nothing"),
     ],
 )
 def test_knob_validation(body: dict[str, Any], message: str) -> None:
@@ -270,7 +280,9 @@ def test_knob_validation(body: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as err:
         controller.configure(body)
     assert str(err.value) == message
-    assert controller.knobs.as_dict() == {"lagSeconds": 0.0, "paused": False, "rejectActions": False}
+    assert controller.knobs.as_dict() == {
+        "lagSeconds": 0.0, "paused": False, "rejectActions": False, "targetRegistrationSeconds": 0.0,
+        "targetInitialSeconds": 0.0, "deregistrationDelaySeconds": 0.0}
 
 
 async def test_default_backend_action_is_the_listener_default_modified_in_place(lbc, storage, elbv2) -> None:

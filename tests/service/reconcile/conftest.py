@@ -2,7 +2,8 @@
 
     moto_server  session: sandbox.aws.MotoServer on 127.0.0.1 (reset after each test by `world`)
     world        factory: `await world(verify=False, lag=0.0)` starts API server (shared `api_server`),
-                 Cluster, LBC simulator, informers, KubeWriter, EventRecorder, optional AwsVerifiers and a
+                 Cluster, LBC simulator, the truthful AWS proxy in front of moto (what the verifiers and
+                 `elbv2_endpoint` see), informers, KubeWriter, EventRecorder, optional AwsVerifiers and a
                  Reconciler on a FakeClock; everything is stopped at teardown
 """
 
@@ -18,6 +19,7 @@ from kubernetes_asyncio import client
 
 from sandbox import aws
 from sandbox.apiserver.server import ApiServer
+from sandbox.aws_proxy import AwsProxy
 from sandbox.cluster import Cluster
 from sandbox.lbc import Knobs, LoadBalancerController
 from service import clock as clocks
@@ -56,6 +58,7 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
         lbc = LoadBalancerController(storage, endpoint_url=moto_server.endpoint_url, cluster="test",
                                      knobs=Knobs(lag_seconds=lag))
         await stack.enter_async_context(lbc)
+        proxy = await stack.enter_async_context(AwsProxy(moto_server.endpoint_url, health=lbc.target_health))
         api = await stack.enter_async_context(client.ApiClient(client.Configuration(host=api_server.url)))
         tgb_version = "elbv2.k8s.aws/v1beta1" if verify else None
         built = informers.build(api, lambda key: None, target_group_binding_api_version=tgb_version,
@@ -68,7 +71,7 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
         recorder = recording.EventRecorder(writer, clock=clock)
         verifiers = None
         if verify:
-            aws_settings = elbv2.AwsSettings(region=aws.REGION, endpoint_url=moto_server.endpoint_url,
+            aws_settings = elbv2.AwsSettings(region=aws.REGION, endpoint_url=proxy.url,
                                              max_rps=1000.0, burst=1000)
             verifiers = await stack.enter_async_context(
                 verifying.open_verifiers(aws_settings, rules_fresh_seconds=0.0))
@@ -79,7 +82,7 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
         reconciler = reconciling.Reconciler(informers=built, writer=writer, recorder=recorder,
                                             verifiers=verifiers, settings=config, clock=clock)
         return World(storage=storage, faults=api_server.faults, cluster=cluster, lbc=lbc, informers=built,
-                     reconciler=reconciler, clock=clock, elbv2_endpoint=moto_server.endpoint_url,
+                     reconciler=reconciler, clock=clock, elbv2_endpoint=proxy.url,
                      writer=writer)
 
     yield make
