@@ -195,19 +195,20 @@ class Reconciler:
             if work.targets is not None:
                 name, pod_hash, addresses, serving = work.targets
                 memory.targets[name] = (pod_hash, addresses, serving)
-        self._time_the_wait(memory, now)
+        self._time_the_wait(memory, rollout, now)
         requeue = work.requeue_after
         memory.next_look = now + timedelta(seconds=requeue) if requeue is not None else None
         return results.Result(requeue_after=requeue)
 
-    def _time_the_wait(self, memory: _Memory, now: datetime) -> None:
+    def _time_the_wait(self, memory: _Memory, rollout: models.Rollout, now: datetime) -> None:
         """`rollout_traffic_target_wait_seconds`: from entering WaitingForTargets to leaving it."""
         waiting = memory.model.state is machine.States.WaitingForTargets
         if waiting and memory.waiting_since is None:
             memory.waiting_since = now
         elif not waiting and memory.waiting_since is not None:
             if self.metrics is not None:
-                self.metrics.traffic_wait.observe((now - memory.waiting_since).total_seconds())
+                waited = (now - memory.waiting_since).total_seconds()
+                self.metrics.traffic_wait.labels(rollout.namespace, rollout.name).observe(waited)
             memory.waiting_since = None
 
     def _answer(self, memory: _Memory, rollout: models.Rollout) -> verify_step.WeightCheck | None:

@@ -118,7 +118,8 @@ class RolloutMetrics:
         )
         self.traffic_wait = Histogram(
             "rollout_traffic_target_wait_seconds", "Seconds traffic waited for a target group to serve the "
-            "pods it should before weight moved onto it", buckets=TRAFFIC_WAIT_BUCKETS, registry=registry,
+            "pods it should before weight moved onto it", _NAMESPACE_NAME, buckets=TRAFFIC_WAIT_BUCKETS,
+            registry=registry,
         )
         self.info = RolloutInfoCollector(rollouts or (lambda: ()), registry=registry)
         self._event_labels: dict[tuple[str, str], set[tuple[str, str]]] = {}
@@ -142,6 +143,8 @@ class RolloutMetrics:
         """Drop the series of a deleted Rollout (the reference does so after its cleanup delay)."""
         with contextlib.suppress(KeyError):
             self.reconcile.remove(namespace, name)
+        with contextlib.suppress(KeyError):
+            self.traffic_wait.remove(namespace, name)
         self.reconcile_error.remove(namespace, name)
         for event_type, reason in self._event_labels.pop((namespace, name), set()):
             with contextlib.suppress(KeyError):

@@ -74,6 +74,8 @@ async def _record(w: World) -> Recorder:
 
 async def test_every_trigger_runs_its_rows_effects_on_the_sandbox(world: Any) -> None:
     w: World = await world(verify=True, retry_interval=2.0)
+    registry = CollectorRegistry()
+    w.reconciler.metrics = rollout_metrics.RolloutMetrics(registry)
     recorder = await _record(w)
     w.seed()
     await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
@@ -156,6 +158,10 @@ async def test_every_trigger_runs_its_rows_effects_on_the_sandbox(world: Any) ->
         {"setWeight": 20}, {"pause": {}}, {"setWeight": 50}]}}}})
     await w.settle(lambda: w.status().get("phase") == "Paused", what="valid again")
     assert recorder.of("revalidate")
+
+    waits = registry.get_sample_value("rollout_traffic_target_wait_seconds_count",
+                                      {"namespace": NS, "name": "demo"})
+    assert waits is not None and waits >= recorder.lines("targets_ready").count("status written") >= 1
 
     # every fired row: its outcomes come from its own effects, in the row's order
     fired = {trigger for trigger, *_ in recorder.fired}
