@@ -1,10 +1,15 @@
-"""`controller_clientset_k8s_request_total`: every Kubernetes API request, labelled as the reference does.
+"""`controller_clientset_k8s_request_total` (every Kubernetes API request) and the --qps/--burst waits.
 
 Room: serve (metrics). The name, help and labels are argo-rollouts' (controller/metrics/client.go); the verb,
 kind, namespace and name are read from the request URL as argoproj/pkg's kubeclientmetrics reads them, and
 the same label values are folded ("N/A" names for lists and busy kinds, "Unknown" for odd methods). One
 difference: a `/status` or `/scale` subresource is counted against its object, where the reference shifts
 every label by one segment. It never sees request bodies except the created object's metadata.
+
+`rest_client_rate_limiter_duration_seconds` (a histogram labelled `verb`, the HTTP method, and `host`, the API
+server's host:port; client-go's name, help and buckets from k8s.io/component-base's restclient metrics) is
+how long each request waited for a token of the --qps/--burst limiter (`service.kube.throttling`) before it
+was sent; a WATCH counts once, when its stream starts.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["KubeClientMetrics", "RequestInfo", "request_info"]
+__all__ = ["RATE_LIMITER_BUCKETS", "KubeClientMetrics", "RequestInfo", "request_info"]
 
 _AFTER_VERSION = re.compile(r"/v\d\w*?(/[a-zA-Z0-9-]*)(/[a-zA-Z0-9-]*)?(/[a-zA-Z0-9-]*)?(/[a-zA-Z0-9-]*)?")
 _NAMESPACED = re.compile(r"/.*/namespaces/[a-z0-9-]+/[a-z0-9-]+(/[a-z0-9-]+)?")
@@ -25,6 +30,8 @@ _VERBS = {"POST": "Create", "DELETE": "Delete", "PATCH": "Patch", "PUT": "Update
 _SUBRESOURCES = ("status", "scale")
 # Kinds whose object names would make too many series (client.go); lists have no name at all.
 _NAMELESS_KINDS = frozenset({"events", "replicasets", "analysisruns", "jobs", "experiments"})
+RATE_LIMITER_BUCKETS = (0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
+"""client-go's buckets for `rest_client_rate_limiter_duration_seconds`, in seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +85,20 @@ def request_info(method: str, url: str, *, created: Mapping[str, Any] | None = N
 
 
 class KubeClientMetrics:
-    """Counts Kubernetes API requests by kind, namespace, name, verb and status code."""
+    """Counts Kubernetes API requests by kind, namespace, name, verb and status code; times limiter waits."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
             "controller_clientset_k8s_request_total",
             "Number of kubernetes requests executed during application reconciliation.",
             ("kind", "namespace", "name", "verb", "status_code"),
+            registry=registry,
+        )
+        self.rate_limiter_waits = Histogram(
+            "rest_client_rate_limiter_duration_seconds",
+            "Client side rate limiter latency in seconds. Broken down by verb, and host.",
+            ("verb", "host"),
+            buckets=RATE_LIMITER_BUCKETS,
             registry=registry,
         )
 
@@ -101,3 +115,7 @@ class KubeClientMetrics:
                 created: Mapping[str, Any] | None = None) -> None:
         """Count a request given as the HTTP client saw it."""
         self.count(request_info(method, url, created=created), status_code)
+
+    def observe_rate_limiter(self, method: str, url: str, seconds: float) -> None:
+        """How long a request (`method` `url`) waited for its --qps/--burst token (0: none was needed)."""
+        self.rate_limiter_waits.labels(method.upper(), urlsplit(url).netloc).observe(max(0.0, seconds))

@@ -1,7 +1,8 @@
 """The worker loop: N workers take Rollout keys from the queue, reconcile them, map outcomes to queue calls.
 
 Room: queue → **workers** → reconcile. This is the only place that turns a reconcile's outcome into retry
-calls on the queue, in one `match` (the Result contract): an exception → `add_rate_limited`;
+calls on the queue, in one `match` (the Result contract): an exception → `add_rate_limited` (at least the
+API server's Retry-After when the exception, or one it was raised from, carries one: `retry_after_of`);
 `TerminalError` → `forget` (logged, counted); `requeue_after` → `forget` + `add_after`; success → `forget`;
 every path ends in `done`. A key's failure never stops a worker. It never decides anything about a Rollout
 and never reads the API.
@@ -20,7 +21,14 @@ import structlog
 from service import clock as clocks
 from service import logs, queueing, results, rollout_metrics
 
-__all__ = ["DEFAULT_RECONCILE_DEADLINE_SECONDS", "Controller", "Reconciling", "resync", "split_key"]
+__all__ = [
+    "DEFAULT_RECONCILE_DEADLINE_SECONDS",
+    "Controller",
+    "Reconciling",
+    "resync",
+    "retry_after_of",
+    "split_key",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +42,30 @@ class Reconciling(Protocol):
     async def reconcile(self, key: str) -> results.Result:
         """Move the Rollout `key` ("ns/name") towards its desired state; raises on transient errors."""
         ...
+
+
+def retry_after_of(error: BaseException) -> float | None:
+    """The longest wait the API server asked for anywhere in `error`: None when it asked for none.
+
+    Any exception with a numeric `retry_after` attribute (`service.kube.writing.KubeWriteError` from a 429 or
+    5xx with Retry-After) counts, whether it is `error` itself, one it was raised from or while handling
+    (`__cause__`, `__context__`, e.g. under a `CacheBehind` or a refusal), or one inside an exception group.
+    """
+    found: float | None = None
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        value = getattr(current, "retry_after", None)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            found = max(found or 0.0, float(value)) if value > 0 else found
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(linked for linked in (current.__cause__, current.__context__) if linked is not None)
+    return found
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -135,9 +167,15 @@ class Controller:
                           error_type=type(outcome).__name__)
                 return True
             case Exception():
-                self.queue.add_rate_limited(key)
+                # client-go counts a server-paced retry as a requeue too: the backoff still grows.
+                retry_after = retry_after_of(outcome)
+                if retry_after is None:
+                    self.queue.add_rate_limited(key)
+                else:
+                    self.queue.add_rate_limited(key, at_least=retry_after)
                 log.warning("reconcile failed; retrying", error=str(outcome) or type(outcome).__name__,
-                            error_type=type(outcome).__name__, requeues=self.queue.num_requeues(key))
+                            error_type=type(outcome).__name__, requeues=self.queue.num_requeues(key),
+                            retry_after=retry_after)
                 log.debug("reconcile failure traceback", exc_info=outcome)
                 return True
             case results.Result(requeue_after=None):

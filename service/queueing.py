@@ -3,8 +3,9 @@
 Room: queue (observe → **queue** → reconcile). Promises, as client-go's: a key waiting is stored once; a key
 being processed is never handed to a second worker, and an `add` meanwhile replays after `done`; among
 pending delays for a key the earliest wins; `add_rate_limited` waits the larger of a per-key exponential
-backoff (with jitter, capped low) and a global token bucket. It never decides *whether* to retry (only the
-worker loop does) and never reads the wall clock: time and sleep come from the injected `Clock`.
+backoff (with jitter, capped low) and a global token bucket, and at least its `at_least` (a server's
+Retry-After). It never decides *whether* to retry (only the worker loop does) and never reads the wall clock:
+time and sleep come from the injected `Clock`.
 
 After `shutdown()`, `get()` raises `QueueShutDown` at once, even with keys still queued: those are dropped,
 since reconciling is level-based and whoever runs next lists everything again.
@@ -250,11 +251,18 @@ class RateLimitingQueue(Generic[K]):
         elif deadline < earliest:
             self._wake_timer()
 
-    def add_rate_limited(self, key: K) -> None:
-        """Add `key` after the limiter's delay: its own backoff or the global bucket, whichever is longer."""
+    def add_rate_limited(self, key: K, *, at_least: float = 0.0) -> None:
+        """Add `key` after the limiter's delay: its own backoff or the global bucket, whichever is longer.
+
+        `at_least` (e.g. the API server's Retry-After) lengthens that delay, never shortens it; the failure
+        is recorded either way, so `num_requeues` grows and the next backoff doubles as usual.
+        """
         if self._shutting_down:
             return
-        self.add_after(key, self._limiter.when(key))
+        if not math.isfinite(at_least):
+            raise ValueError(f"add_rate_limited({key!r}) on work queue {self.name!r}: at_least must be "
+                             f"finite, not {at_least!r}")
+        self.add_after(key, max(at_least, self._limiter.when(key)))
 
     def forget(self, key: K) -> None:
         """Reset the backoff of `key` (after a success); `done` must still be called."""

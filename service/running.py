@@ -1,9 +1,10 @@
 """Start-up and shutdown of the controller process: what starts in which order, and stops in reverse.
 
 Room: start-up (around the whole flow). Order: logs → HTTP (/healthz, /readyz, /metrics, the debug API) →
-the Kubernetes ApiClient → leader election → the ELBv2 verifiers (only with --aws-verify-target-group: no AWS
-client exists otherwise) → informers feeding the queue → wait until every cache has synced → reconciler and
-workers (+ the --rollout-resync loop). A stop (SIGINT/SIGTERM, or `stop` set) lets reconciles in flight
+the Kubernetes ApiClient with its one --qps/--burst limiter (every Lease call, LIST, WATCH start, write and
+Event takes a token of it) → leader election → the ELBv2 verifiers (only with --aws-verify-target-group: no
+AWS client exists otherwise) → informers feeding the queue → wait until every cache has synced → reconciler
+and workers (+ the --rollout-resync loop). A stop (SIGINT/SIGTERM, or `stop` set) lets reconciles in flight
 finish, then stops everything in reverse order. Losing the Lease ends the process with an error, as the
 reference does, so Kubernetes restarts it as a standby. It never decides anything about a Rollout.
 """
@@ -38,7 +39,7 @@ from service import settings as config_module
 from service.aws import elbv2, verifying
 from service.http import debug, health, server
 from service.kube import informers as informing
-from service.kube import leases, recording, writing
+from service.kube import leases, recording, throttling, writing
 
 __all__ = [
     "EXIT_FAILED",
@@ -206,10 +207,13 @@ async def run(
         log.info("listening", healthz_port=listeners.healthz_port, metrics_port=listeners.metrics_port,
                  debug_port=debug_port)
         api, context_namespace = await stack.enter_async_context(open_api(settings.kube, environ))
+        limiter = throttling.RequestLimiter(settings.kube.qps, settings.kube.burst, clock=clock,
+                                            metrics=kube_metrics)
         if on_started is not None:
             on_started(Started(listeners.healthz_port, listeners.metrics_port, debug_port))
         leader = _Leader(
-            settings=settings, api=api, clock=clock, process=process, registry=registry, metrics=metrics,
+            settings=settings, api=api, limiter=limiter, clock=clock, process=process, registry=registry,
+            metrics=metrics,
             kube_metrics=kube_metrics, queue_metrics=queue_metrics,
             namespace=context_namespace if settings.kube.namespaced else None,
             reconciler_factory=reconciler_factory or reconciling.Reconciler, open_verifiers=open_verifiers,
@@ -225,6 +229,8 @@ class _Leader:
 
     settings: config_module.Settings
     api: client.ApiClient
+    limiter: throttling.RequestLimiter
+    """--qps/--burst: shared by every request on `api`."""
     clock: clocks.Clock
     process: _Process
     registry: CollectorRegistry
@@ -256,7 +262,7 @@ class _Leader:
 
     async def _lead(self) -> None:
         async with leases.leading(self.api, self.settings.leader, self.identity, clock=self.clock,
-                                  metrics=self.kube_metrics) as leadership:
+                                  metrics=self.kube_metrics, limiter=self.limiter) as leadership:
             self.process.leadership = leadership
             self.process.leading = True
             try:
@@ -282,6 +288,7 @@ class _Leader:
                 instance_id=settings.kube.instance_id or None,
                 target_group_binding_api_version=(settings.aws.target_group_binding_api_version
                                                   if settings.aws.verify_target_group else None),
+                limiter=self.limiter,
             )
             self.process.informers = informers
             informers.start()
@@ -289,7 +296,7 @@ class _Leader:
             if not await self._wait_synced(informers):
                 return
             writer = writing.KubeWriter(self.api, deadline=settings.kube.request_timeout_seconds,
-                                        metrics=self.kube_metrics)
+                                        metrics=self.kube_metrics, limiter=self.limiter)
             recorder = recording.EventRecorder(writer, clock=self.clock, host=self.identity,
                                                metrics=self.metrics)
             reconciler = self.reconciler_factory(

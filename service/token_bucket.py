@@ -1,15 +1,17 @@
-"""A token bucket: `rate` tokens a second up to `burst`; the one bucket of the work queue and of AWS calls.
+"""A token bucket: `rate` tokens a second up to `burst`; the one bucket of queue retries, AWS and Kubernetes.
 
 Room: shared by queue and act. Every reservation takes one token at once, on credit if need be, and returns
 how long to wait until that token is paid back; callers queue up in order without a lock because nothing
-awaits between refill and reservation. It never sleeps and reads time only through the injected `monotonic`.
-The AWS client adapts the rate on throttling (`service.aws.throttling.AdaptiveBucket`) by setting `rate`.
+awaits between refill and reservation. The bucket reads time only through the injected `monotonic`; it
+sleeps only in `wait`, and only on the sleep its caller passes (a clock's, so tests jump ahead). The AWS
+client adapts the rate on throttling (`service.aws.throttling.AdaptiveBucket`) by setting `rate`; the
+Kubernetes client's --qps/--burst limiter (`service.kube.throttling`) awaits `wait` before every request.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 __all__ = ["TokenBucket"]
 
@@ -55,6 +57,26 @@ class TokenBucket:
         delay = self.take()
         assert delay is not None  # no max_wait: always taken
         return delay
+
+    async def wait(self, sleep: Callable[[float], Awaitable[object]]) -> float:
+        """Reserve a token and sleep (once, never polling) until it is paid back; the seconds waited.
+
+        A wait cancelled before its end gives the token back, as client-go cancels a reservation whose
+        context ends, so a cancelled caller does not slow down the callers behind it.
+        """
+        delay = self.reserve()
+        if delay <= 0:
+            return 0.0
+        try:
+            await sleep(delay)
+        except BaseException:
+            self.give_back()
+            raise
+        return delay
+
+    def give_back(self) -> None:
+        """Return one token taken by `reserve` or `take` but not used (never above `burst`)."""
+        self._tokens = min(float(self.burst), self._tokens + 1.0)
 
     def keep_at_most(self, tokens: float) -> None:
         """Drop saved-up tokens above `tokens` (e.g. no burst right after throttling)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from kubernetes_asyncio import client
 
-from service.kube import caches, enqueuing, indexes, resources, watching
+from service.kube import caches, enqueuing, indexes, resources, throttling, watching
 
 __all__ = ["REPLICA_SET_SELECTOR", "Informers", "build"]
 
@@ -66,11 +66,13 @@ def build(
     target_group_binding_api_version: str | None = None,
     replica_set_selector: str | None = REPLICA_SET_SELECTOR,
     settings: watching.WatchSettings | None = None,
+    limiter: throttling.RequestLimiter | None = None,
 ) -> Informers:
     """Informers for `--namespaced` (one namespace, or all when None) and `--instance-id` (None: unlabelled).
 
     TargetGroupBindings are watched only when `target_group_binding_api_version` (GROUP/VERSION, from
-    `--aws-target-group-binding-api-version`) is given, i.e. with `--aws-verify-target-group`.
+    `--aws-target-group-binding-api-version`) is given, i.e. with `--aws-verify-target-group`. Every LIST and
+    WATCH start takes a token of `limiter` (--qps/--burst, shared with the writes; None: no limit).
     """
     rollout_store = caches.Store(indexes.ROLLOUT_INDEXERS)
     fanout = enqueuing.Fanout(rollout_store, enqueue)
@@ -89,6 +91,7 @@ def build(
             label_selector=label_selector,
             handlers=[handler],
             settings=settings,
+            limiter=limiter,
         )
 
     return Informers(

@@ -2,7 +2,9 @@
 
 Room: start-up (around the whole flow). Only the replica holding the Lease reconciles: `leading` waits until
 this process holds it, renews it in the background, cancels the leader's work when a renewal deadline passes
-or another holder shows up, and releases the Lease on a clean exit so a successor takes over at once.
+or another holder shows up, and releases the Lease on a clean exit so a successor takes over at once. A try
+the server answered with a Retry-After is not followed by the next sooner than that; every Lease request takes
+a token of the --qps/--burst limiter when one is given.
 kubernetes_asyncio's LeaderElection is not used: it reads `time.time`, writes local time as UTC, has no
 request deadlines, never releases, and leaves the leader's task running when it is cancelled. This module
 never decides anything about Rollouts.
@@ -28,7 +30,7 @@ from kubernetes_asyncio import client
 from service import client_metrics
 from service import clock as clocks
 from service import settings as config
-from service.kube import writing
+from service.kube import throttling, writing
 
 __all__ = ["Leadership", "LeadershipLost", "default_identity", "leading", "micro_time"]
 
@@ -87,10 +89,14 @@ class _Elector:
         clock: clocks.Clock,
         deadline: float,
         metrics: client_metrics.KubeClientMetrics | None,
+        limiter: throttling.RequestLimiter | None = None,
     ) -> None:
         self.api, self.settings, self.identity, self.clock = api, settings, identity, clock
         self.deadline = deadline
         self.metrics = metrics
+        self.limiter = limiter
+        self.retry_after = 0.0
+        """The longest Retry-After the server sent during the last attempt (0: none)."""
         self.path = writing.object_path(writing.LEASES, settings.namespace, settings.lease_name)
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
@@ -98,7 +104,17 @@ class _Elector:
         """The Lease as our last successful write left it (its resourceVersion guards the release)."""
 
     async def _send(self, method: str, path: str, body: Any, deadline: float) -> dict[str, Any]:
-        return await writing.send(self.api, method, path, body=body, deadline=deadline, metrics=self.metrics)
+        try:
+            return await writing.send(self.api, method, path, body=body, deadline=deadline,
+                                      metrics=self.metrics, limiter=self.limiter)
+        except writing.KubeWriteError as exc:
+            if exc.retry_after is not None:
+                self.retry_after = max(self.retry_after, exc.retry_after)
+            raise
+
+    def _pause(self) -> float:
+        """Seconds until the next try: the retry period, or longer when the server said so (Retry-After)."""
+        return max(self.settings.retry_period_seconds, self.retry_after)
 
     def _spec(self, now: datetime, acquired: str, transitions: int, holder: str) -> dict[str, Any]:
         return {
@@ -111,6 +127,7 @@ class _Elector:
 
     async def attempt(self, deadline: float) -> _Attempt:
         """One try to acquire or renew the Lease within `deadline` seconds; any error is a failed try."""
+        self.retry_after = 0.0
         try:
             return await self._attempt(deadline)
         except Exception:  # e.g. a token refresh failing: a renewal task that died would lead forever
@@ -173,13 +190,13 @@ class _Elector:
     async def acquire(self) -> None:
         """Return once we hold the Lease, trying every retry period."""
         while await self.attempt(self.deadline) is not _Attempt.HOLDING:
-            await self.clock.sleep(self.settings.retry_period_seconds)
+            await self.clock.sleep(self._pause())
 
     async def keep(self, leadership: Leadership, lose: Callable[[str], None]) -> None:
         """Renew every retry period; call `lose` when another holds it or no renewal succeeds in time."""
         renewed = self.clock.monotonic()
         while True:
-            await self.clock.sleep(self.settings.retry_period_seconds)
+            await self.clock.sleep(self._pause())
             remaining = self.settings.renew_deadline_seconds - (self.clock.monotonic() - renewed)
             outcome = _Attempt.FAILED
             if remaining > 0:
@@ -221,16 +238,18 @@ async def leading(
     clock: clocks.Clock,
     deadline: float | None = None,
     metrics: client_metrics.KubeClientMetrics | None = None,
+    limiter: throttling.RequestLimiter | None = None,
 ) -> AsyncIterator[Leadership]:
     """Enter once this process leads; the body is cancelled (then LeadershipLost raised) if the Lease is lost.
 
     With `settings.elect` false the body runs at once. Each Lease request gets `deadline` seconds (default:
-    the renew deadline). A clean exit, or a cancellation from outside, releases the Lease.
+    the renew deadline) after its `limiter` token (None: no limit). Tries are a retry period apart, or the
+    server's Retry-After when longer. A clean exit, or a cancellation from outside, releases the Lease.
     """
     if not settings.elect:
         yield Leadership(identity, elected=False)
         return
-    elector = _Elector(api, settings, identity, clock=clock, metrics=metrics,
+    elector = _Elector(api, settings, identity, clock=clock, metrics=metrics, limiter=limiter,
                        deadline=deadline if deadline is not None else settings.renew_deadline_seconds)
     log.info("leader election: waiting for the lease", identity=identity, lease=settings.lease_name)
     await elector.acquire()

@@ -1,8 +1,9 @@
 """LIST and WATCH of one collection over kubernetes-asyncio's ApiClient, as raw JSON objects.
 
-Room: observe. One HTTP call each, with a client deadline; no retries, no caching, no decisions (those belong
-to service.kube.watching). Errors surface as `ApiException` with the server's status code, whether the server
-answered with an HTTP error or with an ERROR event inside the stream.
+Room: observe. One HTTP call each, after a token of the --qps/--burst limiter when one is given (a WATCH takes
+one when its stream starts), with a client deadline; no retries, no caching, no decisions (those belong to
+service.kube.watching). Errors surface as `ApiException` with the server's status code, whether the server
+answered with an HTTP error or with an ERROR event inside the stream; `retry_after` reads its Retry-After.
 """
 
 from __future__ import annotations
@@ -11,14 +12,25 @@ import json
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from multidict import CIMultiDictProxy
 
-from service.kube import caches, resources
+from service.kube import caches, resources, throttling
 
-__all__ = ["BOOKMARK", "ERROR", "Listing", "WatchEvent", "list_collection", "parse_event", "watch_collection"]
+__all__ = [
+    "BOOKMARK",
+    "ERROR",
+    "Listing",
+    "WatchEvent",
+    "list_collection",
+    "parse_event",
+    "retry_after",
+    "watch_collection",
+]
 
 BOOKMARK = "BOOKMARK"
 ERROR = "ERROR"
@@ -47,13 +59,27 @@ def _query(label_selector: str | None, **params: str) -> list[tuple[str, str]]:
     return query + list(params.items())
 
 
-def _status_error(status: int, body: Any, fallback: str) -> ApiException:
-    """An ApiException from a Kubernetes Status body (or whatever came instead)."""
+def _status_error(status: int, body: Any, fallback: str,
+                  headers: CIMultiDictProxy[str] | None = None) -> ApiException:
+    """An ApiException from a Kubernetes Status body (or whatever came instead), keeping body and headers."""
     if isinstance(body, dict):
         reason = f"{body.get('reason') or fallback}: {body.get('message') or ''}".rstrip(": ")
     else:
         reason = fallback
-    return ApiException(status=status, reason=reason)
+    error = ApiException(status=status, reason=reason)
+    error.body = body  # as an HTTP error's: retry_after() reads a Status's details.retryAfterSeconds there
+    error.headers = headers
+    return error
+
+
+def retry_after(error: ApiException) -> float | None:
+    """Seconds the server asked us to wait before the next LIST or WATCH (Retry-After, retryAfterSeconds)."""
+    return throttling.retry_after_seconds(getattr(error, "headers", None), getattr(error, "body", None))
+
+
+def _url(api: client.ApiClient, path: str, query: list[tuple[str, str]]) -> str:
+    url = f"{api.configuration.host}{path}"
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 async def list_collection(
@@ -63,12 +89,19 @@ async def list_collection(
     namespace: str | None = None,
     label_selector: str | None = None,
     deadline: float,
+    limiter: throttling.RequestLimiter | None = None,
 ) -> Listing:
-    """GET the collection; ApiException on an HTTP error, TimeoutError past `deadline` seconds."""
+    """GET the collection; ApiException on an HTTP error, TimeoutError past `deadline` seconds.
+
+    The `limiter`'s token (None: no limit) is awaited first; `deadline` starts after it.
+    """
+    path, query = resource.collection_path(namespace), _query(label_selector)
+    if limiter is not None:
+        await limiter.wait("GET", _url(api, path, query))
     body = await api.call_api(
-        resource.collection_path(namespace),
+        path,
         "GET",
-        query_params=_query(label_selector),
+        query_params=query,
         header_params=dict(_ACCEPT),
         response_types_map={200: "object"},
         auth_settings=_AUTH,
@@ -95,12 +128,15 @@ async def watch_collection(
     label_selector: str | None = None,
     server_timeout: int,
     deadline: float,
+    limiter: throttling.RequestLimiter | None = None,
 ) -> AsyncGenerator[WatchEvent, None]:
     """Stream events after `resource_version` with bookmarks, until the server ends the stream.
 
+    The stream starts once the `limiter` gave a token (None: no limit); the whole stream costs that one.
     The server is asked to end it after `server_timeout` seconds; the client gives up (TimeoutError) after
-    `deadline` seconds in all. An ERROR event or an HTTP error raises ApiException with the Status code (410
-    when the resourceVersion is too old). Close the generator (`contextlib.aclosing`) to drop the connection.
+    `deadline` seconds in all, counted from the start. An ERROR event or an HTTP error raises ApiException
+    with the Status code (410 when the resourceVersion is too old) and any Retry-After (see `retry_after`).
+    Close the generator (`contextlib.aclosing`) to drop the connection.
     """
     query = _query(
         label_selector,
@@ -109,8 +145,11 @@ async def watch_collection(
         resourceVersion=resource_version,
         timeoutSeconds=str(server_timeout),
     )
+    path = resource.collection_path(namespace)
+    if limiter is not None:
+        await limiter.wait("GET", _url(api, path, query))
     response: aiohttp.ClientResponse = await api.call_api(
-        resource.collection_path(namespace),
+        path,
         "GET",
         query_params=query,
         header_params=dict(_ACCEPT),
@@ -125,7 +164,7 @@ async def watch_collection(
                 body: Any = json.loads(raw)
             except ValueError:
                 body = raw.decode("utf-8", "replace")
-            raise _status_error(response.status, body, response.reason or "HTTP error")
+            raise _status_error(response.status, body, response.reason or "HTTP error", response.headers)
         while line := await response.content.readline():
             if not line.strip():
                 continue

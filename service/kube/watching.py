@@ -3,8 +3,10 @@
 Room: observe. A reflector LISTs (recording the collection's resourceVersion), then WATCHes from the last
 resourceVersion it saw, with bookmarks, a server timeout and a client deadline; a normal close resumes the
 watch, 410 Expired re-LISTs and replaces the store (reporting the implied changes), and any other failure
-reconnects after a jittered exponential backoff. It holds no business logic: handlers get (type, old, new) and
-must only enqueue keys; they never block and never write to the API.
+reconnects after a jittered exponential backoff, never sooner than the server's Retry-After (429/5xx). Each
+LIST and each WATCH start waits for a token of the --qps/--burst limiter when one is given. It holds no
+business logic: handlers get (type, old, new) and must only enqueue keys; they never block and never write to
+the API.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from service import backoff as backoffs
-from service.kube import caches, listing, resources
+from service.kube import caches, listing, resources, throttling
 
 __all__ = ["Backoff", "Handler", "Reflector", "WatchSettings", "wait_synced"]
 
@@ -79,14 +81,6 @@ class _ShortWatch(Exception):
     """The server ended a watch at once without sending anything."""
 
 
-def _retry_after(exc: ApiException) -> float:
-    headers = getattr(exc, "headers", None) or {}
-    try:
-        return max(0.0, float(headers.get("Retry-After", 0)))
-    except (TypeError, ValueError):
-        return 0.0
-
-
 class Reflector:
     """Keeps `store` equal to the server's view of one resource (in a namespace, or all) and reports changes.
 
@@ -106,6 +100,7 @@ class Reflector:
         settings: WatchSettings | None = None,
         rng: random.Random | None = None,  # None: a fresh Random; tests pass a seeded one
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,  # tests may pass a recorder
+        limiter: throttling.RequestLimiter | None = None,  # None: no client-side limit (tests)
     ) -> None:
         self.api = api
         self.resource = resource
@@ -120,6 +115,7 @@ class Reflector:
         self.watches = 0
         self._backoff = Backoff(self.settings, rng or random.Random())
         self._sleep = sleep
+        self.limiter = limiter
         self._task: asyncio.Task[None] | None = None
         self._expired = 0  # 410s in a row with no event and no clean watch between them
         self._progress = asyncio.Event()  # set (and replaced) whenever resource_version moves
@@ -192,7 +188,7 @@ class Reflector:
                     if self._expired > 1:  # expired again straight after a relist: do not spin
                         await self._pause(exc, status=exc.status)
                     continue
-                await self._pause(exc, at_least=_retry_after(exc), status=exc.status)
+                await self._pause(exc, at_least=listing.retry_after(exc) or 0.0, status=exc.status)
             except Exception as exc:  # network errors, deadlines, malformed answers: all retried
                 await self._pause(exc)
 
@@ -215,6 +211,7 @@ class Reflector:
             namespace=self.namespace,
             label_selector=self.label_selector,
             deadline=self.settings.list_timeout,
+            limiter=self.limiter,
         )
         self.lists += 1
         self._backoff.reset()
@@ -239,6 +236,7 @@ class Reflector:
             label_selector=self.label_selector,
             server_timeout=self.settings.watch_timeout,
             deadline=self.settings.watch_timeout + self.settings.watch_slack,
+            limiter=self.limiter,
         )
         async with contextlib.aclosing(events):
             async for event in events:

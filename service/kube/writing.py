@@ -1,8 +1,10 @@
 """Writes to the Kubernetes API: merge patches, creates and deletes, each with a deadline and counted.
 
-Room: apply. One HTTP request per call, sent as the exact bytes the plan printed; errors come back as a small
-`KubeWriteError` tree (Conflict, NotFound, Invalid, Unavailable) for the caller to requeue on. It never
-retries, never reads the caches and never decides what to write.
+Room: apply. One HTTP request per call, sent as the exact bytes the plan printed, after a token of the
+--qps/--burst limiter (`service.kube.throttling.RequestLimiter`) when one is given; errors come back as a
+small `KubeWriteError` tree (Conflict, NotFound, Invalid, Unavailable) for the caller to requeue on,
+carrying the server's `Retry-After` as `retry_after` (the worker loop waits at least that long before the
+retry). It never retries, never reads the caches and never decides what to write.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import aiohttp
 from kubernetes_asyncio import client
 
 from service import client_metrics
-from service.kube import resources
+from service.kube import resources, throttling
 
 __all__ = [
     "APPLICATION_JSON",
@@ -83,18 +85,6 @@ def object_path(
     return f"{path}/{subresource}" if subresource else path
 
 
-def _retry_after(headers: Mapping[str, str], status: Mapping[str, Any]) -> float | None:
-    raw: Any = headers.get("Retry-After")
-    if raw is None:
-        details = status.get("details")
-        raw = details.get("retryAfterSeconds") if isinstance(details, Mapping) else None
-    try:
-        seconds = float(raw) if raw is not None else None
-    except (TypeError, ValueError):  # an HTTP-date Retry-After: no hint rather than a wrong one
-        return None
-    return seconds if seconds is not None and seconds >= 0 else None
-
-
 def _error(code: int, reason: str | None, raw: bytes, headers: Mapping[str, str]) -> KubeWriteError:
     """The exception for an HTTP error answer, from its Status body when there is one."""
     try:
@@ -104,7 +94,7 @@ def _error(code: int, reason: str | None, raw: bytes, headers: Mapping[str, str]
     status: Mapping[str, Any] = decoded if isinstance(decoded, Mapping) else {}
     text = str(status.get("message") or (raw.decode("utf-8", "replace").strip() if decoded is None else ""))
     why = str(status.get("reason") or reason or "Unknown")
-    retry_after = _retry_after(headers, status)
+    retry_after = throttling.retry_after_seconds(headers, status)
     if code == 409:
         return Conflict(code, why, text)
     if code == 404:
@@ -138,17 +128,21 @@ async def send(
     content_type: str | None = None,
     deadline: float,
     metrics: client_metrics.KubeClientMetrics | None = None,
+    limiter: throttling.RequestLimiter | None = None,
 ) -> dict[str, Any]:
     """One request through the ApiClient's session, auth and TLS; the answer's JSON object ({} if none).
 
     `ApiClient.call_api` would re-serialise the body with json.dumps' spaced separators, so the body goes out
-    as `wire_body(body)` on the client's own aiohttp session instead. A KubeWriteError on any failure,
-    `Unavailable` (code 0) past `deadline` seconds or when the connection breaks.
+    as `wire_body(body)` on the client's own aiohttp session instead. It first waits for a `limiter` token
+    (None: no limit); `deadline` starts after that wait. A KubeWriteError on any failure, `Unavailable`
+    (code 0) past `deadline` seconds or when the connection breaks.
     """
     data = wire_body(body) if body is not None else None
     if data is not None and content_type is None:
         content_type = APPLICATION_JSON
     url = f"{api.configuration.host}{path}"
+    if limiter is not None:
+        await limiter.wait(method, url)
     status = 0
     try:
         async with asyncio.timeout(deadline):
@@ -214,8 +208,9 @@ class Writer(Protocol):
 class KubeWriter:
     """Every write the controller makes, one request each, within `deadline` seconds, counted in `metrics`.
 
-    Patches are JSON merge patches (RFC 7386); a `metadata.resourceVersion` in a patch body is a precondition
-    the server enforces with 409 (`Conflict`).
+    Each waits for a token of `limiter` first (--qps/--burst; None: no limit). Patches are JSON merge patches
+    (RFC 7386); a `metadata.resourceVersion` in a patch body is a precondition the server enforces with 409
+    (`Conflict`).
     """
 
     def __init__(
@@ -224,14 +219,16 @@ class KubeWriter:
         *,
         deadline: float,
         metrics: client_metrics.KubeClientMetrics | None = None,
+        limiter: throttling.RequestLimiter | None = None,
     ) -> None:
         self.api = api
         self.deadline = deadline
         self.metrics = metrics  # None for tests
+        self.limiter = limiter  # None for tests: no client-side limit
 
     async def _send(self, method: str, path: str, body: Any, content_type: str) -> dict[str, Any]:
         return await send(self.api, method, path, body=body, content_type=content_type,
-                          deadline=self.deadline, metrics=self.metrics)
+                          deadline=self.deadline, metrics=self.metrics, limiter=self.limiter)
 
     async def _patch(self, resource: resources.Resource, namespace: str, name: str, body: Mapping[str, Any],
                      subresource: str | None = None) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Aspects: the verb read from method, path and query, on the cases of argoproj/pkg
 (list, get, watch, create, update, patch, delete, cluster and namespaced, dotted names); kind, namespace
 and name per verb, incl. a watch of one object and a created object's metadata; /status and /scale
 subresources counted against their object; the reference's label folding ("N/A" names for lists and busy
-kinds, "Unknown" for other methods) and the exact exposition.
+kinds, "Unknown" for other methods) and the exact exposition; rest_client_rate_limiter_duration_seconds
+(client-go's name, help, verb and host labels and buckets) and its exposition.
 """
 
 from __future__ import annotations
@@ -133,3 +134,21 @@ def test_busy_kinds_have_no_name(kind: str) -> None:
         client_metrics.RequestInfo(kind, "ns", "object-1", "Get"), 200)
     assert f'kind="{kind}",name="N/A",namespace="ns",status_code="200",verb="Get"}} 1' in (
         metrics.render(registry).decode())
+
+
+def test_rate_limiter_waits_histogram() -> None:
+    registry = CollectorRegistry()
+    recorder = client_metrics.KubeClientMetrics(registry)
+    recorder.observe_rate_limiter("patch", "https://kube:6443/api/v1/namespaces/shop/services/web", 0.2)
+    recorder.observe_rate_limiter("PATCH", "https://kube:6443/api/v1/namespaces/shop/services/api", 0.0)
+    labels = {"verb": "PATCH", "host": "kube:6443"}
+    name = "rest_client_rate_limiter_duration_seconds"
+    assert registry.get_sample_value(f"{name}_count", labels) == 2
+    assert registry.get_sample_value(f"{name}_sum", labels) == 0.2
+    assert registry.get_sample_value(f"{name}_bucket", {**labels, "le": "0.005"}) == 1
+    assert registry.get_sample_value(f"{name}_bucket", {**labels, "le": "0.25"}) == 2
+    text = metrics.render(registry).decode()
+    assert ("# HELP rest_client_rate_limiter_duration_seconds Client side rate limiter latency in seconds. "
+            "Broken down by verb, and host.\n"
+            "# TYPE rest_client_rate_limiter_duration_seconds histogram\n") in text
+    assert 'rest_client_rate_limiter_duration_seconds_bucket{host="kube:6443",verb="PATCH",le="60"} 2' in text

@@ -1,13 +1,15 @@
 """The worker loop (service.controller) with a fake reconciler honouring the reconciler contract.
 
 Aspects: the outcome → queue-call table (success, requeue_after incl. 0 and negative, an exception, a
-TerminalError, an unusable Result, a reconcile past its deadline), `done` on every path (also when the
-reconcile is cancelled); reconcile time and errors observed in `rollout_reconcile` and
-`rollout_reconcile_error`; the log context bound per reconcile (namespace, rollout, reconcile_id) and
-cleared after; one failing key and one hanging key never block the others; a requeue_after comes back;
-graceful stop lets a reconcile in flight finish, a stop past its grace cancels it, and nothing is left
-running; worker count and double start are checked; the --rollout-resync loop enqueues every cached key and
-survives a failing listing; split_key.
+TerminalError, an unusable Result, a reconcile past its deadline, an exception carrying a Retry-After itself
+or in its cause, context or group), `done` on every path (also when the reconcile is cancelled); a status
+patch the API server (the sandbox, over the wire) answers 429 Retry-After: 2 is not retried before 2 s of the
+injected clock, wrapped or not, and counts as a requeue; reconcile time and errors observed in
+`rollout_reconcile` and `rollout_reconcile_error`; the log context bound per reconcile (namespace, rollout,
+reconcile_id) and cleared after; one failing key and one hanging key never block the others; a requeue_after
+comes back; graceful stop lets a reconcile in flight finish, a stop past its grace cancels it, and nothing is
+left running; worker count and double start are checked; the --rollout-resync loop enqueues every cached key
+and survives a failing listing; split_key; retry_after_of over cause, context, groups and cycles.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from typing import Any
 
 import pytest
 import structlog
+from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
+from sandbox.apiserver.server import ApiServer
 from service import clock as clocks
 from service import controller, queueing, results, rollout_metrics
+from service.kube import writing
 
 KEY = "shop/web"
 
@@ -41,11 +46,12 @@ class SpyQueue(queueing.RateLimitingQueue[str]):
         self.calls: list[tuple[Any, ...]] = []
         self._limiting = False
 
-    def add_rate_limited(self, key: str) -> None:
-        self.calls.append(("add_rate_limited", key))
+    def add_rate_limited(self, key: str, *, at_least: float = 0.0) -> None:
+        call = ("add_rate_limited", key) if at_least == 0.0 else ("add_rate_limited", key, at_least)
+        self.calls.append(call)
         self._limiting = True  # the queue's own add_after inside is not a call the worker made
         try:
-            super().add_rate_limited(key)
+            super().add_rate_limited(key, at_least=at_least)
         finally:
             self._limiting = False
 
@@ -140,6 +146,10 @@ async def _wait_for(predicate: Callable[[], bool], within: float = 30.0) -> None
                  [("add_rate_limited", KEY), ("done", KEY)], True, id="infinite-requeue-is-a-bug"),
     pytest.param(_hangs, 0.05,
                  [("add_rate_limited", KEY), ("done", KEY)], True, id="past-deadline-rate-limited"),
+    pytest.param(_raises(writing.Unavailable(429, "TooManyRequests", "slow down", retry_after=2.0)), None,
+                 [("add_rate_limited", KEY, 2.0), ("done", KEY)], True, id="retry-after-at-least"),
+    pytest.param(_raises(writing.Unavailable(503, "ServiceUnavailable", "", retry_after=0.0)), None,
+                 [("add_rate_limited", KEY), ("done", KEY)], True, id="retry-after-zero-is-no-hint"),
 ])
 async def test_outcome_maps_to_queue_calls(behaviour: Behaviour, deadline: float | None,
                                            expected: list[tuple[Any, ...]], failed: bool) -> None:
@@ -366,3 +376,95 @@ async def test_resync_survives_a_failing_listing() -> None:
 ])
 def test_split_key(key: str, expected: tuple[str, str]) -> None:
     assert controller.split_key(key) == expected
+
+
+def _chained(outer: BaseException, inner: BaseException, how: str) -> BaseException:
+    try:
+        try:
+            raise inner
+        except BaseException as caught:
+            if how == "cause":
+                raise outer from caught
+            raise outer  # noqa: B904 - the implicit __context__ is what this case is about
+    except BaseException as raised:
+        return raised
+
+
+def _unavailable(seconds: float | None) -> writing.Unavailable:
+    return writing.Unavailable(429, "TooManyRequests", "", retry_after=seconds)
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    pytest.param(RuntimeError("boom"), None, id="none"),
+    pytest.param(_unavailable(2.0), 2.0, id="itself"),
+    pytest.param(_unavailable(None), None, id="no-hint"),
+    pytest.param(_chained(results.CacheBehind("behind"), _unavailable(3.0), "cause"), 3.0, id="cause"),
+    pytest.param(_chained(ValueError("while reporting"), _unavailable(1.0), "context"), 1.0, id="context"),
+    pytest.param(_chained(RuntimeError("outer"), _chained(KeyError("mid"), _unavailable(4.0), "cause"),
+                          "context"), 4.0, id="deep"),
+    pytest.param(ExceptionGroup("effects", [_unavailable(1.0), RuntimeError("x"), _unavailable(5.0)]), 5.0,
+                 id="group-longest"),
+])
+def test_retry_after_of_reads_the_whole_chain(error: BaseException, expected: float | None) -> None:
+    assert controller.retry_after_of(error) == expected
+
+
+def test_retry_after_of_survives_a_cycle() -> None:
+    first, second = RuntimeError("a"), _unavailable(2.0)
+    first.__context__, second.__context__ = second, first
+    assert controller.retry_after_of(first) == 2.0
+
+
+ROLLOUTS = "rollouts.argoproj.io"
+
+
+class StatusPatcher:
+    """A reconciler writing one status patch through the real KubeWriter; failures raised as `wrap` says."""
+
+    def __init__(self, writer: writing.KubeWriter, clock: clocks.FakeClock, wrap: str) -> None:
+        self.writer, self.clock, self.wrap = writer, clock, wrap
+        self.attempts: list[float] = []
+
+    async def reconcile(self, key: str) -> results.Result:
+        self.attempts.append(self.clock.monotonic())
+        namespace, name = controller.split_key(key)
+        try:
+            await self.writer.patch_rollout_status(namespace, name, {"status": {"phase": "Progressing"}})
+        except writing.KubeWriteError as error:
+            if self.wrap == "cause":
+                raise results.CacheBehind("status not written") from error
+            if self.wrap == "context":
+                raise RuntimeError("failed while writing status")  # noqa: B904 - __context__ on purpose
+            raise
+        return results.Result()
+
+
+@pytest.mark.parametrize("wrap", ["bare", "cause", "context"])
+async def test_status_patch_answered_429_is_not_retried_before_retry_after(api_server: ApiServer,
+                                                                          wrap: str) -> None:
+    api_server.storage.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                             "metadata": {"name": "shop"}})
+    api_server.storage.create(ROLLOUTS, {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                                         "metadata": {"name": "web", "namespace": "shop"}, "spec": {}})
+    api_server.faults.fail_next("patch", ROLLOUTS, code=429, retry_after=2)
+    clock = clocks.FakeClock()
+    async with client.ApiClient(client.Configuration(host=api_server.url)) as api:
+        reconciler = StatusPatcher(writing.KubeWriter(api, deadline=10.0), clock, wrap)
+        queue = _queue(clock)
+        async with queue:
+            workers = controller.Controller(queue=queue, reconciler=reconciler, workers=1, clock=clock)
+            workers.start()
+            queue.add(KEY)
+            await _wait_for(lambda: len(reconciler.attempts) == 1 and clock.sleepers == 1)
+            assert queue.num_requeues(KEY) == 1  # client-go: a server-paced retry is still a requeue
+            assert clock.next_deadline is not None and clock.next_deadline - clock.monotonic() >= 2.0
+            clock.advance(1.999)
+            # The queue's timer sleeps until its deadline; nothing else can hand the key out before it.
+            assert (len(queue), clock.sleepers, len(reconciler.attempts)) == (0, 1, 1)
+            clock.advance(0.001)
+            await _wait_for(lambda: len(reconciler.attempts) == 2 and queue.num_requeues(KEY) == 0)
+            await workers.stop()
+    assert reconciler.attempts[1] - reconciler.attempts[0] >= 2.0
+    patches = [r.status for r in api_server.faults.request_log if r.subresource == "status"]
+    assert patches == [429, 200]
+    assert api_server.storage.get(ROLLOUTS, "shop", "web")["status"] == {"phase": "Progressing"}

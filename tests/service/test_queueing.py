@@ -5,7 +5,8 @@ worker and an add meanwhile replays once after `done`; `done` on a key nobody ho
 (earliest deadline wins, non-positive delays add at once, non-finite ones are refused, deadline order, the
 timer re-plans for an earlier deadline, an immediate add leaves a pending delay in place, the real clock
 drives the timer too); per-key backoff (doubling, cap, jitter bounds, forget, num_requeues) and the global
-token bucket (defaults 10 qps / burst 100, refill); rate-limited adds through the queue; shutdown (wakes
+token bucket (defaults 10 qps / burst 100, refill); rate-limited adds through the queue, and with `at_least`
+(a Retry-After: never sooner, still counted as a requeue, a shorter one changes nothing); shutdown (wakes
 every getter with QueueShutDown, drops waiting keys, ignores later adds, wait_closed only after shutdown, no
 task left running); a cancelled getter passes its wake-up on; settings validation; the `workqueue_*` metrics
 read from the registry (names, types, label, help, buckets and values); a hypothesis model of client-go's
@@ -338,6 +339,28 @@ async def test_add_rate_limited_waits_for_the_backoff(queue, clock) -> None:
         clock.advance(delay * 0.15)
         assert await _drain(queue) == ["a"]
     queue.forget("a")
+    assert queue.num_requeues("a") == 0
+
+
+async def test_add_rate_limited_waits_at_least_the_servers_retry_after(queue, clock) -> None:
+    queue.add_rate_limited("a", at_least=2.0)
+    assert queue.num_requeues("a") == 1  # counted as a requeue: the next backoff doubles as usual
+    clock.advance(1.999)
+    assert await _drain(queue) == []
+    clock.advance(0.001)
+    assert await _drain(queue) == ["a"]
+    queue.add_rate_limited("a", at_least=0.001)  # shorter than the backoff (0.01 s): the backoff stands
+    assert queue.num_requeues("a") == 2
+    clock.advance(0.0085)
+    assert await _drain(queue) == []
+    clock.advance(0.0015)
+    assert await _drain(queue) == ["a"]
+
+
+@pytest.mark.parametrize("seconds", [math.nan, math.inf])
+async def test_non_finite_at_least_is_refused(queue, seconds: float) -> None:
+    with pytest.raises(ValueError, match="at_least must be finite"):
+        queue.add_rate_limited("a", at_least=seconds)
     assert queue.num_requeues("a") == 0
 
 

@@ -9,13 +9,16 @@ opener call, no TargetGroupBinding informer) and the verifiers reach the reconci
 fails is a StartError; --namespaced watches the kubeconfig context's namespace only; a standby waiting for
 the Lease is ready, serves `leading: false`, and stops at once; a stolen Lease raises LeadershipLost; a stop
 lets a reconcile in flight finish and leaves no task running; a missing kubeconfig is a StartError naming it;
-a taken port is a ListenError naming the flag; kubeconfig lookup order.
+a taken port is a ListenError naming the flag; kubeconfig lookup order; --qps/--burst parsed from the flags
+build one limiter shared by the writer (so Events) and every reflector, and its waits are served on /metrics.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import dataclasses
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import Any
 import aiobotocore.session
 import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 
 from sandbox.apiserver import kubeconfig as kubeconfigs
 from sandbox.apiserver.server import ApiServer
@@ -360,3 +364,27 @@ def test_kubeconfig_lookup_order(flag: str | None, env: dict[str, str], home_fil
     found = running.kubeconfig_path(settings.KubeSettings(kubeconfig=flag), env)
     assert found == (str(tmp_path / ".kube" / "config") if expected == "HOME" else expected)
 
+
+
+async def test_qps_and_burst_flags_reach_the_one_limiter(api_server: ApiServer, kubeconfig: Path) -> None:
+    parser = argparse.ArgumentParser()
+    settings.add_arguments(parser)
+    flags = settings.from_args(parser.parse_args(["--kubeconfig", str(kubeconfig), "--qps", "250",
+                                                  "--burst", "7"]), {})
+    config = dataclasses.replace(make_settings(kubeconfig), kube=flags.kube)
+    registry = CollectorRegistry()
+    process = Process(config, Factory(), registry=registry)
+    await until(lambda: process.factory.made, within=20, what="the reconciler")
+    built = process.factory.made[0].built_with
+    limiter = built["writer"].limiter
+    assert (limiter.qps, limiter.burst) == (250.0, 7)
+    assert built["recorder"].writer.limiter is limiter  # Events take the same tokens
+    assert all(reflector.limiter is limiter for reflector in built["informers"].all)
+    labels = {"verb": "GET", "host": api_server.url.removeprefix("http://")}
+
+    def waits() -> float:
+        return registry.get_sample_value("rest_client_rate_limiter_duration_seconds_count", labels) or 0.0
+
+    informers = len(built["informers"].all)
+    await until(lambda: waits() >= 2 * informers, within=20, what="a LIST and a WATCH start per informer")
+    await process.finish()

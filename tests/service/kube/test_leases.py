@@ -6,8 +6,9 @@ it releases and the other takes over at once (leaseTransitions counts it); a dea
 only after the lease duration by our own clock; renewals that keep failing past the renew deadline, or
 another holder showing up, cancel the leader's work and raise LeadershipLost; a cancellation from outside
 is not mistaken for a loss and releases the Lease; a body that swallows the cancellation still gets
-LeadershipLost; failed reads and creates are retried; a failed release is logged, not raised; Lease requests
-are counted; no task is left.
+LeadershipLost; failed reads and creates are retried, not sooner than the server's Retry-After (on a
+FakeClock); a renewal answered with a Retry-After past the renew deadline loses the Lease; a failed release
+is logged, not raised; Lease requests are counted; no task is left.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 import structlog
 
 from service import client_metrics
-from service.clock import SystemClock
+from service.clock import FakeClock, SystemClock
 from service.kube import leases
 from service.settings import LeaderSettings
 from tests.sandbox.polling import until
@@ -237,6 +238,59 @@ async def test_failing_reads_are_retried_until_the_lease_is_won(api_server, api_
         assert held.elected and spec(api_server)["holderIdentity"] == "me"
     statuses = [(r.verb, r.status) for r in api_server.faults.request_log]
     assert statuses[:5] == [("get", 500)] * 3 + [("get", 404), ("create", 201)]
+
+
+@pytest.mark.parametrize(("verb", "code"), [("get", 429), ("create", 503)])
+async def test_a_retry_after_spaces_the_next_try(api_server, api_client, verb, code):
+    clock = FakeClock()
+    api_server.faults.fail_next(verb, "leases", code=code, retry_after=3)
+    entered, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with leases.leading(api_client, SETTINGS, "me", clock=clock):
+            entered.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run())
+    try:
+        await until(lambda: clock.sleepers == 1, what="the pause after the refused try")
+        assert clock.next_deadline - clock.monotonic() == pytest.approx(3.0)  # not the 0.05 s retry period
+        assert [r.status for r in api_server.faults.request_log][-1] == code
+        clock.advance(2.99)
+        assert clock.sleepers == 1 and not entered.is_set()
+        tries = len(api_server.faults.request_log)
+        clock.advance(0.01)
+        await asyncio.wait_for(entered.wait(), 10)
+        assert len(api_server.faults.request_log) > tries
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_renewal_told_to_wait_past_the_renew_deadline_loses_the_lease(api_server, api_client):
+    clock = FakeClock()
+    lost: list[BaseException] = []
+    entered = asyncio.Event()
+
+    async def run() -> None:
+        try:
+            async with leases.leading(api_client, SETTINGS, "me", clock=clock):
+                entered.set()
+                await asyncio.Event().wait()
+        except leases.LeadershipLost as exc:
+            lost.append(exc)
+
+    task = asyncio.create_task(run())
+    await asyncio.wait_for(entered.wait(), 10)
+    api_server.faults.fail_next("get", "leases", code=429, retry_after=5)
+    await until(lambda: clock.sleepers == 1, what="the renewal loop asleep")
+    clock.advance(SETTINGS.retry_period_seconds)  # the renewal: 429 Retry-After: 5
+    await until(lambda: clock.sleepers == 1 and clock.next_deadline - clock.monotonic() == pytest.approx(5.0),
+                what="the pause the server asked for")
+    clock.advance(5.0)  # past the 0.4 s renew deadline: lost without another try
+    await asyncio.wait_for(task, 10)
+    assert [str(e) for e in lost] == ["not renewed within 0.4s"]
+    assert [r.status for r in api_server.faults.request_log if r.verb == "get"][-1] == 429
 
 
 async def test_a_failed_create_is_retried(api_server, api_client):

@@ -1,7 +1,9 @@
 """LIST and WATCH calls over kubernetes-asyncio against the API emulator: items get apiVersion/kind and the
 collection resourceVersion; namespace and label selector reach the server; a watch yields events after the
-resourceVersion and bookmarks; HTTP errors and 410 ERROR events raise ApiException with the code; the client
-deadline ends a slow call with TimeoutError; closing the generator closes the stream."""
+resourceVersion and bookmarks; HTTP errors and 410 ERROR events raise ApiException with the code, and
+`retry_after` reads their Retry-After (header of a LIST or WATCH answer, or an ERROR event's
+retryAfterSeconds); the client deadline ends a slow call with TimeoutError; closing the generator closes the
+stream."""
 
 from __future__ import annotations
 
@@ -118,6 +120,29 @@ async def test_watch_http_error_raises_with_the_code(
     with pytest.raises(ApiException) as caught:
         await anext(events)
     assert (caught.value.status, caught.value.reason) == (429, "TooManyRequests: slow down")
+
+
+@pytest.mark.parametrize("verb", ["list", "watch"])
+async def test_retry_after_of_a_failed_list_or_watch(
+    api_client: client.ApiClient, api_server: ApiServer, verb: str
+) -> None:
+    api_server.faults.fail_next(verb, "services", code=503, retry_after=4)
+    with pytest.raises(ApiException) as caught:
+        if verb == "list":
+            await listing.list_collection(api_client, resources.SERVICES, deadline=5)
+        else:
+            await anext(listing.watch_collection(api_client, resources.SERVICES, resource_version="1",
+                                                 server_timeout=1, deadline=5))
+    assert (caught.value.status, listing.retry_after(caught.value)) == (503, 4.0)
+
+
+def test_retry_after_of_an_error_event_and_of_none() -> None:
+    line = {"type": "ERROR", "object": {"code": 429, "reason": "TooManyRequests",
+                                        "details": {"retryAfterSeconds": 2}}}
+    with pytest.raises(ApiException) as caught:
+        listing.parse_event(line)
+    assert listing.retry_after(caught.value) == 2.0
+    assert listing.retry_after(ApiException(status=500, reason="x")) is None
 
 
 async def test_watch_deadline(api_client: client.ApiClient, api_server: ApiServer) -> None:

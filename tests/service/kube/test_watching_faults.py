@@ -1,7 +1,8 @@
 """Reflector under the emulator's fault hooks: dropped watches resume from the last resourceVersion without a
 relist and without missing what changed meanwhile; compaction turns the resume into 410, which relists and
 replaces the store (objects deleted or changed while disconnected are reported); a repeated 410 backs off;
-failing LISTs (500, 429 with Retry-After) and failing WATCHes retry with growing jittered delays; slow LIST
+failing LISTs (500, 429 and 503 with Retry-After) and failing WATCHes (503, or 429/503 with Retry-After)
+retry with growing jittered delays, never sooner than the server's Retry-After; slow LIST
 and WATCH calls hit their client deadlines and are retried; a watch the server ends at once backs off; an
 unreachable server is retried and logged."""
 
@@ -116,7 +117,11 @@ async def test_expired_straight_after_a_relist_backs_off(
 
 @pytest.mark.parametrize(
     ("code", "retry_after"),
-    [pytest.param(500, None, id="500"), pytest.param(429, 2.0, id="429-retry-after")],
+    [
+        pytest.param(500, None, id="500"),
+        pytest.param(429, 2.0, id="429-retry-after"),
+        pytest.param(503, 1.0, id="503-retry-after"),
+    ],
 )
 async def test_failing_list_retries_with_backoff_then_syncs(
     make_reflector: MakeReflector,
@@ -153,6 +158,20 @@ async def test_failing_watch_retries_from_the_last_resource_version(
     assert sleeps.delays[2] > sleeps.delays[0]
     assert reflector.lists == 1
     assert [q["resourceVersion"] for q in calls(api_server, "watch")[:3]] == [[listed]] * 3
+
+
+@pytest.mark.parametrize("code", [429, 503])
+async def test_failing_watch_waits_the_servers_retry_after(
+    make_reflector: MakeReflector, api_server: ApiServer, storage: Storage, sleeps: SleepRecorder, code: int
+) -> None:
+    api_server.faults.fail_next("watch", "services", count=2, code=code, retry_after=3)
+    reflector = make_reflector(sleep=sleeps)
+    reflector.start()
+    await until(lambda: api_server.open_watches == 1, what="the watch after two failures")
+    assert sleeps.delays == [3.0, 3.0]  # the backoff alone would be 0.02 s, then 0.04 s
+    storage.create("services", service("a"))
+    await until(lambda: "default/a" in reflector.store, what="events after the failures")
+    assert reflector.lists == 1
 
 
 async def test_slow_list_hits_its_deadline(
