@@ -63,9 +63,11 @@ RETIRE = "scale_down_old"      # old ReplicaSets after scaleDownDelaySeconds (pr
 STATUS = "write_status"        # one merge patch to /status, then the plan's events
 EFFECTS = (SCALE, POINT, ROUTE, VERIFY, TARGETS, RETIRE, STATUS)
 
-CONVERGE = (SCALE, POINT, ROUTE, RETIRE, STATUS)
-ASK_AWS = (SCALE, POINT, ROUTE, VERIFY, RETIRE, STATUS)
-UNROUTE = (ROUTE, POINT, SCALE, RETIRE, STATUS)   # traffic leaves the canary before its pods do
+# TARGETS acts only while the plan holds traffic for a target group (any state may hold it, e.g. an abort
+# whose stable Service must serve first), so no wait can go unasked.
+CONVERGE = (SCALE, POINT, TARGETS, ROUTE, RETIRE, STATUS)
+ASK_AWS = (SCALE, POINT, TARGETS, ROUTE, VERIFY, RETIRE, STATUS)
+UNROUTE = (ROUTE, POINT, SCALE, TARGETS, RETIRE, STATUS)   # traffic leaves the canary before its pods do
 RECORD = (STATUS,)
 HOLD = (SCALE, POINT, TARGETS, RETIRE, STATUS)    # no Ingress write: traffic waits for targets
 

@@ -31,13 +31,18 @@ class Wait:
         return f"waiting for Service {self.service}'s targets to serve pods {self.pod_hash}"
 
 
-def serving(snapshot: Snapshot, service: str, pod_hash: str) -> bool:
-    """Does `service`'s target group serve the pods of `pod_hash` (True when not observed)?"""
+def serving(snapshot: Snapshot, service: str, pod_hash: str, *, new_pods: bool = True) -> bool:
+    """Does `service`'s target group serve the pods of `pod_hash` (True when not observed)?
+
+    ELBv2 is consulted for `new_pods` only: more weight for pods the group already carried traffic to (the
+    next step of the same canary, an abort back to the stable) needs their endpoints alone, since targets
+    not registered yet just get no request.
+    """
     if not service or service not in snapshot.endpoints:
         return True
     if snapshot.endpoints[service] != frozenset({pod_hash}):
         return False
-    return not snapshot.verify_weights or snapshot.targets.get(service) == pod_hash
+    return not (snapshot.verify_weights and new_pods) or snapshot.targets.get(service) == pod_hash
 
 
 def _gains(previous: models.WeightDestination | None, candidate: models.WeightDestination) -> bool:
@@ -60,8 +65,10 @@ def wait_for_targets(snapshot: Snapshot, candidate: models.TrafficWeights) -> Wa
     moves = ((canary_service, previous.canary, candidate.canary),
              (stable_service, previous.stable, candidate.stable))
     for service, before, after in moves:
-        if _gains(before, after) and not serving(snapshot, service, after.pod_template_hash):
-            return Wait(service, after.pod_template_hash)
+        new_pods = before.weight <= 0 or before.pod_template_hash != after.pod_template_hash
+        pod_hash = after.pod_template_hash
+        if _gains(before, after) and not serving(snapshot, service, pod_hash, new_pods=new_pods):
+            return Wait(service, pod_hash)
     return None
 
 

@@ -119,8 +119,8 @@ async def test_machine_serves_states_and_table(client: aiohttp.ClientSession, ba
     assert body["transitions"] == machine.describe()
     verify = {"trigger": "verify", "source": ["WeightSet", "Verifying"], "dest": "=",
               "conditions": ["lands_in_dest", "unchanged", "verify_due"],
-              "effects": ["scale_replicasets", "point_services", "patch_ingresses", "verify_weights",
-                          "scale_down_old", "write_status"]}
+              "effects": ["scale_replicasets", "point_services", "check_targets", "patch_ingresses",
+                          "verify_weights", "scale_down_old", "write_status"]}
     assert verify in body["transitions"]
 
 

@@ -100,7 +100,9 @@ async def test_reference_replicaset_is_adopted_without_restarting_pods(world: An
 async def test_deletion_resets_the_ingress(world: Any) -> None:
     w: World = await world()
     w.seed()
-    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    # settled: Healthy, done waiting for the stable targets, and the LBC done writing the Ingress
+    await w.settle(lambda: w.status().get("phase") == "Healthy" and w.state() == "Promoted", what="healthy")
+    await w.lbc.settled()
     assert json.loads(w.annotations()[BOOKKEEPING]) == {"demo": [ACTION]}
     w.storage.delete(ROLLOUTS, NS, "demo")
     await w.caught_up()
