@@ -169,6 +169,13 @@ class Reconciler:
             await refusing.refuse(rollout, str(refusal), involved, writer=self.writer, recorder=self.recorder,
                                   rollouts=self.informers.rollouts, deadline=self.deadline)
             raise results.TerminalError(str(refusal)) from refusal
+        bindings = self.informers.target_group_bindings
+        if self.verifying and bindings is not None and not bindings.synced.is_set():
+            # an unsynced cache reads as "nothing bound", which would pass every target check: wait, loudly
+            await refusing.unverifiable(rollout, informers_mod.unsynced_reason(bindings), involved,
+                                        writer=self.writer, recorder=self.recorder,
+                                        rollouts=self.informers.rollouts, deadline=self.deadline)
+            return results.Result(requeue_after=self.settings.aws.verify_retry_interval_seconds)
         owned = await self.applier.replicasets.claim(raw, rollout.namespace, create=True)
         new_rs, stable_rs, others = owned.views()
         answer = self._answer(memory, rollout)

@@ -60,7 +60,7 @@ log = structlog.get_logger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
 SHUTDOWN_GRACE_SECONDS = 10.0
 """How long reconciles in flight may finish after a stop signal (the Pod's grace period is 30 s)."""
-SYNC_LOG_INTERVAL_SECONDS = 30.0
+SYNC_LOG_INTERVAL_SECONDS = 5.0
 """While caches have not synced, say so this often."""
 DEFAULT_KUBECONFIG = "~/.kube/config"
 """Read when neither --kubeconfig nor KUBECONFIG names a file and it exists (else: in-cluster)."""
@@ -114,6 +114,11 @@ class _Process:
         if not self.leading:
             return True
         return self.informers is not None and self.informers.synced()
+
+    def not_ready_because(self) -> str:
+        if self.informers is None:
+            return "the informers have not started"
+        return "; ".join(self.informers.unsynced())
 
     def workers_alive(self) -> bool:
         return self.workers is None or self.workers.running
@@ -193,7 +198,7 @@ async def run(
     process = _Process()
     probes = health.Health()
     probes.add_liveness("workers", process.workers_alive)
-    probes.add_readiness("informers-synced", process.ready)
+    probes.add_readiness("informers-synced", process.ready, process.not_ready_because)
     metrics = rollout_metrics.RolloutMetrics(registry, rollouts=process.rollouts)
     kube_metrics = client_metrics.KubeClientMetrics(registry)
     queue_metrics = workqueue_metrics.WorkqueueMetrics(registry)
@@ -295,6 +300,9 @@ class _Leader:
             stack.push_async_callback(informers.stop)
             if not await self._wait_synced(informers):
                 return
+            if not informers.synced():  # the optional TargetGroupBindings: say it once, loudly
+                log.error("starting without every cache", waiting_for=informers.unsynced(),
+                          consequence="Rollouts that need target verification wait, with a status message")
             writer = writing.KubeWriter(self.api, deadline=settings.kube.request_timeout_seconds,
                                         metrics=self.kube_metrics, limiter=self.limiter)
             recorder = recording.EventRecorder(writer, clock=self.clock, host=self.identity,
@@ -321,9 +329,14 @@ class _Leader:
             log.info("stopping: letting reconciles in flight finish", grace_seconds=SHUTDOWN_GRACE_SECONDS)
 
     async def _wait_synced(self, informers: informing.Informers) -> bool:
-        """True once every cache has synced; False when `stop` came first."""
+        """True once every required cache has synced; False when `stop` came first.
+
+        The TargetGroupBindings are not waited for: without their CRD they never sync, and that must not
+        block every Rollout silently. /readyz then fails with the reason, and each Rollout that needs target
+        verification says so in its status (service.reconciling) instead of moving on unverified.
+        """
         synced: asyncio.Future[Any] = asyncio.ensure_future(
-            asyncio.gather(*(r.synced.wait() for r in informers.all)))
+            asyncio.gather(*(r.synced.wait() for r in informers.required)))
         stopping: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
         try:
             while True:
@@ -333,8 +346,7 @@ class _Leader:
                     return True
                 if stopping in done:
                     return False
-                waiting = [r.resource.name for r in informers.all if not r.synced.is_set()]
-                log.warning("caches not synced yet", waiting_for=waiting)
+                log.error("caches not synced yet", waiting_for=informers.unsynced())
         finally:
             for future in (synced, stopping):
                 future.cancel()

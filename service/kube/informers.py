@@ -14,7 +14,7 @@ from kubernetes_asyncio import client
 
 from service.kube import caches, enqueuing, indexes, resources, throttling, watching
 
-__all__ = ["REPLICA_SET_SELECTOR", "Informers", "build"]
+__all__ = ["REPLICA_SET_SELECTOR", "Informers", "build", "unsynced_reason"]
 
 REPLICA_SET_SELECTOR = "rollouts-pod-template-hash"
 """Only ReplicaSets a Rollout controller made (ours or the reference's) carry this label: the rest of the
@@ -48,13 +48,34 @@ class Informers:
         """Stop every reflector and wait until their connections are closed."""
         await asyncio.gather(*(reflector.stop() for reflector in self.all))
 
+    @property
+    def required(self) -> tuple[watching.Reflector, ...]:
+        """The caches no Rollout can be reconciled without (the TargetGroupBindings are checked per use)."""
+        return (self.rollouts, self.ingresses, self.services, self.endpoint_slices, self.replica_sets)
+
     def synced(self) -> bool:
         """True once every cache holds its first LIST (what /readyz reports)."""
         return all(reflector.synced.is_set() for reflector in self.all)
 
+    def unsynced(self) -> list[str]:
+        """Why each cache not synced yet is not (empty once all are): for /readyz and the logs."""
+        return [unsynced_reason(reflector) for reflector in self.all if not reflector.synced.is_set()]
+
     async def wait_synced(self, within: float) -> bool:
         """Wait until every cache has synced; False when `within` seconds pass first."""
         return await watching.wait_synced(self.all, within)
+
+
+def unsynced_reason(reflector: watching.Reflector) -> str:
+    """"<resource> not synced: <last error>", with a hint where the cause is known (a missing CRD)."""
+    text = f"{reflector.resource.name} not synced"
+    if reflector.last_error:
+        text += f": {reflector.last_error}"
+        if reflector.last_error.startswith("404"):
+            resource = reflector.resource
+            text += (f" (is the {resource.kind} CustomResourceDefinition {resource.name} "
+                     f"({resource.api_version}) installed?)")
+    return text
 
 
 def build(

@@ -110,6 +110,8 @@ class Reflector:
         self.handlers = list(handlers)
         self.settings = settings or WatchSettings()
         self.synced = asyncio.Event()
+        self.last_error: str | None = None
+        """Why the last LIST or WATCH failed (None once a LIST succeeded): /readyz says it while unsynced."""
         self.resource_version = ""
         self.lists = 0
         self.watches = 0
@@ -194,6 +196,8 @@ class Reflector:
 
     async def _pause(self, exc: BaseException, *, at_least: float = 0.0, status: int | None = None) -> None:
         delay = self._backoff.next_delay(at_least)
+        reason = str(getattr(exc, "reason", "")) or str(exc) or type(exc).__name__
+        self.last_error = f"{status} {reason}" if status else reason
         self._log.warning(
             "list/watch failed, retrying",
             error=type(exc).__name__,
@@ -215,6 +219,7 @@ class Reflector:
         )
         self.lists += 1
         self._backoff.reset()
+        self.last_error = None
         changes = self.store.replace(answer.items)
         self._advance(answer.resource_version)
         for change in changes:

@@ -168,7 +168,9 @@ async def test_readyz_is_503_until_every_cache_has_synced(api_server: ApiServer,
     process = Process(make_settings(kubeconfig), Factory())
     ports = await process.listening()
     status, body = await _get(http, ports.healthz_port, "/readyz")
-    assert (status, body) == (503, "[-]informers-synced failed\nreadyz check failed\n")
+    assert status == 503 and body.startswith("[-]informers-synced failed: ")  # and why
+    assert "rollouts.argoproj.io not synced" in body or "the informers have not started" in body
+    assert body.endswith("\nreadyz check failed\n")
     assert process.factory.made == []  # no reconciler before the caches are synced
     assert await _get(http, ports.healthz_port, "/healthz") == (200, "ok")
     await until(lambda: process.factory.made, within=20, what="the reconciler")
@@ -242,6 +244,34 @@ async def test_verification_opens_the_verifiers_and_watches_bindings(api_server:
     assert closed == []
     await process.finish()
     assert closed == [True]
+
+
+async def test_a_cache_that_never_syncs_fails_readyz_with_the_reason_and_blocks_nothing(
+        api_server: ApiServer, kubeconfig: Path, http: aiohttp.ClientSession) -> None:
+    @contextlib.asynccontextmanager
+    async def opener(aws: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        yield FakeVerifiers()
+
+    api_server.storage.create(ROLLOUTS, rollout("web"))
+    missing = "elbv2.k8s.aws/v9"  # no such CRD version is served: its LIST answers 404 forever
+    config = make_settings(kubeconfig, aws=settings.AlbSettings(verify_target_group=True,
+                                                                target_group_binding_api_version=missing))
+    process = Process(config, Factory(), open_verifiers=opener)
+    ports = await process.listening()
+    # the workers run anyway (the reconciler says per Rollout what it cannot verify)
+    await until(lambda: process.factory.made and "shop/web" in process.factory.made[0].finished, within=20,
+                what="the first reconcile without the TargetGroupBinding cache")
+
+    async def explained() -> bool:
+        status, body = await _get(http, ports.healthz_port, "/readyz")
+        return status == 503 and "404" in body
+
+    await until(explained, within=20, what="/readyz naming the missing CRD")
+    _, body = await _get(http, ports.healthz_port, "/readyz")
+    assert body.startswith("[-]informers-synced failed: targetgroupbindings.elbv2.k8s.aws not synced: 404")
+    assert "(is the TargetGroupBinding CustomResourceDefinition targetgroupbindings.elbv2.k8s.aws " \
+           "(elbv2.k8s.aws/v9) installed?)" in body
+    await process.finish()
 
 
 async def test_an_opener_that_fails_is_a_start_error(api_server: ApiServer, kubeconfig: Path) -> None:

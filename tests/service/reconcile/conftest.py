@@ -50,7 +50,7 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
     stack = contextlib.AsyncExitStack()
 
     async def make(*, verify: bool = False, lag: float = 0.0, instance_id: str = "",
-                   retry_interval: float = 5.0) -> World:
+                   retry_interval: float = 5.0, tgb_version: str = "elbv2.k8s.aws/v1beta1") -> World:
         storage = api_server.storage
         cluster = Cluster(storage, pod_ready_seconds=0.0)
         await cluster.start()
@@ -60,12 +60,13 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
         await stack.enter_async_context(lbc)
         proxy = await stack.enter_async_context(AwsProxy(moto_server.endpoint_url, health=lbc.target_health))
         api = await stack.enter_async_context(client.ApiClient(client.Configuration(host=api_server.url)))
-        tgb_version = "elbv2.k8s.aws/v1beta1" if verify else None
-        built = informers.build(api, lambda key: None, target_group_binding_api_version=tgb_version,
+        built = informers.build(api, lambda key: None,
+                                target_group_binding_api_version=tgb_version if verify else None,
                                 settings=WATCH)
         built.start()
         stack.push_async_callback(built.stop)
-        assert await built.wait_synced(10.0)
+        served = tgb_version == "elbv2.k8s.aws/v1beta1"  # else a CRD version that never syncs, on purpose
+        assert await (built.wait_synced(10.0) if served else watching.wait_synced(built.required, 10.0))
         clock = clocks.FakeClock()
         writer = CountingWriter(writing.KubeWriter(api, deadline=20.0))
         recorder = recording.EventRecorder(writer, clock=clock)

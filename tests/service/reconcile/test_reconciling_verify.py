@@ -111,3 +111,23 @@ async def test_denied_aws_waits_and_says_why(world: Any) -> None:
     assert w.replica_sets()[f"demo-{stable}"]["spec"]["replicas"] == 2
     assert denied.calls >= 4
     assert w.reconciler.describe(f"{NS}/demo")["state"] == "Verifying"  # type: ignore[index]
+
+
+async def test_a_binding_cache_that_never_syncs_makes_the_rollout_wait_and_say_why(world: Any) -> None:
+    w: World = await world(verify=True, retry_interval=2.0, tgb_version="elbv2.k8s.aws/v9")
+    w.seed()
+    await w.caught_up()
+    result = await w.reconcile()
+    assert result.requeue_after == 2.0
+    status = w.status()
+    expected = ("TargetGroupVerifyError: cannot verify target groups: targetgroupbindings.elbv2.k8s.aws not "
+                "synced: 404")
+    assert status["message"].startswith(expected)
+    assert "(is the TargetGroupBinding CustomResourceDefinition targetgroupbindings.elbv2.k8s.aws " \
+           "(elbv2.k8s.aws/v9) installed?)" in status["message"]
+    assert w.replica_sets() == {}  # nothing else is touched: no ReplicaSet, no Ingress write
+    assert w.events("TargetGroupVerifyError") and ACTION not in w.annotations()
+    writes = len(w.writer.writes)
+    await w.caught_up()
+    await w.reconcile()
+    assert len(w.writer.writes) == writes  # the same message is not written again
