@@ -19,6 +19,7 @@ from service import flag_values
 from service.aws import elbv2, throttling
 
 __all__ = ["COMPAT_FLAGS", "DEFAULT_LEASE_NAMESPACE", "RECONCILE_AWS_RETRY", "RECONCILE_AWS_TIMEOUT",
+           "REFERENCE_LEASE_NAME",
            "SA_NAMESPACE_FILE", "VERIFY_RETRY_INTERVAL_ENV",
            "AlbSettings", "HttpSettings", "KubeSettings", "LeaderSettings", "LoggingSettings",
            "QueueingSettings", "Settings", "SettingsError", "add_arguments", "from_args"]
@@ -26,6 +27,8 @@ __all__ = ["COMPAT_FLAGS", "DEFAULT_LEASE_NAMESPACE", "RECONCILE_AWS_RETRY", "RE
 VERIFY_RETRY_INTERVAL_ENV = "ROLLOUT_VERIFY_RETRY_INTERVAL"
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 DEFAULT_LEASE_NAMESPACE = "argo-rollouts"
+REFERENCE_LEASE_NAME = "argo-rollouts-controller-lock"
+"""The Lease the Argo Rollouts controller leads on (its defaults.DefaultLeaderElectionLeaseLockName)."""
 
 
 class SettingsError(ValueError):
@@ -122,8 +125,10 @@ class LeaderSettings:
     """--leader-election-retry-period: pause between attempts to acquire or renew."""
     namespace: str = DEFAULT_LEASE_NAMESPACE
     """Namespace of the Lease: POD_NAMESPACE, else the service account's, else argo-rollouts."""
-    lease_name: str = "alb-rollouts-controller-lock"
-    """Name of the Lease; one per --instance-id so side-by-side controllers do not exclude each other."""
+    lease_name: str = REFERENCE_LEASE_NAME
+    """--leader-election-lease-name: the reference's Lease by default, so during a swap the old and the new
+    controller can never both lead; suffixed by --instance-id so side-by-side controllers do not exclude
+    each other."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +247,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "leading (default 10s)")
     leader.add_argument("--leader-election-retry-period", type=flag_values.positive_duration, default=2.0,
                         metavar="DURATION", help="pause between attempts to acquire or renew (default 2s)")
+    leader.add_argument("--leader-election-lease-name", default=REFERENCE_LEASE_NAME, metavar="NAME",
+                        help="the Lease to lead on (default %(default)s, the Argo Rollouts controller's own: "
+                        "the two never lead together); --instance-id appends -<id>")
 
     logs = parser.add_argument_group("Logging")
     logs.add_argument("--loglevel", type=flag_values.log_level, default="info", metavar="LEVEL",
@@ -282,7 +290,7 @@ def _build(args: argparse.Namespace, env: Mapping[str, str], namespace_file: Pat
         renew_deadline_seconds=args.leader_election_renew_deadline,
         retry_period_seconds=args.leader_election_retry_period,
         namespace=_lease_namespace(env, namespace_file),
-        lease_name=_lease_name(args.instance_id),
+        lease_name=_lease_name(args.leader_election_lease_name, args.instance_id),
     )
     if leader.elect:
         _check_leader(leader)
@@ -333,10 +341,10 @@ def _check_leader(leader: LeaderSettings) -> None:
             f"1.2 x --leader-election-retry-period ({leader.retry_period_seconds:g}s)")
 
 
-def _lease_name(instance_id: str) -> str:
+def _lease_name(base: str, instance_id: str) -> str:
     # A Lease name is a DNS subdomain: lower case, no "_"; an instance id is a label value, which may differ.
     suffix = re.sub(r"[^a-z0-9.-]+", "-", instance_id.lower()).strip("-.")
-    return f"{_LEADER.lease_name}-{suffix}" if suffix else _LEADER.lease_name
+    return f"{base}-{suffix}" if suffix else base
 
 
 def _lease_namespace(env: Mapping[str, str], namespace_file: Path) -> str:

@@ -320,7 +320,7 @@ async def test_graceful_stop_lets_the_reconcile_in_flight_finish(api_server: Api
 
 def _lease(holder: str) -> dict[str, Any]:
     return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": "alb-rollouts-controller-lock", "namespace": "default"},
+            "metadata": {"name": "argo-rollouts-controller-lock", "namespace": "default"},
             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 3600, "leaseTransitions": 0}}
 
 
@@ -351,7 +351,7 @@ async def test_a_stolen_lease_raises_leadership_lost(api_server: ApiServer, kube
     process = Process(make_settings(kubeconfig, leader=FAST_LEASE), Factory())
     await until(lambda: process.factory.made and process.factory.made[0].finished, within=20,
                 what="leading and reconciling")
-    stolen = api_server.storage.get(LEASES, "default", "alb-rollouts-controller-lock")
+    stolen = api_server.storage.get(LEASES, "default", "argo-rollouts-controller-lock")
     assert stolen is not None and stolen["spec"]["holderIdentity"] == "test-replica"
     stolen["spec"]["holderIdentity"] = "usurper"
     api_server.storage.replace(LEASES, stolen)
