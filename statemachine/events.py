@@ -15,6 +15,7 @@ __all__ = [
     "PATCHING_ALB_INGRESS",
     "ROLLOUT_ABORTED",
     "ROLLOUT_COMPLETED",
+    "ROLLOUT_NOT_COMPLETED",
     "ROLLOUT_STEP_COMPLETED",
     "SKIP_STEPS",
     "TRAFFIC_ROUTING_ERROR",
@@ -25,6 +26,7 @@ __all__ = [
     "patching_ingress",
     "rollout_aborted",
     "rollout_completed",
+    "rollout_not_completed",
     "step_completed",
     "traffic_routing_error",
     "weight_verify_error",
@@ -36,6 +38,7 @@ WARNING = "Warning"
 TRAFFIC_WEIGHT_UPDATED = "TrafficWeightUpdated"
 ROLLOUT_STEP_COMPLETED = "RolloutStepCompleted"
 ROLLOUT_COMPLETED = "RolloutCompleted"
+ROLLOUT_NOT_COMPLETED = "RolloutNotCompleted"
 ROLLOUT_ABORTED = "RolloutAborted"
 INVALID_SPEC = "InvalidSpec"
 SKIP_STEPS = "SkipSteps"
@@ -61,6 +64,12 @@ def step_completed(index: int, count: int, step: str) -> Event:
 def rollout_completed(revision: int, pod_hash: str, reason: str) -> Event:
     message = f"Rollout completed update to revision {revision} ({pod_hash}): {reason}"
     return Event(NORMAL, ROLLOUT_COMPLETED, message)
+
+
+def rollout_not_completed(revision: int, pod_hash: str) -> Event:
+    """The `Completed` condition turned False: a new update started."""
+    message = f"Rollout not completed, started update to revision {revision} ({pod_hash})"
+    return Event(NORMAL, ROLLOUT_NOT_COMPLETED, message)
 
 
 def rollout_aborted(revision: int) -> Event:

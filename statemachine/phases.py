@@ -55,6 +55,12 @@ AVAILABLE_REASON = "AvailableReason"
 AVAILABLE_MESSAGE = "Rollout has minimum availability"
 NOT_AVAILABLE_MESSAGE = "Rollout does not have minimum availability"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+HEALTHY = "Healthy"
+ROLLOUT_HEALTHY = "RolloutHealthy"
+ROLLOUT_HEALTHY_MESSAGE = "Rollout is healthy"
+ROLLOUT_NOT_HEALTHY_MESSAGE = "Rollout is not healthy"
+COMPLETED = "Completed"
+ROLLOUT_COMPLETED = "RolloutCompleted"
 
 
 def aborted_message(revision: int) -> str:
@@ -194,5 +200,24 @@ def next_conditions(rollout: models.Rollout, new: models.RolloutStatus, facts: C
         conditions = set_condition(conditions, PAUSED, "True" if want_paused else "False", ROLLOUT_PAUSED,
                                    ROLLOUT_PAUSED_MESSAGE, now=now)
     if facts.total_available >= rollout.replicas:
-        return set_condition(conditions, AVAILABLE, "True", AVAILABLE_REASON, AVAILABLE_MESSAGE, now=now)
-    return set_condition(conditions, AVAILABLE, "False", AVAILABLE_REASON, NOT_AVAILABLE_MESSAGE, now=now)
+        conditions = set_condition(conditions, AVAILABLE, "True", AVAILABLE_REASON, AVAILABLE_MESSAGE,
+                                   now=now)
+    else:
+        conditions = set_condition(conditions, AVAILABLE, "False", AVAILABLE_REASON, NOT_AVAILABLE_MESSAGE,
+                                   now=now)
+    return _health_and_completion(rollout, new, conditions, paused=paused, now=now)
+
+
+def _health_and_completion(rollout: models.Rollout, new: models.RolloutStatus,
+                           conditions: tuple[models.Condition, ...], *, paused: bool,
+                           now: datetime) -> tuple[models.Condition, ...]:
+    """`Healthy` (False written only once it exists) and `Completed`, as the reference writes them."""
+    if not paused and not new.abort and _healthy(rollout, new):
+        conditions = set_condition(conditions, HEALTHY, "True", ROLLOUT_HEALTHY, ROLLOUT_HEALTHY_MESSAGE,
+                                   now=now)
+    elif any(c.type == HEALTHY for c in conditions):
+        conditions = set_condition(conditions, HEALTHY, "False", ROLLOUT_HEALTHY,
+                                   ROLLOUT_NOT_HEALTHY_MESSAGE, now=now)
+    completed = bool(new.stable_rs) and new.stable_rs == new.current_pod_hash
+    return set_condition(conditions, COMPLETED, "True" if completed else "False", ROLLOUT_COMPLETED,
+                         ROLLOUT_COMPLETED, now=now)

@@ -420,9 +420,13 @@ def _finish(snapshot: Snapshot, source: States, decided: _Decided) -> Plan:
                 weights_changed=traffic.write and traffic.weights is not None
                 and weights.weights_differ(previous, traffic.weights),
                 verify_due=decided.verify_due)
+    found = decided.events
+    was, became = rollout.status.condition(phases.COMPLETED), decided.status.condition(phases.COMPLETED)
+    if was is not None and was.status == "True" and became is not None and became.status == "False":
+        found = (*found, events.rollout_not_completed(snapshot.revision, decided.status.current_pod_hash))
     return Plan(
         move=move, trigger=machine.choose(move), reason=decided.reason, traffic=traffic,
         replicas=decided.replicas, selectors=decided.selectors,
-        status_patch=status.status_patch(rollout.raw_status, decided.status), events=decided.events,
+        status_patch=status.status_patch(rollout.raw_status, decided.status), events=found,
         requeue_after=decided.requeue, after=after, wait=decided.wait,
     )

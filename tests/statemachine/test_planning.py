@@ -358,3 +358,22 @@ def test_header_route_step_is_applied_from_revision_2_and_completes_at_once() ->
     assert first.traffic.header_route is None
     aborted = planning.plan(snapshot(ro([step], ps(0, abort=True), revision="2"), **cluster), now=NOW)
     assert (aborted.traffic.header_route, aborted.traffic.remove_routes) == (None, True)
+
+
+def test_completed_and_healthy_conditions_as_the_reference_writes_them() -> None:
+    """Issue 9: Completed (reason and message RolloutCompleted) and Healthy (RolloutHealthy)."""
+    cluster = {"new": rs("aaa", 10, revision=2), "stable": rs("aaa", 10, revision=2)}
+    raw, _ = settle(ro(status=STABLE, revision="2"), **cluster)
+    done = planning.plan(snapshot(raw, **cluster), now=NOW).status
+    completed, healthy = done.condition("Completed"), done.condition("Healthy")
+    assert completed is not None and (completed.status, completed.reason, completed.message) == (
+        "True", "RolloutCompleted", "RolloutCompleted")
+    assert healthy is not None and (healthy.status, healthy.reason, healthy.message) == (
+        "True", "RolloutHealthy", "Rollout is healthy")
+    update = {"new": rs("bbb", 0, 0, revision=3), "stable": rs("aaa", 10, revision=2)}
+    started = planning.plan(snapshot(raw, **update, template_hash="bbb"), now=NOW)
+    completed, healthy = started.status.condition("Completed"), started.status.condition("Healthy")
+    assert completed is not None and completed.status == "False"
+    assert healthy is not None and (healthy.status, healthy.message) == ("False", "Rollout is not healthy")
+    assert ("Normal", "RolloutNotCompleted", "Rollout not completed, started update to revision 3 (bbb)") in [
+        (e.type, e.reason, e.message) for e in started.events]
