@@ -267,6 +267,10 @@ class RolloutStatus:
     updated_replicas: int = 0
     ready_replicas: int = 0
     available_replicas: int = 0
+    hpa_replicas: int = 0
+    """`HPAReplicas`: what the scale subresource reports (statusReplicasPath), for an HPA on the Rollout."""
+    selector: str = ""
+    """The pod selector as a label-selector string (labelSelectorPath of the scale subresource)."""
     canary: CanaryStatus = field(default_factory=CanaryStatus)
     alb: AlbStatus | None = None
     albs: tuple[AlbStatus, ...] | None = None

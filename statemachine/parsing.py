@@ -373,6 +373,8 @@ def _parse_status(r: _Reader, status: dict[str, Any]) -> models.RolloutStatus:
         updated_replicas=r.integer(status, "updatedReplicas", "status") or 0,
         ready_replicas=r.integer(status, "readyReplicas", "status") or 0,
         available_replicas=r.integer(status, "availableReplicas", "status") or 0,
+        hpa_replicas=r.integer(status, "HPAReplicas", "status") or 0,
+        selector=r.string(status, "selector", "status"),
         canary=models.CanaryStatus(
             weights=_parse_weights(r, r.opt_mapping(canary, "weights", "status.canary")),
             stable_ping_pong=r.string(canary, "stablePingPong", "status.canary"),

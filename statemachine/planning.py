@@ -391,6 +391,8 @@ def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: date
         updated_replicas=new_rs.current_replicas if new_rs else 0,
         ready_replicas=sum(rs.ready_replicas for rs in sets.values()),
         available_replicas=sum(rs.available_replicas for rs in sets.values()),
+        hpa_replicas=sum(rs.current_replicas for rs in sets.values()),
+        selector=status.label_selector(rollout.selector),
     )
     name = new_rs.name if new_rs else ""
     facts = phases.ConditionFacts(None, snapshot.revision, name, new.available_replicas)

@@ -12,15 +12,35 @@ from typing import Any
 
 from statemachine import merge_patch, models
 
-__all__ = ["MANAGED", "status_fields", "status_patch"]
+__all__ = ["MANAGED", "label_selector", "status_fields", "status_patch"]
 
 MANAGED = (
     "abort", "abortedAt", "pauseConditions", "controllerPause", "currentPodHash", "currentStepIndex",
     "stableRS", "promoteFull", "phase", "message", "conditions", "observedGeneration", "replicas",
-    "updatedReplicas", "readyReplicas", "availableReplicas",
+    "updatedReplicas", "readyReplicas", "availableReplicas", "HPAReplicas", "selector",
 )
 _MANAGED_CANARY = ("weights", "stablePingPong")
 _KEEP_EMPTY = ("currentStepIndex",)
+
+
+def label_selector(selector: Mapping[str, Any]) -> str:
+    """A LabelSelector as Go's metav1.FormatLabelSelector prints it ("app=web,tier in (a,b)"), "<none>" when
+    it selects everything."""
+    parts: list[tuple[str, str]] = []
+    labels = selector.get("matchLabels")
+    for key, value in (labels.items() if isinstance(labels, Mapping) else ()):
+        parts.append((str(key), f"{key}={value}"))
+    expressions = selector.get("matchExpressions")
+    for item in expressions if isinstance(expressions, list) else ():
+        if not isinstance(item, Mapping):
+            continue
+        key, operator = str(item.get("key") or ""), str(item.get("operator") or "")
+        values = ",".join(sorted(str(v) for v in item.get("values") or []))
+        shown = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key,
+                 "DoesNotExist": f"!{key}"}.get(operator)
+        if shown is not None:
+            parts.append((key, shown))
+    return ",".join(text for _, text in sorted(parts)) or "<none>"
 
 
 def _destination(destination: models.WeightDestination) -> dict[str, Any]:
@@ -68,6 +88,8 @@ def status_fields(status: models.RolloutStatus) -> dict[str, Any]:
         "updatedReplicas": status.updated_replicas,
         "readyReplicas": status.ready_replicas,
         "availableReplicas": status.available_replicas,
+        "HPAReplicas": status.hpa_replicas,
+        "selector": status.selector,
     }
     canary: dict[str, Any] = {"stablePingPong": status.canary.stable_ping_pong}
     if status.canary.weights is not None:

@@ -151,7 +151,7 @@ PARSED = [
                  id="lease-name-per-instance"),
     pytest.param(["--instance-id", "Blue_Team.1"], "leader.lease_name",
                  "argo-rollouts-controller-lock-blue-team.1", id="lease-name-dns-safe"),
-    pytest.param(["--leader-election-lease-name", "alb-rollouts-lock"], "leader.lease_name", "alb-rollouts-lock",
+    pytest.param(["--leader-election-lease-name", "alb-lock"], "leader.lease_name", "alb-lock",
                  id="lease-name-flag"),
     pytest.param(["--leader-election-lease-name", "mine", "--instance-id", "blue"], "leader.lease_name",
                  "mine-blue", id="lease-name-flag-per-instance"),

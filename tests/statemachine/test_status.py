@@ -1,12 +1,16 @@
 """The `/status` merge patch: only managed fields, Go omitempty on both sides, nested diffs, null removals.
 
 Aspects: an unchanged status gives None; empty values stored explicitly do not cause churn; unmanaged fields
-(`alb`, analysis state) are never touched; a removed `verified` becomes null; lists are replaced whole.
+(`alb`, analysis state) are never touched; a removed `verified` becomes null; lists are replaced whole; the
+pod selector printed as Go's FormatLabelSelector (status.selector, for the scale subresource).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
+
+import pytest
 
 from statemachine import models, status
 from tests.statemachine.conftest import parse, progressing_status, rollout_dict
@@ -43,3 +47,16 @@ def test_cleared_fields_become_null_and_zero_index_is_kept() -> None:
     assert status.status_patch(rollout.raw_status, new) == {"status": {
         "abort": None, "abortedAt": None, "currentStepIndex": 0}}
 
+
+
+@pytest.mark.parametrize(("selector", "text"), [
+    pytest.param({"matchLabels": {"app": "web", "tier": "api"}}, "app=web,tier=api", id="labels"),
+    pytest.param({"matchLabels": {"b": "2"}, "matchExpressions": [
+        {"key": "a", "operator": "In", "values": ["y", "x"]},
+        {"key": "c", "operator": "NotIn", "values": ["z"]},
+        {"key": "d", "operator": "Exists"}, {"key": "e", "operator": "DoesNotExist"}]},
+        "a in (x,y),b=2,c notin (z),d,!e", id="expressions"),
+    pytest.param({}, "<none>", id="everything"),
+])
+def test_label_selector_prints_like_go(selector: dict[str, Any], text: str) -> None:
+    assert status.label_selector(selector) == text

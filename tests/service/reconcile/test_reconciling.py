@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubernetes_asyncio import client as kube_client
+
 from statemachine import machine
 
 from .world import ACTION, HASH, NS, ROLLOUTS, World, forward, template
@@ -121,3 +123,16 @@ async def test_abort_returns_traffic_to_stable(world: Any) -> None:
     await w.lbc.settled()
     assert w.alb_weights() == {"canary": 0, "stable": 100}
     assert w.reconciler.describe(f"{NS}/demo")["state"] == "Aborted"  # type: ignore[index]
+
+
+async def test_hpa_reads_the_scale_subresource_from_the_status(world: Any) -> None:
+    """status.selector and status.HPAReplicas are written, so the scale subresource (and an HPA) work."""
+    w: World = await world()
+    w.seed()
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    status = w.status()
+    assert (status["selector"], status["HPAReplicas"]) == ("app=demo", 2)
+    api = kube_client.CustomObjectsApi(w.informers.rollouts.api)
+    scale = await api.get_namespaced_custom_object_scale("argoproj.io", "v1alpha1", NS, "rollouts", "demo")
+    assert (scale["spec"]["replicas"], scale["status"]["replicas"], scale["status"]["selector"]) == (
+        2, 2, "app=demo")

@@ -2,9 +2,9 @@
 
 Aspects: the LBC simulator registers new targets `targetRegistrationSeconds` after an endpoint change (old
 ones deregistered first) and keeps them `initial` for `targetInitialSeconds`; a traffic probe samples the
-ALB every 0.1 s through a whole canary — start, every step, promotion — with `--aws-verify-target-group`, and sees no failed
-request. The rollout waits in WaitingForTargets while the targets are not ready. (Without the flag only the
-EndpointSlices can be seen: docs/aws-verification.md says what that guarantees.)
+ALB every 0.1 s through a whole canary — start, every step, promotion — with `--aws-verify-target-group`,
+and sees no failed request. The rollout waits in WaitingForTargets while the targets are not ready. (Without
+the flag only the EndpointSlices can be seen: docs/aws-verification.md says what that guarantees.)
 """
 
 from __future__ import annotations
