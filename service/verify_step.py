@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 TARGET_GROUP_VERIFIED = "TargetGroupVerified"
 TARGET_GROUP_UNVERIFIED = "TargetGroupUnverified"
 TARGET_GROUP_VERIFY_ERROR = "TargetGroupVerifyError"
+_SAID_LIMIT = 10_000  # remembered target events; forgetting them only means one more event
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class Verifier:
         self.informers = informers
         self.recorder = recorder
         self.tag_key = tag_key
+        self._said: dict[tuple[str, str], str] = {}  # (rollout, target group) -> the last target event
 
     async def weights(self, plan: Plan) -> WeightCheck:
         """Ask AWS whether every Ingress's ALB forwards the plan's weights."""
@@ -130,6 +132,12 @@ class Verifier:
                                      "registered")
             else:
                 continue  # instance targets: nothing to verify, as the reference skips them
+            said = (rollout.key, group.target_group)
+            if self._said.get(said) == event.message:
+                continue  # SPEC §4.9: a waiting rollout does not repeat an unchanged fact on every retry
+            if len(self._said) > _SAID_LIMIT:
+                self._said.clear()
+            self._said[said] = event.message
             await self.recorder.emit(involved, event)
         return all(group.verified or not group.verifiable for group in answer.target_groups)
 

@@ -296,6 +296,8 @@ class Rollout:
     replicas: int = 1
     paused: bool = False
     restart_at: str | None = None
+    progress_deadline_seconds: int = 600
+    """spec.progressDeadlineSeconds: no progress this long turns Progressing into ProgressDeadlineExceeded."""
     selector: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     template: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     canary: CanaryStrategy | None = None

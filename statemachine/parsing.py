@@ -184,6 +184,7 @@ def parse_rollout(obj: Any) -> models.Rollout:
         replicas=1 if replicas is None else replicas,
         paused=r.boolean(spec, "paused", "spec"),
         restart_at=r.string(spec, "restartAt", "spec") or None,
+        progress_deadline_seconds=_deadline(r.integer(spec, "progressDeadlineSeconds", "spec")),
         selector=r.mapping(spec, "selector", "spec"),
         template=r.mapping(spec, "template", "spec"),
         canary=_parse_canary(r, canary_dict) if canary_dict is not None else None,
@@ -191,6 +192,10 @@ def parse_rollout(obj: Any) -> models.Rollout:
         status=_parse_status(r, r.mapping(obj, "status", "")),
         raw_status=r.mapping(obj, "status", ""),
     )
+
+
+def _deadline(seconds: int | None) -> int:
+    return 600 if seconds is None else seconds  # the reference's defaults.DefaultProgressDeadlineSeconds
 
 
 def _string_pairs(value: Any) -> tuple[tuple[str, str], ...]:

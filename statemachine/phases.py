@@ -8,7 +8,7 @@ reference's reasons. Time comes in as `now`; nothing here reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from statemachine import models
 
@@ -152,6 +152,23 @@ def _progressed(old: models.RolloutStatus, new: models.RolloutStatus) -> bool:
             or new.stable_rs != old.stable_rs or step_moved)
 
 
+def progress_deadline(rollout: models.Rollout, status: models.RolloutStatus) -> datetime | None:
+    """When a Rollout still progressing times out (None: completed, paused, aborted or timed out already)."""
+    progress = status.condition(PROGRESSING)
+    if progress is None or progress.reason not in (RS_UPDATED, ROLLOUT_RESUMED, ROLLOUT_RETRY):
+        return None
+    updated = models.parse_time(progress.last_update_time)
+    return updated + timedelta(seconds=rollout.progress_deadline_seconds) if updated is not None else None
+
+
+def _timed_out(rollout: models.Rollout, progress: models.Condition, *, now: datetime) -> bool:
+    """RolloutTimedOut: no progress for progressDeadlineSeconds (a timed-out Rollout stays timed out)."""
+    if progress.reason == PROGRESS_DEADLINE_EXCEEDED:
+        return True
+    deadline = progress_deadline(rollout, rollout.status)
+    return deadline is not None and now > deadline
+
+
 def _healthy(rollout: models.Rollout, new: models.RolloutStatus) -> bool:
     replicas = rollout.replicas
     steps = len(rollout.steps)
@@ -194,6 +211,9 @@ def next_conditions(rollout: models.Rollout, new: models.RolloutStatus, facts: C
         subject = f'ReplicaSet "{facts.new_rs_name}"' if facts.new_rs_name else f'Rollout "{rollout.name}"'
         conditions = set_condition(conditions, PROGRESSING, "True", RS_UPDATED, f"{subject} is progressing.",
                                    now=now, refresh=True)
+    elif not new.abort and progress is not None and _timed_out(rollout, progress, now=now):
+        conditions = set_condition(conditions, PROGRESSING, "False", PROGRESS_DEADLINE_EXCEEDED,
+                                   f'ReplicaSet "{facts.new_rs_name}" has timed out progressing.', now=now)
     pause = next((c for c in conditions if c.type == PAUSED), None)
     want_paused = paused and not new.abort
     if want_paused != (pause is not None and pause.status == "True"):

@@ -270,6 +270,9 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
         canary=models.CanaryStatus(weights=new_weights, stable_ping_pong=progress.ping_pong),
     )
     new = _with_conditions(snapshot, new, now=now)
+    deadline = phases.progress_deadline(rollout, new)
+    if deadline is not None and deadline > now:  # look again when the progress deadline would pass
+        requeue = _earliest(requeue, (deadline - now).total_seconds())
     condition = new.condition(phases.PROGRESSING)
     old_condition = old.condition(phases.PROGRESSING)
     if (condition is not None and condition.reason == phases.ROLLOUT_ABORTED

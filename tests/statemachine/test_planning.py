@@ -377,3 +377,24 @@ def test_completed_and_healthy_conditions_as_the_reference_writes_them() -> None
     assert healthy is not None and (healthy.status, healthy.message) == ("False", "Rollout is not healthy")
     assert ("Normal", "RolloutNotCompleted", "Rollout not completed, started update to revision 3 (bbb)") in [
         (e.type, e.reason, e.message) for e in started.events]
+
+
+def test_no_progress_for_progress_deadline_seconds_is_degraded() -> None:
+    """Issue 9: progressDeadlineSeconds (default 600) turns Progressing into ProgressDeadlineExceeded."""
+    cluster = {"new": rs("new", 1, 0, revision=3), "stable": rs("old", 10)}
+    raw = ro(status=ps(0, canary_weight=0), revision="3")
+    raw, first = settle(raw, **cluster)
+    progress = first.status.condition("Progressing")
+    assert progress is not None and progress.reason == "ReplicaSetUpdated"
+    assert first.requeue_after is not None and first.requeue_after <= 600.0  # looked at again by the deadline
+    late = planning.plan(snapshot(raw, **cluster), now=NOW + timedelta(seconds=601))
+    timed_out = late.status.condition("Progressing")
+    assert timed_out is not None and (timed_out.status, timed_out.reason, timed_out.message) == (
+        "False", "ProgressDeadlineExceeded", 'ReplicaSet "demo-new" has timed out progressing.')
+    assert (late.status.phase, late.status.message) == (
+        "Degraded", 'ProgressDeadlineExceeded: ReplicaSet "demo-new" has timed out progressing.')
+    custom = ro(status=ps(0, canary_weight=0), revision="3")
+    custom["spec"]["progressDeadlineSeconds"] = 30
+    custom, _ = settle(custom, **cluster)
+    soon = planning.plan(snapshot(custom, **cluster), now=NOW + timedelta(seconds=31))
+    assert soon.status.phase == "Degraded"
