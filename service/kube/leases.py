@@ -221,12 +221,30 @@ class _Elector:
         now = micro_time(self.clock.now())
         released = {**spec, "holderIdentity": "", "leaseDurationSeconds": 1}
         released.update(acquireTime=now, renewTime=now)
-        try:
-            await self._send("PUT", self.path, {**self._lease, "spec": released}, self.deadline)
-        except writing.KubeWriteError as exc:  # it expires by itself; a successor only waits longer
-            log.warning("leader election: cannot release the lease", error=str(exc))
-        else:
-            log.info("leader election: lease released", identity=self.identity)
+        lease = self._lease
+        for attempt in (1, 2):
+            try:
+                await self._send("PUT", self.path, {**lease, "spec": released}, self.deadline)
+            except writing.Conflict as exc:
+                # a renewal cut short by the exit may have landed after our last copy: read it, try once more
+                if attempt == 2:
+                    log.warning("leader election: cannot release the lease", error=str(exc))
+                    return
+                try:
+                    lease = await self._send("GET", self.path, None, self.deadline)
+                except writing.KubeWriteError as error:
+                    log.warning("leader election: cannot release the lease", error=str(error))
+                    return
+                if _spec_of(lease).get("holderIdentity") != self.identity:
+                    return  # someone else holds it already: nothing of ours to release
+                released = {**_spec_of(lease), "holderIdentity": "", "leaseDurationSeconds": 1,
+                            "acquireTime": now, "renewTime": now}
+            except writing.KubeWriteError as exc:  # it expires by itself; a successor only waits longer
+                log.warning("leader election: cannot release the lease", error=str(exc))
+                return
+            else:
+                log.info("leader election: lease released", identity=self.identity)
+                return
 
 
 @contextlib.asynccontextmanager
