@@ -92,7 +92,7 @@ async def test_deregistered_target_drains_for_the_delay(lbc, storage, elbv2, elb
     read = _health(elbv2_truth, arn)
     both = {"10.0.1.1": ("healthy", None), "10.0.1.2": ("healthy", None)}
     await _timeline(read, both)
-    lbc.configure({"deregistrationDelaySeconds": 0.8})
+    lbc.configure({"deregistrationDelaySeconds": 2.0})  # long enough to be seen on a loaded machine
     _set_ready(storage, ["10.0.1.1"])
     draining = {"10.0.1.1": ("healthy", None), "10.0.1.2": ("draining", "Target.DeregistrationInProgress")}
     assert await _timeline(read, draining) == [both, draining]
