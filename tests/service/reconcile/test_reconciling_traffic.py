@@ -36,8 +36,16 @@ class Sampler:
         self.requests += result.requests
         self.failed += result.failed
         if result.failed:
+            groups = await self.elbv2.describe_target_groups()
+            health = {}
+            for group in groups["TargetGroups"]:
+                answer = await self.elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
+                health[group["TargetGroupName"]] = [(d["Target"]["Id"], d["TargetHealth"]["State"])
+                                                    for d in answer["TargetHealthDescriptions"]]
+            ready = sorted(traffic.ready_pod_ips(self.w.storage))
             self.story.append(f"{why}: {result.failed}/{result.requests} failed; annotation "
-                              f"{self.w.annotations().get(ACTION)}; state {self.w.state()}")
+                              f"{self.w.annotations().get(ACTION)}; state {self.w.state()}; targets {health}; "
+                              f"ready pods {ready}; described {self.w.reconciler.describe(f'{NS}/demo')}")
 
     async def run(self) -> None:
         while True:
