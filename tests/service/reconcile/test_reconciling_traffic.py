@@ -44,8 +44,9 @@ class Sampler:
                                                     for d in answer["TargetHealthDescriptions"]]
             ready = sorted(traffic.ready_pod_ips(self.w.storage))
             self.story.append(f"{why}: {result.failed}/{result.requests} failed; annotation "
-                              f"{self.w.annotations().get(ACTION)}; state {self.w.state()}; targets {health}; "
-                              f"ready pods {ready}; described {self.w.reconciler.describe(f'{NS}/demo')}")
+                              f"{self.w.annotations().get(ACTION)}; state {self.w.state()}; "
+                              f"targets {health}; ready pods {ready}; "
+                              f"described {self.w.reconciler.describe(f'{NS}/demo')}")
 
     async def run(self) -> None:
         while True:
