@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench chaos clean
 
 install: $(STAMP)
 
@@ -20,6 +20,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check service statemachine sandbox tests benchmarks
 	$(BIN)/mypy
+
+# The chaos suite in full (tests/chaos/: every LBC timing, leader failover, every fault kind); `make test` runs
+# its quick form. CHAOS_SEED sets the base seed; CHAOS_REPORT names a file each run appends its JSON summary to.
+CHAOS_SEED ?= 1
+chaos: $(STAMP)
+	CHAOS=full CHAOS_SEED=$(CHAOS_SEED) $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m sandbox.demo
