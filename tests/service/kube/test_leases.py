@@ -332,7 +332,7 @@ async def test_an_unexpected_error_in_a_renewal_is_a_failed_renewal(api_server, 
 
 
 async def test_a_release_that_conflicts_reads_the_lease_and_releases_it_anyway(api_server, candidates):
-    """A renewal cut short by the exit can land after our last copy: the release re-reads and still hands over."""
+    """A renewal cut short by the exit may land after our last copy: the release re-reads and hands over."""
     me = candidates("me")
     await asyncio.wait_for(me.leading.wait(), 10)
     api_server.faults.fail_next("update", "leases", code=409, message="the object has been modified")
