@@ -188,6 +188,8 @@ class Writer(Protocol):
     async def patch_rollout(self, namespace: str, name: str, body: Mapping[str, Any]
                             ) -> dict[str, Any]: ...
 
+    async def get_rollout(self, namespace: str, name: str) -> dict[str, Any]: ...
+
     async def create_replicaset(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
     async def patch_replicaset(self, namespace: str, name: str, body: Mapping[str, Any]
@@ -251,6 +253,11 @@ class KubeWriter:
     async def patch_rollout(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Merge-patch a Rollout's main resource (spec or metadata)."""
         return await self._patch(resources.ROLLOUTS, namespace, name, body)
+
+    async def get_rollout(self, namespace: str, name: str) -> dict[str, Any]:
+        """A live GET of one Rollout (not the cache); `NotFound` when it is deleted."""
+        path = object_path(resources.ROLLOUTS, namespace, name)
+        return await self._send("GET", path, None, APPLICATION_JSON)
 
     async def create_replicaset(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST a ReplicaSet; `Conflict` (reason AlreadyExists) when the name is taken."""

@@ -183,6 +183,7 @@ async def test_creating_a_taken_name_is_a_conflict_already_exists(api_server, ap
     pytest.param("patch_service", ("gone", {"spec": {"selector": {"a": "b"}}}), id="service"),
     pytest.param("patch_event", ("gone", {"count": 2}), id="event"),
     pytest.param("delete_replicaset", ("gone",), id="delete-replicaset"),
+    pytest.param("get_rollout", ("gone",), id="get-rollout"),
 ])
 async def test_missing_object_is_not_found(api_server, api_client, method, args):
     writer = writing.KubeWriter(api_client, deadline=5.0)
@@ -334,3 +335,12 @@ async def test_a_success_without_an_object_answers_an_empty_dict(odd_server, bod
     answer, writer = odd_server
     answer.update(status=200, body=body)
     assert await writer.patch_service(NS, "web", {"spec": {}}) == {}
+
+
+async def test_get_rollout_reads_the_live_object(api_server, api_client):
+    """The deletion check reads the Rollout live (a GET, not an empty merge patch)."""
+    seed(api_server.storage)
+    writer = writing.KubeWriter(api_client, deadline=5.0)
+    got = await writer.get_rollout(NS, "web")
+    assert (got["metadata"]["name"], got["spec"]["replicas"]) == ("web", 2)
+    assert [r.verb for r in api_server.faults.request_log][-1:] == ["get"]
