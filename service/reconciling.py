@@ -229,8 +229,7 @@ class Reconciler:
         """Fire the plan's trigger: the row's effects run, then the model moves (else IllegalTransition)."""
         plan, model = work.plan, memory.model
         structlog.contextvars.bind_contextvars(state=plan.source.value)
-        kwargs = machine.trigger_kwargs(plan.move, plan.reason, work.now, work=work)
-        kwargs["outcomes"] = work.outcomes
+        kwargs = machine.trigger_kwargs(plan.move, plan.reason, work.now, work=work, outcomes=work.outcomes)
         try:
             if plan.trigger is None:
                 raise machine.IllegalTransition(

@@ -83,9 +83,7 @@ async def test_every_trigger_runs_its_rows_effects_on_the_sandbox(world: Any) ->
     await w.lbc.settled()
 
     # an update while the ALB does not apply annotations: the weight is written, AWS says no
-    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
-    await w.canary_targets_serving()  # traffic follows targets: no weight before the canary serves
-    w.lbc.configure({"paused": True})
+    await w.update_with_the_alb_behind("app:2")
     await w.settle(lambda: w.status()["canary"]["weights"].get("verified") is False, what="unverified")
     canary = w.status()["currentPodHash"]
     assert w.annotations()[ACTION] == forward(20, 80)

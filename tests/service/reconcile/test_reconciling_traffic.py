@@ -28,10 +28,12 @@ class Sampler:
         self.w, self.elbv2 = w, elbv2
         self.requests = self.failed = 0
         self.story: list[str] = []
+        self.states: set[str] = set()  # the controller's states the samples were taken in
         self.seed = 0
 
     async def sample(self, why: str) -> None:
         self.seed += 1
+        self.states.add(str(self.w.state()))
         result = await traffic.probe(self.w.storage, self.elbv2, NS, "app", requests=20, seed=self.seed)
         self.requests += result.requests
         self.failed += result.failed
@@ -89,6 +91,7 @@ async def test_a_canary_with_slow_target_registration_fails_no_request(world: An
             sampling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampling
-    assert sampler.requests >= 100
+    # sampled while traffic waited for targets (a count of requests would depend on the machine's speed)
+    assert sampler.requests > 0 and "WaitingForTargets" in sampler.states
     assert sampler.failed == 0, "\n".join(sampler.story)
     assert "WaitingForTargets" in seen_states  # the registration window was really waited out

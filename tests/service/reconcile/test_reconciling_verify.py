@@ -30,9 +30,7 @@ async def test_step_waits_for_the_alb(world: Any) -> None:
     stable = w.status()["stableRS"]
     await w.lbc.settled()
 
-    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
-    await w.canary_targets_serving()  # traffic follows targets: no weight before the canary serves
-    w.lbc.configure({"paused": True})
+    await w.update_with_the_alb_behind("app:2")
     await w.settle(lambda: w.annotations()[ACTION] == forward(20, 80)
                    and w.status()["canary"]["weights"].get("verified") is False, what="unverified")
     status = w.status()

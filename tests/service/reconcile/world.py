@@ -167,6 +167,13 @@ class World:
             return bool(((described.get("targets") or {}).get("canary") or {}).get("serving"))
         await self.settle(serving, what="canary targets serving", quiet=False)
 
+    async def update_with_the_alb_behind(self, image: str, name: str = "demo") -> None:
+        """A new image whose canary targets come to serve, then the LBC paused: the ALB will lag the next
+        annotation (traffic follows targets, so pausing earlier would hold the weight back instead)."""
+        self.storage.merge_patch(ROLLOUTS, NS, name, {"spec": {"template": template(image)}})
+        await self.canary_targets_serving(name)
+        self.lbc.configure({"paused": True})
+
     async def caught_up(self, within: float = 20.0) -> None:
         """Wait until every cache has seen what the API server holds now (bookmarks move idle ones)."""
         version = self.storage.resource_version
