@@ -36,10 +36,13 @@ from service import settings as settings_mod
 from service.aws import verifying
 from service.kube import informers as informers_mod
 from service.kube import recording, writing
-from statemachine import machine, models, planning, validation, weights
+from statemachine import machine, models, planning, serving, validation, weights
 from statemachine.snapshot import Snapshot
 
-__all__ = ["Reconciler"]
+__all__ = ["UNSERVED_EVENT_RETRY", "Reconciler"]
+
+UNSERVED_EVENT_RETRY = 10.0
+"""Seconds before saying again that a strategy is not served, when the Event could not be written."""
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +76,7 @@ class Reconciler:
         self.metrics = metrics  # None for tests
         self.deadline = settings.kube.request_timeout_seconds
         self._memory: dict[str, _Memory] = {}
+        self._unserved: dict[str, tuple[str, str, bool]] = {}  # key -> (uid, what we do not serve, said)
         verifier = None
         if verifiers is not None and settings.aws.verify_target_group:
             verifier = verify_step.Verifier(verifiers=verifiers, informers=informers, recorder=recorder,
@@ -94,11 +98,16 @@ class Reconciler:
         if memory is not None:
             self.machine.remove_model(memory.model)
 
+    def unserved(self) -> dict[str, str]:
+        """Rollouts of our instance whose strategy we do not serve, and what that strategy is."""
+        return {key: what for key, (_, what, _said) in sorted(self._unserved.items())}
+
     def describe(self, key: str) -> dict[str, Any] | None:
         """State, last transitions with reasons and effects, last AWS answer, next look time (SPEC §4.10)."""
         memory = self._memory.get(key)
         if memory is None:
-            return None
+            left = self._unserved.get(key)
+            return None if left is None else {"rollout": key, "state": None, "unserved": left[1]}
         history = [{"from": r.source, "to": r.dest, "trigger": r.trigger, "reason": r.reason,
                     "at": models.format_time(r.at) if r.at else None, "effects": list(r.effects)}
                    for r in memory.model.history]
@@ -122,15 +131,45 @@ class Reconciler:
             if raw is None:
                 await deletion.reset_if_deleted(self.writer, self.applier.ingresses, namespace, name)
                 self.forget(key)
+                self._serve(key)
                 if self.metrics is not None:
                     self.metrics.forget(namespace, name)
                 return results.Result()
             if not self._ours(raw):
                 self.forget(key)
+                self._serve(key)
                 return results.Result()
+            leave = serving.unserved(raw)
+            if leave is not None:
+                return await self._leave(key, raw, leave)
+            self._serve(key)
             return await self._reconcile(key, raw)
 
     # ---- the steps ---------------------------------------------------------------------------------------
+    async def _leave(self, key: str, raw: Mapping[str, Any], leave: serving.Unserved) -> results.Result:
+        """A strategy we do not serve: never written to; one Warning event per Rollout and strategy."""
+        self.forget(key)
+        uid = str((raw.get("metadata") or {}).get("uid") or "")
+        known = self._unserved.get(key)
+        said = known is not None and known[:2] == (uid, leave.what) and known[2]
+        if not said:
+            involved = {"apiVersion": models.ROLLOUT_API_VERSION, "kind": "Rollout", **raw}
+            said = await self.recorder.emit(involved, leave.event())
+            log.warning("strategy not served: left to another controller", what=leave.what)
+        self._unserved[key] = (uid, leave.what, said)
+        self._count_unserved()
+        # an event that could not be written is tried again (the recorder never raises)
+        return results.Result() if said else results.Result(requeue_after=UNSERVED_EVENT_RETRY)
+
+    def _serve(self, key: str) -> None:
+        """The Rollout is gone, not of our instance, or of a strategy we serve: no longer unserved."""
+        if self._unserved.pop(key, None) is not None:
+            self._count_unserved()
+
+    def _count_unserved(self) -> None:
+        if self.metrics is not None:
+            self.metrics.unserved.set(len(self._unserved))
+
     def _ours(self, raw: Mapping[str, Any]) -> bool:
         labels = (raw.get("metadata") or {}).get("labels") or {}
         label = labels.get(models.INSTANCE_ID_LABEL) if isinstance(labels, Mapping) else None

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -120,6 +120,10 @@ class RolloutMetrics:
             "rollout_traffic_target_wait_seconds", "Seconds traffic waited for a target group to serve the "
             "pods it should before weight moved onto it", _NAMESPACE_NAME, buckets=TRAFFIC_WAIT_BUCKETS,
             registry=registry,
+        )
+        self.unserved = Gauge(
+            "alb_rollouts_unserved_rollouts", "Rollouts of this instance whose strategy alb-rollouts does "
+            "not serve (left to the Argo Rollouts controller, never written to)", registry=registry,
         )
         self.info = RolloutInfoCollector(rollouts or (lambda: ()), registry=registry)
         self._event_labels: dict[tuple[str, str], set[tuple[str, str]]] = {}

@@ -46,6 +46,10 @@ class Describing(Protocol):
         """Keys ("ns/name") of every Rollout with a machine model."""
         ...
 
+    def unserved(self) -> Mapping[str, str]:
+        """Rollouts of our instance left to another controller, and the strategy we do not serve."""
+        ...
+
 
 ReconcilerSource = Callable[[], Describing | None]
 """Returns the running reconciler, or None while this replica does not lead."""
@@ -84,7 +88,7 @@ def build_app(source: ReconcilerSource) -> web.Application:
     async def rollouts(request: web.Request) -> web.Response:
         reconciler = source()
         if reconciler is None:
-            return _reply({"leading": False, "rollouts": []})
+            return _reply({"leading": False, "rollouts": [], "unserved": []})
         listed = []
         for key in sorted(reconciler.keys()):
             try:
@@ -93,7 +97,8 @@ def build_app(source: ReconcilerSource) -> web.Application:
                 log.warning("debug API: cannot describe a rollout", key=key, exc_info=True)
                 description = {}
             listed.append({"key": key, "state": description.get("state")})
-        return _reply({"leading": True, "rollouts": listed})
+        unserved = [{"key": key, "strategy": what} for key, what in sorted(reconciler.unserved().items())]
+        return _reply({"leading": True, "rollouts": listed, "unserved": unserved})
 
     async def rollout(request: web.Request) -> web.Response:
         key = f"{request.match_info['namespace']}/{request.match_info['name']}"

@@ -96,6 +96,9 @@ class FakeReconciler:
     def keys(self) -> list[str]:
         return []
 
+    def unserved(self) -> dict[str, str]:
+        return {}
+
 
 def _returns(result: results.Result) -> Behaviour:
     async def behaviour(key: str) -> results.Result:

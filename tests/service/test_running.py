@@ -79,6 +79,9 @@ class FakeReconciler:
     def keys(self) -> list[str]:
         return sorted(set(self.reconciled))
 
+    def unserved(self) -> dict[str, str]:
+        return {}
+
 
 class Factory:
     def __init__(self, gate: asyncio.Event | None = None) -> None:
@@ -341,7 +344,8 @@ async def test_standby_is_ready_and_stops_at_once(api_server: ApiServer, kubecon
     ready = (200, "[+]informers-synced ok\nreadyz check passed\n")
     assert await _get(http, ports.healthz_port, "/readyz") == ready
     assert ports.debug_port is not None
-    assert await _get(http, ports.debug_port, "/rollouts") == (200, '{"leading": false, "rollouts": []}')
+    assert await _get(http, ports.debug_port, "/rollouts") == (
+        200, '{"leading": false, "rollouts": [], "unserved": []}')
     await process.finish(within=15)  # not the 60 s lease: a standby has nothing to drain
     assert process.factory.made == []
 

@@ -48,6 +48,9 @@ class FakeReconciler:
     def keys(self) -> list[str]:
         return list(self.described)
 
+    def unserved(self) -> dict[str, str]:
+        return {"mesh/istio-app": "trafficRouting.istio"}
+
 
 DESCRIBED: dict[str, Mapping[str, Any] | Exception] = {
     "shop/web": {"state": Phase.Verifying, "nextLook": datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC),
@@ -80,14 +83,14 @@ async def test_rollouts_lists_keys_and_states(client: aiohttp.ClientSession, bas
         {"key": "apps/api", "state": "Promoted"},
         {"key": "apps/broken", "state": None},
         {"key": "shop/web", "state": "Verifying"},
-    ]}
+    ], "unserved": [{"key": "mesh/istio-app", "strategy": "trafficRouting.istio"}]}
 
 
 async def test_standby_lists_nothing(client: aiohttp.ClientSession, base_url: str,
                                      holder: dict[str, Any]) -> None:
     holder["reconciler"] = None
     assert await _get(client, f"{base_url}/rollouts") == (200, "application/json",
-                                                         {"leading": False, "rollouts": []})
+                                                         {"leading": False, "rollouts": [], "unserved": []})
     status, _, body = await _get(client, f"{base_url}/rollouts/shop/web")
     assert status == 503
     assert body == {"error": "this replica does not lead: it keeps no rollout state (ask the leader)"}
