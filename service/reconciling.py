@@ -24,6 +24,7 @@ from transitions.extensions.asyncio import AsyncMachine
 from service import (
     applying,
     deletion,
+    pod_restarter,
     refusing,
     results,
     revision_sync,
@@ -231,8 +232,12 @@ class Reconciler:
                              verify_retry_interval=self.settings.aws.verify_retry_interval_seconds)
         await revision_sync.sync_revision(snapshot, writer=self.writer, rollouts=self.informers.rollouts,
                                           deadline=self.deadline)
+        restart = await pod_restarter.restart(raw, snapshot, owned, now=now, writer=self.writer,
+                                              rollouts=self.informers.rollouts, deadline=self.deadline)
+        if restart.evicted:  # availability counts are stale now: decide on fresh ones, as the reference does
+            return results.Result(requeue_after=restart.requeue_after)
         work = applying.Work(plan, snapshot, involved, now, owned=owned, answer=answer,
-                             requeue_after=plan.requeue_after, addresses=seen.addresses)
+                             requeue_after=restart.sooner(plan.requeue_after), addresses=seen.addresses)
         try:
             await self._fire(memory, work)
         finally:

@@ -81,6 +81,18 @@ def api_resource_list(registry: resources.Registry, group: str, version: str) ->
                     "verbs": _STATUS_VERBS,
                 }
             )
+        if info.key == "pods":
+            listed.append(
+                {
+                    "name": "pods/eviction",
+                    "singularName": "",
+                    "namespaced": True,
+                    "group": "policy",
+                    "version": "v1",
+                    "kind": "Eviction",
+                    "verbs": ["create"],
+                }
+            )
         if info.scale is not None:
             listed.append(
                 {

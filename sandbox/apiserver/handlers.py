@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox.apiserver import errors, patching, routing, scaling, storage, tables
+from sandbox.apiserver import errors, eviction, patching, routing, scaling, storage, tables
 
 __all__ = ["body_of", "json_response", "printer_columns", "serve_resource"]
 
@@ -128,6 +128,9 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
     dry_run = query.get("dryRun") == "All"
     if route.subresource == "scale":
         return await _serve_scale(request, route, store, dry_run=dry_run)
+    if route.subresource == "eviction":
+        evicted = eviction.evict(route, store, await body_of(request), dry_run=dry_run)
+        return json_response(evicted, status=201)
     if route.verb == "list":
         items = store.list(key, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
         return _listing(request, route, store, items)

@@ -75,6 +75,9 @@ BUILT_IN: tuple[ResourceInfo, ...] = (
     ResourceInfo("networking.k8s.io", ("v1",), "Ingress", "ingresses", True, ("ing",), status=True),
     ResourceInfo("networking.k8s.io", ("v1",), "IngressClass", "ingressclasses", False),
     ResourceInfo("coordination.k8s.io", ("v1",), "Lease", "leases"),
+    ResourceInfo(
+        "policy", ("v1",), "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",), status=True
+    ),
     ResourceInfo("events.k8s.io", ("v1",), "Event", "events", True, ("ev",)),
     ResourceInfo(
         "apiextensions.k8s.io", ("v1",), "CustomResourceDefinition", "customresourcedefinitions", False,

@@ -82,8 +82,14 @@ def parse(
     served = {"status"} if info.status else set()
     if info.scale is not None:
         served.add("scale")
+    if info.key == "pods":
+        served.add("eviction")
     if subresource is not None and subresource not in served:
         raise _not_found()
     if info.namespaced and namespace is None and name is not None:
         raise _not_found()
+    if subresource == "eviction":  # create-only: POST .../pods/<name>/eviction
+        if method != "POST":
+            raise errors.method_not_allowed()
+        return Route(info, version, namespace, name, subresource, "create")
     return Route(info, version, namespace, name, subresource, _verb(method, name, watch))

@@ -35,7 +35,8 @@ class ReplicaSetController:
         self, store: storage_mod.Storage, *, pod_ready_seconds: float, ips: pods.IpAllocator
     ) -> None:
         self._store = store
-        self._ready_after = pod_ready_seconds
+        self.ready_after = pod_ready_seconds
+        """Seconds a new pod takes to become Ready; changing it affects pods started from then on."""
         self._ips = ips
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
@@ -89,7 +90,7 @@ class ReplicaSetController:
     def _start_pod(self, rs: dict[str, Any]) -> dict[str, Any]:
         created = self._store.create("pods", pods.new_pod(rs))
         meta = created["metadata"]
-        ready_now = self._ready_after <= 0
+        ready_now = self.ready_after <= 0
         status = pods.running_status(created, self._ips.allocate(), ready=ready_now)
         running = self._store.merge_patch(
             "pods", meta["namespace"], meta["name"], {"status": status}, subresource="status"
@@ -97,7 +98,7 @@ class ReplicaSetController:
         if not ready_now:
             loop = asyncio.get_running_loop()
             self._timers[meta["uid"]] = loop.call_later(
-                self._ready_after, self._become_ready, meta["namespace"], meta["name"], meta["uid"]
+                self.ready_after, self._become_ready, meta["namespace"], meta["name"], meta["uid"]
             )
         return running
 

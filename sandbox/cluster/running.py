@@ -24,7 +24,6 @@ class Cluster:
 
     def __init__(self, storage: storage_mod.Storage, *, pod_ready_seconds: float = 0.0) -> None:
         self.storage = storage
-        self.pod_ready_seconds = pod_ready_seconds
         self.replicasets = replicasets.ReplicaSetController(
             storage, pod_ready_seconds=pod_ready_seconds, ips=pods.IpAllocator()
         )
@@ -32,6 +31,15 @@ class Cluster:
         self.garbage = garbage.GarbageCollector(storage)
         self._task: asyncio.Task[None] | None = None
         self._subscription: storage_mod.Subscription | None = None
+
+    @property
+    def pod_ready_seconds(self) -> float:
+        """Seconds a new pod takes to become Ready; settable, for pods started from then on."""
+        return self.replicasets.ready_after
+
+    @pod_ready_seconds.setter
+    def pod_ready_seconds(self, seconds: float) -> None:
+        self.replicasets.ready_after = seconds
 
     async def start(self) -> None:
         """Subscribe, reconcile what already exists, then follow changes."""

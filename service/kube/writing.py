@@ -26,6 +26,7 @@ __all__ = [
     "EVENTS",
     "LEASES",
     "MERGE_PATCH",
+    "PODS",
     "Conflict",
     "Invalid",
     "KubeWriteError",
@@ -42,6 +43,7 @@ MERGE_PATCH = "application/merge-patch+json"
 APPLICATION_JSON = "application/json"
 EVENTS = resources.Resource("", "v1", "events", "Event")
 LEASES = resources.Resource("coordination.k8s.io", "v1", "leases", "Lease")
+PODS = resources.Resource("", "v1", "pods", "Pod")
 _AUTH = ["BearerToken"]
 
 
@@ -206,6 +208,10 @@ class Writer(Protocol):
 
     async def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
+    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]: ...
+
+    async def evict_pod(self, namespace: str, name: str) -> dict[str, Any]: ...
+
 
 class KubeWriter:
     """Every write the controller makes, one request each, within `deadline` seconds, counted in `metrics`.
@@ -297,3 +303,17 @@ class KubeWriter:
     async def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Merge-patch a core/v1 Event (count, lastTimestamp)."""
         return await self._patch(EVENTS, namespace, name, body)
+
+    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        """A live LIST of the namespace's pods matching `label_selector` (no cache of pods is kept)."""
+        query = f"?{urlencode({'labelSelector': label_selector})}" if label_selector else ""
+        answer = await self._send("GET", PODS.collection_path(namespace) + query, None, APPLICATION_JSON)
+        items = answer.get("items")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+    async def evict_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        """POST a policy/v1 Eviction; `Unavailable` with code 429 when a PodDisruptionBudget forbids it."""
+        metadata = {"name": name, "namespace": namespace}
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": metadata}
+        path = object_path(PODS, namespace, name, "eviction")
+        return await self._send("POST", path, body, APPLICATION_JSON)
