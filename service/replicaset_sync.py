@@ -164,6 +164,19 @@ class ReplicaSetSync:
             requeue = wait if requeue is None else min(requeue, wait)
         return requeue
 
+    async def resize(self, namespace: str, others: tuple[Raw, ...], sizes: Mapping[str, int],
+                     done: list[str] | None = None) -> None:
+        """Older ReplicaSets of a basic canary to the planned sizes (never dated: their pods serve)."""
+        for rs in others:
+            size = sizes.get(_name(rs))
+            patch = replicasets.scale_patch(rs, size) if size is not None else None
+            if patch is None:
+                continue
+            log.info("scaling old ReplicaSet", replicaset=_name(rs), replicas=size)
+            await self._seen(await self.writer.patch_replicaset(namespace, _name(rs), patch))
+            if done is not None:
+                done.append(f"scaled old ReplicaSet {_name(rs)} to {size}")
+
     @staticmethod
     def needs_scale_down(others: tuple[Raw, ...]) -> bool:
         """Some old ReplicaSet still runs pods (what target verification gates)."""

@@ -184,8 +184,15 @@ class CanaryStrategy:
     abort_scale_down_delay_seconds: int | None = None
     scale_down_delay_seconds: int | None = None
     min_pods_per_replica_set: int | None = None
+    max_surge: int | str | None = None
+    max_unavailable: int | str | None = None
     unsupported_fields: tuple[str, ...] = ()
     """Canary fields the reference honours and we do not yet (refused with InvalidSpec, never ignored)."""
+
+    @property
+    def basic(self) -> bool:
+        """A basic canary: no trafficRouting, so setWeight is a replica ratio and nothing is routed."""
+        return not self.has_traffic_routing
 
     @property
     def action_service(self) -> str:

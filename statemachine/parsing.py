@@ -249,8 +249,18 @@ def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
         abort_scale_down_delay_seconds=r.integer(canary, "abortScaleDownDelaySeconds", _CANARY),
         scale_down_delay_seconds=r.integer(canary, "scaleDownDelaySeconds", _CANARY),
         min_pods_per_replica_set=r.integer(canary, "minPodsPerReplicaSet", _CANARY),
+        max_surge=_int_or_string(r, canary, "maxSurge"),
+        max_unavailable=_int_or_string(r, canary, "maxUnavailable"),
         unsupported_fields=tuple(name for name in UNSUPPORTED_CANARY_FIELDS if canary.get(name) is not None),
     )
+
+
+def _int_or_string(r: _Reader, canary: dict[str, Any], key: str) -> int | str | None:
+    """An IntOrString field (maxSurge, maxUnavailable) as written; its meaning is basic_canary's to decide."""
+    value = canary.get(key)
+    if value is None or (isinstance(value, int | str) and not isinstance(value, bool)):
+        return value
+    raise r.fail(f"{_CANARY}.{key}", value, "must be an integer or a percentage string")
 
 
 def _parse_alb(r: _Reader, alb: dict[str, Any]) -> models.AlbRouting:

@@ -65,7 +65,8 @@ class Plan:
     `move` and `trigger` are the machine's (the trigger is chosen from the table's rows); `replicas` the
     (canary, stable) ReplicaSet sizes (None: leave it); `selectors` (Service, pod-template hash) pairs;
     `status_patch` the `/status` merge patch or None; `after` the Rollout once that status is written;
-    `wait` the target group that traffic waits for (the `check_targets` effect asks about it).
+    `wait` the target group that traffic waits for (the `check_targets` effect asks about it); `others`
+    (ReplicaSet, size) for older ReplicaSets a basic canary shrinks within maxUnavailable.
     """
 
     move: Move
@@ -79,6 +80,7 @@ class Plan:
     requeue_after: float | None
     after: models.Rollout
     wait: traffic_safety.Wait | None = None
+    others: tuple[tuple[str, int], ...] = ()
 
     @property
     def key(self) -> str:
@@ -140,6 +142,7 @@ class _Decided:
     requeue: float | None = None
     decision: weights.WeightDecision | None = None
     wait: traffic_safety.Wait | None = None
+    others: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,25 +208,43 @@ def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> 
                               promote_full=False)
     after = dataclasses.replace(rollout, status=new)
     counts: Counts = weights.traffic_routed_counts(after, old.canary.weights)
-    if snapshot.stable_rs is None:
+    others: tuple[tuple[str, int], ...] = ()
+    if _basic(rollout):
+        counts, others = _basic_scale(snapshot, after)
+    elif snapshot.stable_rs is None:
         counts = (rollout.replicas, None)
     new = _with_conditions(snapshot, new, now=now)
     return _finish(snapshot, source, _Decided(new, found, reason, traffic=Traffic(weights=old.canary.weights),
-                                              replicas=counts, new_revision=True))
+                                              replicas=counts, new_revision=True, others=others))
+
+
+def _basic(rollout: models.Rollout) -> bool:
+    return rollout.canary is not None and rollout.canary.basic
+
+
+def _basic_scale(snapshot: Snapshot, rollout: models.Rollout) -> tuple[Counts, tuple[tuple[str, int], ...]]:
+    """A basic canary's sizes this cycle: (new, stable) and the older ReplicaSets, one role at a time."""
+    sizes = weights.basic_next_scale(snapshot, rollout)
+    new, stable = snapshot.new_rs, snapshot.stable_rs
+    canary_size = sizes.pop(new.name) if new is not None and new.name in sizes else None
+    stable_size = sizes.pop(stable.name) if stable is not None and stable.name in sizes else None
+    return (canary_size, stable_size), tuple(sorted(sizes.items()))
 
 
 def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
                    verify_retry_interval: float) -> Plan:
     rollout = snapshot.rollout
     old = rollout.status
-    decision = weights.desired_weight(snapshot)
+    basic = _basic(rollout)
+    decision = (weights.WeightDecision(weights.basic_weight(rollout), "basic-canary", snapshot.pod_hash)
+                if basic else weights.desired_weight(snapshot))
     previous = old.canary.weights
     stable_hash = snapshot.stable_rs.hash if snapshot.stable_rs else ""
     found: list[events.Event] = []
     modified = False
     new_weights = previous
     wait = None
-    if not decision.hold:
+    if not decision.hold and not basic:
         candidate = weights.weight_status(rollout, decision.weight, decision.canary_hash, stable_hash)
         modified = weights.weights_differ(previous, candidate)
         wait = traffic_safety.wait_for_targets(snapshot, candidate) if modified else None
@@ -232,7 +253,7 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
             new_weights = candidate
             found.append(events.Event(events.NORMAL, events.TRAFFIC_WEIGHT_UPDATED,
                                       weights.traffic_weight_message(previous, candidate)))
-    verify = (snapshot.verify_weights and not decision.hold
+    verify = (snapshot.verify_weights and not decision.hold and not basic
               and steps.should_verify_weight(rollout, decision.weight))
     answer = False if snapshot.verify_error is not None else snapshot.verified
     if verify and not modified and new_weights is not None and answer is not None:
@@ -252,7 +273,11 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
         requeue = _earliest(requeue, verify_retry_interval)  # ELBv2 is asked: once per retry interval
     elif wait is not None or selectors != wanted:
         requeue = _earliest(requeue, TARGET_WAIT_RETRY)  # Kubernetes only: look again soon
-    counts, scale_requeue = _replica_counts(snapshot, now=now)
+    others: tuple[tuple[str, int], ...] = ()
+    if basic:  # no abort delay either: without routing the canary's pods serve until they are gone
+        (counts, others), scale_requeue = _basic_scale(snapshot, rollout), None
+    else:
+        counts, scale_requeue = _replica_counts(snapshot, now=now)
     requeue = _earliest(requeue, scale_requeue)
     progress = _advance(snapshot, now=now, weight_ok=weight_ok)
     found.extend(progress.events)
@@ -282,12 +307,14 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
                                  else _weight_reason(decision, modified, verify, weight_ok))
     if verify and not weight_ok and snapshot.verify_error is not None:
         reason = f"{reason}: {snapshot.verify_error}"
-    traffic = Traffic(weights=new_weights, write=not decision.hold and wait is None, verify=verify,
-                      remove_routes=decision.remove_routes, row=decision.row)
+    if basic and not progress.reason:
+        reason = f"canary at {decision.weight}% of the replicas (basic canary: no traffic routing)"
+    traffic = Traffic(weights=new_weights, write=not decision.hold and wait is None and not basic,
+                      verify=verify, remove_routes=decision.remove_routes and not basic, row=decision.row)
     return _finish(snapshot, source, _Decided(
         new, tuple(found), reason, traffic=traffic, replicas=counts, selectors=selectors,
         step_advanced=progress.step_advanced, verify_due=verify_due, requeue=requeue, decision=decision,
-        wait=wait))
+        wait=wait, others=others))
 
 
 def _weight_reason(decision: weights.WeightDecision, modified: bool, verify: bool, weight_ok: bool) -> str:
@@ -433,5 +460,5 @@ def _finish(snapshot: Snapshot, source: States, decided: _Decided) -> Plan:
         move=move, trigger=machine.choose(move), reason=decided.reason, traffic=traffic,
         replicas=decided.replicas, selectors=decided.selectors,
         status_patch=status.status_patch(rollout.raw_status, decided.status), events=found,
-        requeue_after=decided.requeue, after=after, wait=decided.wait,
+        requeue_after=decided.requeue, after=after, wait=decided.wait, others=decided.others,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from statemachine import ingress_checks, models, parsing
+from statemachine import basic_canary, ingress_checks, models, parsing
 
 __all__ = [
     "MAX_STICKINESS_SECONDS",
@@ -68,6 +68,10 @@ _ROUTE_NOT_MANAGED = (
 )
 _STRATEGY_MISSING = "Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
 _UNSUPPORTED_STEP = "step type not supported by alb-rollouts yet"
+_SCALE_DOWN_DELAY_UNROUTED = "Canary scaleDownDelaySeconds can only be used with traffic routing"
+_DYNAMIC_UNROUTED = "Canary dynamicStableScale can only be used with traffic routing"
+_CANARY_SCALE_UNROUTED = "SetCanaryScale requires TrafficRouting to be set"
+_HEADER_ROUTE_UNROUTED = "SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix"
 _UNSUPPORTED_FIELD = ("not supported by alb-rollouts yet (background analysis would not run: remove it, or "
                       "keep this Rollout on the Argo Rollouts controller)")
 _UNSUPPORTED_STEPS: dict[type, str] = {models.Experiment: "experiment", models.Analysis: "analysis",
@@ -158,11 +162,36 @@ def _spec_errors(rollout: models.Rollout) -> Iterator[str]:
         else:
             yield parsing.field_error(f"{_S}.strategy", "Required value", detail=_STRATEGY_MISSING)
         return
+    if canary.basic:
+        yield from _basic_errors(canary)
+        return
     if canary.alb is None or canary.other_traffic_routers:
         yield _routing_error(canary)
         return
     yield from _canary_errors(canary, canary.alb)
     yield from _alb_errors(canary.alb)
+
+
+def _basic_errors(canary: models.CanaryStrategy) -> Iterator[str]:
+    """A canary without trafficRouting (reference ValidateRolloutStrategyCanary, TrafficRouting nil)."""
+    yield from basic_canary.surge_unavailable_errors(canary.max_surge, canary.max_unavailable, strict=True)
+    stable, canary_svc = canary.stable_service, canary.canary_service
+    if canary_svc and canary_svc == stable:
+        yield _invalid(f"{_S}.stableService", stable, _DUPLICATED_SERVICES)
+    if canary.scale_down_delay_seconds is not None:
+        yield _invalid(f"{_S}.scaleDownDelaySeconds", canary.scale_down_delay_seconds,
+                       _SCALE_DOWN_DELAY_UNROUTED)
+    if canary.dynamic_stable_scale:
+        yield _invalid(f"{_S}.dynamicStableScale", True, _DYNAMIC_UNROUTED)
+    for field_name in canary.unsupported_fields:
+        yield _invalid(f"{_CANARY}.{field_name}", field_name, _UNSUPPORTED_FIELD)
+    for index, step in enumerate(canary.steps):
+        if isinstance(step, models.SetCanaryScale):
+            yield parsing.field_error(f"{_S}.trafficRouting", "Required value", detail=_CANARY_SCALE_UNROUTED)
+        elif isinstance(step, models.SetHeaderRoute):
+            yield _invalid(f"{_S}.steps[{index}].setHeaderRoute", step.name, _HEADER_ROUTE_UNROUTED)
+        else:
+            yield from _step_errors(index, step, canary, 100)
 
 
 def _routing_error(canary: models.CanaryStrategy) -> str:
@@ -174,8 +203,8 @@ def _routing_error(canary: models.CanaryStrategy) -> str:
     if others:
         value: Any = others[0] if len(others) == 1 else others
         return _invalid(path, value, "traffic router not supported by alb-rollouts (only alb)")
-    return parsing.field_error(path, "Required value", detail="alb-rollouts serves canaries routed by "
-                               "trafficRouting.alb only; a canary without it is not supported")
+    return parsing.field_error(path, "Required value", detail="trafficRouting names no traffic router: "
+                               "add trafficRouting.alb, or remove trafficRouting for a basic canary")
 
 
 def _canary_errors(canary: models.CanaryStrategy, alb: models.AlbRouting) -> Iterator[str]:

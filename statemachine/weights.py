@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from statemachine import models
+from statemachine import basic_canary, models
 from statemachine.snapshot import Snapshot
 
 __all__ = [
@@ -19,6 +19,8 @@ __all__ = [
     "abort_scale_down_delay",
     "abort_weight",
     "at_desired_replica_counts",
+    "basic_next_scale",
+    "basic_weight",
     "canary_scale_override",
     "clamp_weight",
     "current_set_weight",
@@ -174,9 +176,33 @@ def traffic_routed_counts(rollout: models.Rollout, weights: models.TrafficWeight
     return _min_pods(rollout, canary), _min_pods(rollout, stable)
 
 
+def basic_weight(rollout: models.Rollout) -> int:
+    """The replica share of the new ReplicaSet in a basic canary (GetCanaryReplicasOrWeight)."""
+    status = rollout.status
+    if status.promote_full or not status.stable_rs or is_fully_promoted(rollout):
+        return 100
+    return current_set_weight(rollout)
+
+
+def basic_next_scale(snapshot: Snapshot, rollout: models.Rollout | None = None) -> dict[str, int]:
+    """What one reconcile of a basic canary scales: ReplicaSet name -> spec.replicas (one role at a time)."""
+    rollout = rollout or snapshot.rollout
+    canary = rollout.canary or models.CanaryStrategy()
+    return basic_canary.next_scale(
+        replicas=rollout.replicas, weight=basic_weight(rollout), max_surge=canary.max_surge,
+        max_unavailable=canary.max_unavailable, new_rs=snapshot.new_rs, stable_rs=snapshot.stable_rs,
+        others=snapshot.others)
+
+
 def at_desired_replica_counts(snapshot: Snapshot, rollout: models.Rollout | None = None) -> bool:
     """Both ReplicaSets are sized and available as desired and no other ReplicaSet has available pods."""
     rollout = rollout or snapshot.rollout
+    strategy = rollout.canary
+    if strategy is not None and strategy.basic:
+        return basic_canary.at_desired_counts(
+            replicas=rollout.replicas, weight=basic_weight(rollout), max_surge=strategy.max_surge,
+            max_unavailable=strategy.max_unavailable, new_rs=snapshot.new_rs, stable_rs=snapshot.stable_rs,
+            others=snapshot.others)
     canary, stable = traffic_routed_counts(rollout, None)
     new, old = snapshot.new_rs, snapshot.stable_rs
     if new is None or new.spec_replicas != canary or new.available_replicas != canary:

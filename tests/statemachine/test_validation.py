@@ -203,16 +203,32 @@ OUR_ROWS = [
                  "alb-rollouts yet; "
                  "use a canary with trafficRouting.alb",
                  id="blue-green"),
-    pytest.param({TR: DELETE}, None, None,
-                 "spec.strategy.canary.trafficRouting: Required value: alb-rollouts serves canaries routed "
-                 "by "
-                 "trafficRouting.alb only; a canary without it is not supported",
-                 id="no-traffic-routing"),
     pytest.param({TR: {"managedRoutes": [{"name": "hr"}]}}, None, None,
-                 "spec.strategy.canary.trafficRouting: Required value: alb-rollouts serves canaries routed "
-                 "by "
-                 "trafficRouting.alb only; a canary without it is not supported",
+                 "spec.strategy.canary.trafficRouting: Required value: trafficRouting names no traffic "
+                 "router: add trafficRouting.alb, or remove trafficRouting for a basic canary",
                  id="traffic-routing-without-router"),
+    pytest.param({TR: DELETE, f"{C}.steps": [{"setWeight": 10}, {"setCanaryScale": {"replicas": 1}}]},
+                 None, None,
+                 "spec.strategy.trafficRouting: Required value: SetCanaryScale requires TrafficRouting to be set",
+                 id="basic-set-canary-scale"),
+    pytest.param({TR: DELETE, f"{C}.steps": [{"setHeaderRoute": {"name": "hr"}}]}, None, None,
+                 'spec.strategy.steps[0].setHeaderRoute: Invalid value: "hr": '
+                 "SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix",
+                 id="basic-set-header-route"),
+    pytest.param({TR: DELETE, f"{C}.dynamicStableScale": True}, None, None,
+                 "spec.strategy.dynamicStableScale: Invalid value: true: "
+                 "Canary dynamicStableScale can only be used with traffic routing",
+                 id="basic-dynamic-stable-scale"),
+    pytest.param({TR: DELETE, f"{C}.scaleDownDelaySeconds": 30}, None, None,
+                 "spec.strategy.scaleDownDelaySeconds: Invalid value: 30: "
+                 "Canary scaleDownDelaySeconds can only be used with traffic routing",
+                 id="basic-scale-down-delay"),
+    pytest.param({TR: DELETE, f"{C}.maxSurge": 0, f"{C}.maxUnavailable": "0%"}, None, None,
+                 "spec.strategy.maxSurge: Invalid value: 0: MaxSurge and MaxUnavailable both can not be zero",
+                 id="basic-surge-and-unavailable-zero"),
+    pytest.param({TR: DELETE, f"{C}.steps": [{"setWeight": 101}]}, None, None,
+                 "spec.strategy.steps[0].setWeight: Invalid value: 101: SetWeight needs to be between 0 and 100",
+                 id="basic-weight-over-100"),
     pytest.param({TR: {"nginx": {"stableIngress": "ing"}}}, None, None,
                  'spec.strategy.canary.trafficRouting: Invalid value: "nginx": '
                  "traffic router not supported by alb-rollouts (only alb)",
