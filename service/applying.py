@@ -3,7 +3,8 @@
 Room: apply. `statemachine.machine` names the effects and orders them per row; `Applier.bindings()` binds each
 name to an async method here, and the machine runs a row's effects as its `before` callbacks, in order:
   scale_replicasets   the new and the stable ReplicaSet to the plan's counts;
-  point_services      each Service at its pod-template hash (`rollouts-pod-template-hash` selector);
+  point_services      each Service at its pod-template hash (`rollouts-pod-template-hash` selector), then
+                      release the Services annotated for the Rollout that its spec no longer names;
   patch_ingresses     the weight / header-route patches (resourceVersion precondition; 409 propagates);
   verify_weights      ask ELBv2 whether the ALBs carry the weights in status; the answer is kept for the
                       next plan (the planner moves to WeightSet or Verifying from it), never folded here;
@@ -26,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from service import ingress_sync, replicaset_sync, results, verify_step
+from service import ingress_sync, replicaset_sync, results, service_release, verify_step
 from service.kube import informers, recording, writing
 from statemachine import ingress_checks, machine, models, services, status
 from statemachine.planning import Plan
@@ -139,6 +140,11 @@ class Applier:
             answer = await self.writer.patch_service(rollout.namespace, name, patch)
             work.outcomes.append(f"pointed Service {name} at {pod_hash}")
             await results.wait_written(self.informers.services, answer, self.deadline)
+        # after pointing, so a Service the spec moved to is managed before the old one is let go
+        for name in await service_release.release(self.writer, self.informers.services, rollout.namespace,
+                                                  rollout.name, deadline=self.deadline,
+                                                  keep=services.named_services(rollout)):
+            work.outcomes.append(f"released Service {name}")
 
     async def patch_ingresses(self, work: Work) -> None:
         for name in await self.ingresses.apply(work.plan, work.involved):
@@ -174,6 +180,10 @@ class Applier:
         if owned is None or not self.replicasets.needs_scale_down(owned.others):
             return
         rollout = snapshot.rollout
+        if rollout.canary is not None and rollout.canary.basic:  # paced by maxUnavailable, never dated
+            await self.replicasets.resize(rollout.namespace, owned.others, dict(work.plan.others),
+                                          work.outcomes)
+            return
         promoted = bool(rollout.status.stable_rs) and rollout.status.stable_rs == snapshot.pod_hash
         undated = any(replicaset_sync.replicaset_deadline(rs) is None for rs in owned.others
                       if replicaset_sync.spec_replicas(rs) > 0)

@@ -1,16 +1,23 @@
-"""Which pod-template hash each Service of a canary should select (reference §4, steps 5 and 6).
+"""Which pod-template hash each Service of a canary should select (reference §4, steps 5 and 6), and which
+Services to hand back.
 
 Room: plan (pure). Mirrors reconcilePingAndPongService and reconcileStableAndCanaryService from the status as
 observed (a promotion moves the stable Service on the next cycle, as in the reference). Never touches a
-Service; `service/` patches the selector label `rollouts-pod-template-hash` with these hashes.
+Service; `service/` patches the selector label `rollouts-pod-template-hash` with these hashes. A Service the
+managed-by annotation ties to a Rollout that is deleted or no longer names it is released: the annotation and
+that selector key removed (the reference's service controller, service/service.go).
 """
 
 from __future__ import annotations
 
-from statemachine import weights
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from statemachine import ingress_checks, models, weights
 from statemachine.snapshot import Snapshot
 
-__all__ = ["ping_pong_roles", "service_selectors", "stable_and_canary_services"]
+__all__ = ["named_services", "ping_pong_roles", "release_patch", "service_selectors",
+           "stable_and_canary_services", "to_release"]
 
 
 def ping_pong_roles(stable_ping_pong: str, ping_service: str, pong_service: str) -> tuple[str, str]:
@@ -60,3 +67,47 @@ def service_selectors(snapshot: Snapshot, desired_weight: int) -> tuple[tuple[st
         if new is not None and new.available_replicas > 0:
             pairs.append((canary_service, new.hash))
     return tuple(pairs)
+
+
+def named_services(rollout: models.Rollout) -> frozenset[str]:
+    """Every Service the spec names (canary, stable, ping, pong), whatever its role this cycle (as the
+    reference's GetRolloutServiceKeys)."""
+    canary = rollout.canary
+    if canary is None:
+        return frozenset()
+    names = {canary.canary_service, canary.stable_service}
+    if canary.ping_pong is not None:
+        names |= {canary.ping_pong.ping_service, canary.ping_pong.pong_service}
+    return frozenset(name for name in names if name)
+
+
+def to_release(services: Iterable[Mapping[str, Any]], namespace: str, rollout: str,
+               keep: Collection[str] = ()) -> list[Mapping[str, Any]]:
+    """The Services of `namespace` whose managed-by annotation names `rollout`, but for `keep`; by name.
+
+    A Service annotated for another Rollout, or not at all, is never listed: its selector is not ours.
+    """
+    found: dict[str, Mapping[str, Any]] = {}
+    for service in services:
+        metadata = service.get("metadata")
+        if not isinstance(metadata, Mapping) or metadata.get("namespace") != namespace:
+            continue
+        name = str(metadata.get("name") or "")
+        if name and name not in keep and ingress_checks.managed_by(service) == rollout:
+            found[name] = service
+    return [found[name] for name in sorted(found)]
+
+
+def release_patch(service: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch handing `service` back: `null` removes the managed-by annotation and the pod-hash
+    selector key (other selector keys stay); its resourceVersion is the precondition."""
+    metadata: dict[str, Any] = {"annotations": {ingress_checks.MANAGED_BY_ANNOTATION: None}}
+    # another Rollout may adopt it between our read and this write: a 409 beats undoing its adoption
+    version = (service.get("metadata") or {}).get("resourceVersion")
+    if version:
+        metadata["resourceVersion"] = str(version)
+    patch: dict[str, Any] = {"metadata": metadata}
+    selector = (service.get("spec") or {}).get("selector")
+    if isinstance(selector, Mapping) and models.POD_TEMPLATE_HASH_LABEL in selector:
+        patch["spec"] = {"selector": {models.POD_TEMPLATE_HASH_LABEL: None}}
+    return patch
