@@ -29,7 +29,7 @@ import structlog
 
 from service import ingress_sync, replicaset_sync, results, service_release, verify_step
 from service.kube import informers, recording, writing
-from statemachine import ingress_checks, machine, models, services, status
+from statemachine import ingress_checks, machine, models, services, status, traffic_safety
 from statemachine.planning import Plan
 from statemachine.snapshot import Snapshot
 
@@ -196,8 +196,9 @@ class Applier:
                 work.look_again(self.verify_retry_interval)
                 return
         delay = replicaset_sync.scale_down_delay(rollout)
-        wait = await self.replicasets.scale_down_others(rollout.namespace, owned.others, now=work.now,
-                                                        delay=delay, done=work.outcomes)
+        wait = await self.replicasets.scale_down_others(
+            rollout.namespace, owned.others, now=work.now, delay=delay, done=work.outcomes,
+            keep=traffic_safety.referenced(snapshot), budget=traffic_safety.scale_down_budget(snapshot))
         work.look_again(wait)
 
     async def write_status(self, work: Work) -> None:

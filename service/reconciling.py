@@ -130,7 +130,8 @@ class Reconciler:
         with structlog.contextvars.bound_contextvars(namespace=namespace, rollout=key, state=""):
             raw = self.informers.rollouts.store.get(key)
             if raw is None:
-                await deletion.reset_if_deleted(self.writer, self.applier.ingresses, namespace, name)
+                await deletion.reset_if_deleted(self.writer, self.applier.ingresses, namespace, name,
+                                                services=self.informers.services)
                 self.forget(key)
                 self._serve(key)
                 if self.metrics is not None:

@@ -134,16 +134,24 @@ class ReplicaSetSync:
         return True
 
     async def scale_down_others(self, namespace: str, others: tuple[Raw, ...], *, now: datetime,
-                                delay: int, done: list[str] | None = None) -> float | None:
+                                delay: int, done: list[str] | None = None, keep: frozenset[str] = frozenset(),
+                                budget: int | None = None) -> float | None:
         """Old ReplicaSets: annotate a scale-down deadline `delay` seconds ahead, scale to 0 once it passed.
 
-        Returns the seconds until the earliest deadline still ahead (None when none is); notes each write in
-        `done`.
+        Newest first; a ReplicaSet whose hash is in `keep` (still referenced) is left as it is, and nothing
+        more happens once `budget` (available pods to spare) is used up. Returns the seconds until the
+        earliest deadline still ahead (None when none is); notes each write in `done`.
         """
         requeue: float | None = None
-        for rs in others:
+        for rs in sorted(others, key=lambda rs: replicasets.revision_of(rs) or 0, reverse=True):
             if spec_replicas(rs) == 0:
                 continue
+            if replicasets.replicaset_hash(rs) in keep:
+                log.info("not scaling down an old ReplicaSet: still referenced", replicaset=_name(rs))
+                continue
+            if budget is not None and budget <= 0:
+                log.info("not scaling down old ReplicaSets: no availability to spare", replicaset=_name(rs))
+                break
             deadline = replicasets.scale_down_deadline(rs)
             if deadline is None and delay > 0:
                 iso = replicasets.scale_down_deadline_iso(now, delay)
@@ -160,6 +168,8 @@ class ReplicaSetSync:
                     namespace, _name(rs), replicasets.scale_patch(rs, 0) or {"spec": {"replicas": 0}}))
                 if done is not None:
                     done.append(f"scaled old ReplicaSet {_name(rs)} to 0")
+                if budget is not None:
+                    budget -= spec_replicas(rs)
                 continue
             requeue = wait if requeue is None else min(requeue, wait)
         return requeue

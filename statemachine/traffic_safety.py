@@ -8,16 +8,19 @@ Room: plan (pure). Two rules, from what the reconciler observed (`Snapshot.selec
   EndpointSlices are all Kubernetes can tell (pod readiness gates make them mean "healthy in the ALB");
 - a Service's selector moves away from its pods only while its target group carries no weight.
 A Service the reconciler did not observe is not gated (planner unit tests build snapshots without them).
+Scaling down follows traffic too: an older ReplicaSet still referenced (by the status weights, the status
+hashes, or a Service's selector) is never scaled down, and none is while the Rollout has no availability to
+spare (the reference's isReplicaSetReferenced and its minAvailable guard).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from statemachine import models, services
+from statemachine import basic_canary, models, services
 from statemachine.snapshot import Snapshot
 
-__all__ = ["Wait", "allowed_selectors", "serving", "wait_for_targets"]
+__all__ = ["Wait", "allowed_selectors", "referenced", "scale_down_budget", "serving", "wait_for_targets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +96,25 @@ def allowed_selectors(snapshot: Snapshot,
             continue
         allowed.append((service, pod_hash))
     return tuple(allowed)
+
+
+def referenced(snapshot: Snapshot) -> frozenset[str]:
+    """Pod hashes that may still receive traffic: stableRS, the current hash, every hash in the status weights
+    and every hash a Service of the Rollout selects now (an Ingress action reaches pods through those)."""
+    status = snapshot.rollout.status
+    hashes = {status.stable_rs, status.current_pod_hash, snapshot.pod_hash, *snapshot.selectors.values()}
+    weights = status.canary.weights
+    if weights is not None:
+        hashes |= {weights.canary.pod_template_hash, weights.stable.pod_template_hash,
+                   *(destination.pod_template_hash for destination in weights.additional)}
+    return frozenset(hashes - {""})
+
+
+def scale_down_budget(snapshot: Snapshot) -> int:
+    """Available pods beyond `replicas - maxUnavailable`: what older ReplicaSets may lose now (<= 0: none)."""
+    rollout = snapshot.rollout
+    canary = rollout.canary or models.CanaryStrategy()
+    sets = {rs.name: rs for rs in (snapshot.new_rs, snapshot.stable_rs, *snapshot.others) if rs is not None}
+    _, unavailable = basic_canary.resolve_surge_unavailable(canary.max_surge, canary.max_unavailable,
+                                                            rollout.replicas)
+    return sum(rs.available_replicas for rs in sets.values()) - (rollout.replicas - unavailable)

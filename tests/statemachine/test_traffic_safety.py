@@ -90,3 +90,22 @@ def test_a_service_switch_waits_while_its_target_group_carries_weight() -> None:
     assert traffic_safety.allowed_selectors(empty, (("canary", "new"),)) == (("canary", "new"),)
     unset = snapshot(carrying, new=rs("new", 2), selectors={"canary": ""})
     assert traffic_safety.allowed_selectors(unset, (("canary", "new"),)) == (("canary", "new"),)
+
+
+def test_referenced_hashes_are_status_weights_and_service_selectors() -> None:
+    raw = ro(STEPS, ps(0, canary_weight=20, currentPodHash="v3"), replicas=10)
+    raw["status"]["canary"]["weights"]["additional"] = [
+        {"weight": 0, "serviceName": "exp", "podTemplateHash": "exp"}]
+    seen = snapshot(raw, new=rs("v3", 2), stable=rs("old", 10), others=(rs("new", 2), rs("gone", 1)),
+                    selectors={"canary": "sel", "stable": ""})
+    assert traffic_safety.referenced(seen) == frozenset({"v3", "old", "new", "exp", "sel"})
+
+
+def test_scale_down_budget_is_availability_beyond_max_unavailable() -> None:
+    raw = ro(STEPS, ps(0), replicas=10)  # maxUnavailable 25% of 10 -> 2: at least 8 available
+    assert traffic_safety.scale_down_budget(snapshot(raw, new=rs("new", 2), stable=rs("old", 10, 7),
+                                                     others=(rs("v1", 1),))) == 2
+    short = snapshot(raw, new=rs("new", 2, 0), stable=rs("old", 10, 7))
+    assert traffic_safety.scale_down_budget(short) == -1
+    raw["spec"]["strategy"]["canary"]["maxUnavailable"] = 0
+    assert traffic_safety.scale_down_budget(snapshot(raw, new=rs("new", 2), stable=rs("old", 10))) == 2

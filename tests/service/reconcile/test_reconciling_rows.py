@@ -105,7 +105,7 @@ async def test_every_trigger_runs_its_rows_effects_on_the_sandbox(world: Any) ->
     w.storage.merge_patch(ROLLOUTS, NS, "demo", PROMOTE, subresource="status")
     await w.settle(lambda: w.status().get("stableRS") == canary
                    and w.get("services", "stable")["spec"]["selector"].get("rollouts-pod-template-hash")
-                   == canary, what="promoted")
+                   == canary and w.annotations()[ACTION] == forward(0, 100), what="promoted, weight back")
     assert recorder.of("resume") == [["status written"]]
     # more weight for the canary only once its targets serve: set_weight, or targets_ready after a wait
     assert any("patched Ingress app (canary weight 100)" in o
