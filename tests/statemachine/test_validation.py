@@ -209,7 +209,8 @@ OUR_ROWS = [
                  id="traffic-routing-without-router"),
     pytest.param({TR: DELETE, f"{C}.steps": [{"setWeight": 10}, {"setCanaryScale": {"replicas": 1}}]},
                  None, None,
-                 "spec.strategy.trafficRouting: Required value: SetCanaryScale requires TrafficRouting to be set",
+                 "spec.strategy.trafficRouting: Required value: "
+                 "SetCanaryScale requires TrafficRouting to be set",
                  id="basic-set-canary-scale"),
     pytest.param({TR: DELETE, f"{C}.steps": [{"setHeaderRoute": {"name": "hr"}}]}, None, None,
                  'spec.strategy.steps[0].setHeaderRoute: Invalid value: "hr": '
@@ -227,7 +228,8 @@ OUR_ROWS = [
                  "spec.strategy.maxSurge: Invalid value: 0: MaxSurge and MaxUnavailable both can not be zero",
                  id="basic-surge-and-unavailable-zero"),
     pytest.param({TR: DELETE, f"{C}.steps": [{"setWeight": 101}]}, None, None,
-                 "spec.strategy.steps[0].setWeight: Invalid value: 101: SetWeight needs to be between 0 and 100",
+                 "spec.strategy.steps[0].setWeight: Invalid value: 101: "
+                 "SetWeight needs to be between 0 and 100",
                  id="basic-weight-over-100"),
     pytest.param({TR: {"nginx": {"stableIngress": "ing"}}}, None, None,
                  'spec.strategy.canary.trafficRouting: Invalid value: "nginx": '

@@ -86,7 +86,8 @@ async def test_a_canary_interrupted_while_the_stable_is_short_keeps_its_pods_whi
 
 
 def _old_rs(name: str, revision: int) -> dict[str, Any]:
-    annotations = {"rollout.argoproj.io/revision": str(revision), "scale-down-deadline": "2020-01-01T00:00:00Z"}
+    annotations = {"rollout.argoproj.io/revision": str(revision),
+                   "scale-down-deadline": "2020-01-01T00:00:00Z"}
     return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": name, "namespace": NS, "labels": {HASH: name}, "annotations": annotations},
             "spec": {"replicas": 1, "selector": {"matchLabels": {HASH: name}},
