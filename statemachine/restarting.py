@@ -231,10 +231,9 @@ def plan(spec: RestartSpec, replica_sets: Iterable[ReplicaSetRef], pods: Iterabl
         return RestartPlan(due=False, requeue_after=seconds_until(spec, now))
     if template_changed:
         return RestartPlan(due=False)
-    sets = list(replica_sets)
-    uids = {rs.uid for rs in sets if rs.uid}
-    owned = sorted((pod for pod in pods if pod.owners & uids), key=lambda pod: pod.name)
-    total = sum(rs.replicas for rs in sets)
+    sets = {rs.uid: rs for rs in replica_sets if rs.uid}  # the new ReplicaSet is often the stable one too
+    owned = sorted((pod for pod in pods if pod.owners & sets.keys()), key=lambda pod: pod.name)
+    total = sum(rs.replicas for rs in sets.values())
     # the larger of spec and ReplicaSet replicas: a canary weight not dividing replicas evenly has extra pods
     least = max(spec.replicas, total) - max(spec.max_unavailable, 1)
     available = sum(1 for pod in owned if pod.available(spec.min_ready_seconds, now))

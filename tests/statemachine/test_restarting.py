@@ -101,6 +101,7 @@ def test_due_and_wait(spec: restarting.RestartSpec, due: bool, wait: float | Non
 
 
 @pytest.mark.parametrize(("spec", "sets", "pods", "candidates", "budget", "outstanding"), [
+    pytest.param(_spec(), [STABLE, STABLE], FOUR_OLD, ALL, 1, 4, id="one-replicaset-named-twice-counts-once"),
     pytest.param(_spec(), [STABLE], FOUR_OLD, ALL, 1, 4,
                  id="all-old-one-at-a-time-in-name-order"),
     pytest.param(_spec(), [STABLE], [*FOUR_OLD[1:], _pod("demo-abc-z", NEW, ready=False)],

@@ -53,7 +53,7 @@ async def _refused(api: client.ApiClient, name: str) -> dict[str, Any]:
     with pytest.raises(ApiException) as raised:
         await _evict(api, name)
     assert raised.value.status == 429
-    status: dict[str, Any] = json.loads(raised.value.body)
+    status: dict[str, Any] = json.loads(raised.value.body or b"{}")
     assert (status["reason"], status["message"]) == ("TooManyRequests", TOO_MANY)
     return status
 
@@ -151,7 +151,7 @@ async def test_two_budgets_for_one_pod_are_an_internal_error(api_client, storage
     with pytest.raises(ApiException) as raised:
         await _evict(api_client, "a")
     assert raised.value.status == 500
-    assert "more than one PodDisruptionBudget" in json.loads(raised.value.body)["message"]
+    assert "more than one PodDisruptionBudget" in json.loads(raised.value.body or b"{}")["message"]
 
 
 async def test_discovery_lists_eviction_and_budgets(kube_api: ApiServer):
