@@ -81,7 +81,7 @@ def calculate_phase(rollout: models.Rollout, status: models.RolloutStatus, *,
         return "Paused", status.pause_conditions[0].reason
     restart_at = models.parse_time(rollout.restart_at)
     restarted_at = models.parse_time(_raw_string(rollout, "restartedAt"))
-    if restart_at is not None and restart_at <= now and (restarted_at is None or restarted_at < restart_at):
+    if restart_at is not None and restarted_at != restart_at:  # a future restartAt counts too (the reference)
         return "Progressing", "rollout is restarting"
     if status.updated_replicas < rollout.replicas:
         return "Progressing", "more replicas need to be updated"
