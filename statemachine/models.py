@@ -305,6 +305,7 @@ class Rollout:
     restart_at: str | None = None
     progress_deadline_seconds: int = 600
     """spec.progressDeadlineSeconds: no progress this long turns Progressing into ProgressDeadlineExceeded."""
+    progress_deadline_abort: bool = False
     selector: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     template: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     canary: CanaryStrategy | None = None

@@ -185,6 +185,7 @@ def parse_rollout(obj: Any) -> models.Rollout:
         paused=r.boolean(spec, "paused", "spec"),
         restart_at=r.string(spec, "restartAt", "spec") or None,
         progress_deadline_seconds=_deadline(r.integer(spec, "progressDeadlineSeconds", "spec")),
+        progress_deadline_abort=r.boolean(spec, "progressDeadlineAbort", "spec"),
         selector=r.mapping(spec, "selector", "spec"),
         template=r.mapping(spec, "template", "spec"),
         canary=_parse_canary(r, canary_dict) if canary_dict is not None else None,

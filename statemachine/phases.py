@@ -32,6 +32,7 @@ __all__ = [
     "ConditionFacts",
     "aborted_message",
     "calculate_phase",
+    "deadline_abort_message",
     "next_conditions",
     "rollout_phase",
     "set_condition",
@@ -150,6 +151,24 @@ def _progressed(old: models.RolloutStatus, new: models.RolloutStatus) -> bool:
             or new.replicas - new.updated_replicas < old.replicas - old.updated_replicas
             or new.ready_replicas > old.ready_replicas or new.available_replicas > old.available_replicas
             or new.stable_rs != old.stable_rs or step_moved)
+
+
+def deadline_abort_message(rollout: models.Rollout, new: models.RolloutStatus, new_rs_name: str, *,
+                           indefinite_step: bool, now: datetime) -> str | None:
+    """evaluateProgressDeadlineAbort: why to abort an in-flight update that ran out of its progress deadline
+    (spec.progressDeadlineAbort), or None. Steps that wait on purpose (an indefinite pause) never count."""
+    old = rollout.status
+    progress = old.condition(PROGRESSING)
+    completed = new.condition(COMPLETED)
+    if not rollout.progress_deadline_abort or old.abort or new.abort or progress is None or indefinite_step:
+        return None
+    if (completed is not None and completed.status == "True") or _progressed(old, new):
+        return None
+    if not _timed_out(rollout, progress, now=now):
+        return None
+    if new_rs_name:
+        return f'ReplicaSet "{new_rs_name}" has timed out progressing.'
+    return f'Rollout "{rollout.name}" has timed out progressing.'
 
 
 def progress_deadline(rollout: models.Rollout, status: models.RolloutStatus) -> datetime | None:

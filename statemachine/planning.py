@@ -295,6 +295,16 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
         canary=models.CanaryStatus(weights=new_weights, stable_ping_pong=progress.ping_pong),
     )
     new = _with_conditions(snapshot, new, now=now)
+    step, _ = weights.current_step(rollout)
+    timed_out = phases.deadline_abort_message(
+        rollout, new, snapshot.new_rs.name if snapshot.new_rs else "", now=now,
+        indefinite_step=isinstance(step, models.Pause) and step.duration_seconds is None)
+    if timed_out is not None:  # spec.progressDeadlineAbort: the update is aborted as if a user asked
+        new = _with_conditions(snapshot, dataclasses.replace(
+            new, abort=True, aborted_at=models.format_time(now), pause_conditions=(), controller_pause=False),
+            now=now)
+        found.append(events.Event(events.WARNING, events.ROLLOUT_ABORTED, timed_out))
+        progress = dataclasses.replace(progress, reason=timed_out)
     deadline = phases.progress_deadline(rollout, new)
     if deadline is not None and deadline > now:  # look again when the progress deadline would pass
         requeue = _earliest(requeue, (deadline - now).total_seconds())

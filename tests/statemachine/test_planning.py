@@ -398,3 +398,28 @@ def test_no_progress_for_progress_deadline_seconds_is_degraded() -> None:
     custom, _ = settle(custom, **cluster)
     soon = planning.plan(snapshot(custom, **cluster), now=NOW + timedelta(seconds=31))
     assert soon.status.phase == "Degraded"
+
+
+def test_progress_deadline_abort_aborts_an_update_that_stopped_progressing() -> None:
+    """Issue 9: progressDeadlineAbort aborts an update past its deadline (evaluateProgressDeadlineAbort)."""
+    cluster = {"new": rs("new", 1, 0, revision=3), "stable": rs("old", 10)}
+    raw = ro(status=ps(0, canary_weight=20), revision="3")
+    raw["spec"]["progressDeadlineAbort"] = True
+    raw, _ = settle(raw, **cluster)
+    assert not planning.plan(snapshot(raw, **cluster), now=NOW + timedelta(seconds=599)).status.abort
+    late = planning.plan(snapshot(raw, **cluster), now=NOW + timedelta(seconds=601))
+    assert late.status.abort and late.status.aborted_at
+    assert late.target is States.Aborted and late.trigger == "abort"
+    assert (late.status.phase, late.status.message) == (
+        "Degraded", "RolloutAborted: Rollout aborted update to revision 3")
+    assert [(e.type, e.reason, e.message) for e in late.events][:1] == [
+        ("Warning", "RolloutAborted", 'ReplicaSet "demo-new" has timed out progressing.')]
+    assert late.reason == 'ReplicaSet "demo-new" has timed out progressing.'
+    # an indefinite pause step waits on purpose: no abort, whatever the time
+    paused = ro([{"pause": {}}, {"setWeight": 50}], ps(0, canary_weight=0), revision="3")
+    paused["spec"]["progressDeadlineAbort"] = True
+    paused, _ = settle(paused, **cluster)
+    assert not planning.plan(snapshot(paused, **cluster), now=NOW + timedelta(hours=2)).status.abort
+    # without the flag the same Rollout only times out
+    raw["spec"]["progressDeadlineAbort"] = False
+    assert not planning.plan(snapshot(raw, **cluster), now=NOW + timedelta(seconds=601)).status.abort
