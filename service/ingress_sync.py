@@ -1,8 +1,9 @@
 """A Rollout's Ingresses on the wire: the weight/header-route patches of a plan, and the reset on deletion.
 
 Room: apply. Bodies come from `service.alb.ingress_patch` (pure, byte-exact); this module refuses Ingresses we
-may not write before any call, sends each body with its resourceVersion precondition, records one
-`PatchingALBIngress` event per Ingress it patches, and waits for the Ingress cache to show the write. A 409
+may not write before any call, sends each body with its resourceVersion precondition, records the
+reference's `PatchingALBIngress` events for each Ingress it changes (one per part of the body that changes
+it: managed routes removed, header route, weight), and waits for the Ingress cache to show the write. A 409
 propagates (the worker requeues: never a loop in place); nothing is retried here.
 """
 
@@ -60,14 +61,15 @@ class IngressSync:
             current = self.current(rollout.namespace, name)
             if current is None:
                 raise LookupError(f'ingress.networking.k8s.io "{name}" not found')
-            body = ingress_patch.weight_patch(
+            patch = ingress_patch.patch_for(
                 dict(current), routing, desired_weight=weight, additional=additional, header_route=route,
                 remove_managed_routes=traffic.remove_routes, classes=self.classes)
-            if body is None:
+            if patch.body is None:
                 continue
-            await self.recorder.emit(involved, events.patching_ingress(name, weight))
+            for event in _events(name, patch, route, weight):
+                await self.recorder.emit(involved, event)
             try:
-                answer = await self.writer.patch_ingress(rollout.namespace, name, body)
+                answer = await self.writer.patch_ingress(rollout.namespace, name, patch.body)
             except writing.KubeWriteError as error:
                 text = f"error patching alb ingress `{name}`: {error}"
                 await self.recorder.emit(involved, events.traffic_routing_error(text))
@@ -118,6 +120,19 @@ class IngressSync:
             patched += 1
             await results.wait_written(self.reflector, answer, self.deadline)
         return patched
+
+
+def _events(name: str, patch: ingress_patch.IngressPatch, route: ingress_patch.HeaderRoute | None,
+            weight: int) -> list[events.Event]:
+    """The reference's event for each of its writes this one body stands for, in its order (§1.6, §1.5)."""
+    said = []
+    if patch.routes_removed:
+        said.append(events.removing_managed_routes(name))
+    if patch.header_route and route is not None:
+        said.append(events.patching_header_route(name, route.name))
+    if patch.weight:
+        said.append(events.patching_ingress(name, weight))
+    return said
 
 
 def _names(rollout: models.Rollout) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """Kubernetes events, with the reference's reasons and exact messages, as data for `service/` to emit.
 
 Room: plan (pure). The planner's events ride in a `Plan`, derived from status changes, so an unchanged fact
-never produces an event twice (SPEC §4.9); the Ingress patcher builds its `PatchingALBIngress` event here too,
-once per Ingress it actually patches. Nothing here talks to the API.
+never produces an event twice (SPEC §4.9); the Ingress patcher builds its `PatchingALBIngress` events here too
+(weight, header route, managed-route removal), once per Ingress it actually changes. Nothing here talks to
+the API.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ __all__ = [
     "WARNING",
     "WEIGHT_VERIFY_ERROR",
     "Event",
+    "patching_header_route",
     "patching_ingress",
+    "removing_managed_routes",
     "rollout_aborted",
     "rollout_completed",
     "rollout_not_completed",
@@ -84,6 +87,21 @@ def patching_ingress(ingress: str, desired_weight: int) -> Event:
     """Before a weight patch (reference §1.5): `` Updating Ingress `<name>` to desiredWeight '<w>' ``."""
     message = f"Updating Ingress `{ingress}` to desiredWeight '{desired_weight}'"
     return Event(NORMAL, PATCHING_ALB_INGRESS, message)
+
+
+def patching_header_route(ingress: str, route: str) -> Event:
+    """Before a header-route write (reference §1.6): `` Updating Ingress `<name>` to headerRoute '<route>' ``.
+
+    The reference formats the whole step with `%d` (a pointer address in it, reference §6.14): we name the
+    route instead.
+    """
+    return Event(NORMAL, PATCHING_ALB_INGRESS, f"Updating Ingress `{ingress}` to headerRoute '{route}'")
+
+
+def removing_managed_routes(ingress: str) -> Event:
+    """Before the managed routes are removed (reference §1.6): `` Updating Ingress `<name>` removing managed
+    routes ``."""
+    return Event(NORMAL, PATCHING_ALB_INGRESS, f"Updating Ingress `{ingress}` removing managed routes")
 
 
 def traffic_routing_error(error: str) -> Event:

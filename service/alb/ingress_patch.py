@@ -1,9 +1,11 @@
 """The desired Ingress for a rollout and the merge-patch body that gets there (apply room, pure).
 
 One body per Ingress: header route (reference §1.6), managed-route removal, the weighted action (§1.5) and
-the bookkeeping update, as a JSON merge patch with only the changed keys (`null` deletes), keys sorted, and
-`metadata.resourceVersion` inside the body as the precondition (SPEC §4.4). Refuses Ingresses of a class we
-do not manage and unreadable bookkeeping before computing anything. Never does I/O.
+the bookkeeping update, computed as the reference's three writes in turn (so the caller knows which of them
+change the Ingress, for their events) and sent as one JSON merge patch with only the changed keys (`null`
+deletes), keys sorted, and `metadata.resourceVersion` inside the body as the precondition (SPEC §4.4).
+Refuses Ingresses of a class we do not manage and unreadable bookkeeping before computing anything. Never
+does I/O.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from statemachine import merge_patch as merge_patches
 __all__ = [
     "DEFAULT_CLASSES",
     "HeaderRoute",
+    "IngressPatch",
     "Refusal",
     "Routing",
     "check_writable",
@@ -28,6 +31,7 @@ __all__ = [
     "encode",
     "header_route",
     "merge_patch",
+    "patch_for",
     "weight_patch",
 ]
 
@@ -103,6 +107,103 @@ def _with(
     return desired
 
 
+@dataclass(frozen=True, slots=True)
+class IngressPatch:
+    """The merge-patch body for one Ingress (None: nothing to write) and which of the reference's three
+    writes it stands for: each True part would have been its own PATCH and event (reference §1.6)."""
+
+    body: dict[str, Any] | None
+    header_route: bool = False
+    routes_removed: bool = False
+    weight: bool = False
+
+
+_Draft = tuple[dict[str, str], list[dict[str, Any]]]
+"""An Ingress on its way to the desired one: its annotations (bookkeeping serialised) and its rules."""
+
+
+def _header_stage(draft: _Draft, routing: Routing, route: HeaderRoute, legacy: bool) -> _Draft:
+    """SetHeaderRoute: the route's action, condition and path added (or removed), paths re-sorted."""
+    annotations, new_rules = dict(draft[0]), draft[1]
+    managed = bookkeeping.parse(annotations.get(bookkeeping.KEY))
+    action_key = actions.action_key(routing.prefix, route.name)
+    condition_key = actions.condition_key(routing.prefix, route.name)
+    if route.matches is not None:
+        annotations[action_key] = actions.header_route_action(
+            canary_service=routing.canary_service, port=routing.port, stickiness=routing.stickiness
+        )
+        annotations[condition_key] = actions.header_route_condition(route.matches)
+        managed = bookkeeping.add(managed, routing.rollout, [action_key, condition_key])
+        new_rules = rules.insert_route_path(new_rules, route.name, legacy=legacy)
+    else:
+        annotations.pop(action_key, None)
+        annotations.pop(condition_key, None)
+        managed = bookkeeping.remove(managed, routing.rollout, [action_key, condition_key])
+        new_rules = rules.remove_route_path(new_rules, route.name)
+    annotations[bookkeeping.KEY] = bookkeeping.serialise(managed)
+    return annotations, rules.sort_paths(new_rules, routing.managed_routes)
+
+
+def _removal_stage(draft: _Draft, routing: Routing) -> _Draft:
+    """RemoveManagedRoutes: every managed route's action, condition and path gone (no re-sort)."""
+    annotations, new_rules = dict(draft[0]), draft[1]
+    gone: list[str] = []
+    for route in routing.managed_routes:
+        gone += [actions.action_key(routing.prefix, route), actions.condition_key(routing.prefix, route)]
+        new_rules = rules.remove_route_path(new_rules, route)
+    for key in gone:
+        annotations.pop(key, None)
+    managed = bookkeeping.remove(bookkeeping.parse(annotations.get(bookkeeping.KEY)), routing.rollout, gone)
+    annotations[bookkeeping.KEY] = bookkeeping.serialise(managed)
+    return annotations, new_rules
+
+
+def _weight_stage(draft: _Draft, routing: Routing, desired_weight: int,
+                  additional: Sequence[actions.Destination]) -> _Draft:
+    """SetWeight: the weighted action and its bookkeeping; the legacy key goes (SPEC §3)."""
+    annotations = dict(draft[0])
+    key = actions.action_key(routing.prefix, routing.action_service)
+    annotations[key] = actions.forward_action(
+        canary_service=routing.canary_service,
+        stable_service=routing.stable_service,
+        port=routing.port,
+        desired_weight=desired_weight,
+        additional=additional,
+        stickiness=routing.stickiness,
+    )
+    managed = bookkeeping.add(bookkeeping.parse(annotations.get(bookkeeping.KEY)), routing.rollout, [key])
+    annotations[bookkeeping.KEY] = bookkeeping.serialise(managed)
+    annotations.pop(bookkeeping.LEGACY_KEY, None)
+    return annotations, draft[1]
+
+
+def _staged(
+    current: dict[str, Any],
+    routing: Routing,
+    *,
+    desired_weight: int,
+    additional: Sequence[actions.Destination],
+    header_route: HeaderRoute | None,
+    remove_managed_routes: bool,
+    classes: Sequence[str],
+) -> tuple[dict[str, Any], tuple[bool, bool, bool]]:
+    """The desired Ingress and whether the header-route, route-removal and weight stages each changed it."""
+    check_writable(current, classes)
+    if not ingress_checks.rules_have_service(_rules_of(current), routing.action_service):
+        raise rules.IngressError(f"ingress does not have service `{routing.action_service}` in rules")
+    start: _Draft = (rules.annotations_of(current), _rules_of(current))
+    draft = start
+    if header_route is not None:
+        draft = _header_stage(draft, routing, header_route, rules.is_legacy(current))
+    with_route = draft
+    if remove_managed_routes and routing.managed_routes:
+        draft = _removal_stage(draft, routing)
+    without_routes = draft
+    draft = _weight_stage(draft, routing, desired_weight, additional)
+    changed = (with_route != start, without_routes != with_route, draft != without_routes)
+    return _with(current, *draft), changed
+
+
 def desired_ingress(
     current: dict[str, Any],
     routing: Routing,
@@ -114,52 +215,10 @@ def desired_ingress(
     classes: Sequence[str] = DEFAULT_CLASSES,
 ) -> dict[str, Any]:
     """The Ingress as the rollout wants it; raises Refusal, IngressError or StickinessError."""
-    managed = check_writable(current, classes)
-    new_rules = _rules_of(current)
-    if not ingress_checks.rules_have_service(new_rules, routing.action_service):
-        raise rules.IngressError(f"ingress does not have service `{routing.action_service}` in rules")
-    annotations = rules.annotations_of(current)
-    prefix = routing.prefix
-
-    if header_route is not None:
-        action_key = actions.action_key(prefix, header_route.name)
-        condition_key = actions.condition_key(prefix, header_route.name)
-        if header_route.matches is not None:
-            annotations[action_key] = actions.header_route_action(
-                canary_service=routing.canary_service, port=routing.port, stickiness=routing.stickiness
-            )
-            annotations[condition_key] = actions.header_route_condition(header_route.matches)
-            managed = bookkeeping.add(managed, routing.rollout, [action_key, condition_key])
-            new_rules = rules.insert_route_path(new_rules, header_route.name, legacy=rules.is_legacy(current))
-        else:
-            annotations.pop(action_key, None)
-            annotations.pop(condition_key, None)
-            managed = bookkeeping.remove(managed, routing.rollout, [action_key, condition_key])
-            new_rules = rules.remove_route_path(new_rules, header_route.name)
-        new_rules = rules.sort_paths(new_rules, routing.managed_routes)
-
-    if remove_managed_routes and routing.managed_routes:
-        gone: list[str] = []
-        for route in routing.managed_routes:
-            gone += [actions.action_key(prefix, route), actions.condition_key(prefix, route)]
-            new_rules = rules.remove_route_path(new_rules, route)
-        for key in gone:
-            annotations.pop(key, None)
-        managed = bookkeeping.remove(managed, routing.rollout, gone)
-
-    key = actions.action_key(prefix, routing.action_service)
-    annotations[key] = actions.forward_action(
-        canary_service=routing.canary_service,
-        stable_service=routing.stable_service,
-        port=routing.port,
-        desired_weight=desired_weight,
-        additional=additional,
-        stickiness=routing.stickiness,
-    )
-    managed = bookkeeping.add(managed, routing.rollout, [key])
-    annotations[bookkeeping.KEY] = bookkeeping.serialise(managed)
-    annotations.pop(bookkeeping.LEGACY_KEY, None)
-    return _with(current, annotations, new_rules)
+    desired, _ = _staged(current, routing, desired_weight=desired_weight, additional=additional,
+                         header_route=header_route, remove_managed_routes=remove_managed_routes,
+                         classes=classes)
+    return desired
 
 
 def _sorted(value: Any) -> Any:
@@ -194,6 +253,26 @@ def merge_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, A
     return patch
 
 
+def patch_for(
+    current: dict[str, Any],
+    routing: Routing,
+    *,
+    desired_weight: int,
+    additional: Sequence[actions.Destination] = (),
+    header_route: HeaderRoute | None = None,
+    remove_managed_routes: bool = False,
+    classes: Sequence[str] = DEFAULT_CLASSES,
+) -> IngressPatch:
+    """The body for one Ingress of a rollout, and which parts of it change the Ingress (for the events)."""
+    desired, (route, removed, weight) = _staged(
+        current, routing, desired_weight=desired_weight, additional=additional, header_route=header_route,
+        remove_managed_routes=remove_managed_routes, classes=classes)
+    body = merge_patch(current, desired)
+    if body is None:
+        return IngressPatch(None)
+    return IngressPatch(body, header_route=route, routes_removed=removed, weight=weight)
+
+
 def weight_patch(
     current: dict[str, Any],
     routing: Routing,
@@ -205,16 +284,9 @@ def weight_patch(
     classes: Sequence[str] = DEFAULT_CLASSES,
 ) -> dict[str, Any] | None:
     """The merge-patch body for one Ingress of a rollout, or None when it already carries what we want."""
-    desired = desired_ingress(
-        current,
-        routing,
-        desired_weight=desired_weight,
-        additional=additional,
-        header_route=header_route,
-        remove_managed_routes=remove_managed_routes,
-        classes=classes,
-    )
-    return merge_patch(current, desired)
+    return patch_for(
+        current, routing, desired_weight=desired_weight, additional=additional, header_route=header_route,
+        remove_managed_routes=remove_managed_routes, classes=classes).body
 
 
 def cleanup_patch(
