@@ -29,7 +29,7 @@ import structlog
 
 from service import ingress_sync, replicaset_sync, results, service_release, verify_step
 from service.kube import informers, recording, writing
-from statemachine import ingress_checks, machine, models, services, status, traffic_safety
+from statemachine import ingress_checks, machine, models, revision_history, services, status, traffic_safety
 from statemachine.planning import Plan
 from statemachine.snapshot import Snapshot
 
@@ -177,9 +177,14 @@ class Applier:
 
     async def scale_down_old(self, work: Work) -> None:
         owned, snapshot = work.owned, work.snapshot
-        if owned is None or not self.replicasets.needs_scale_down(owned.others):
+        if owned is None:
             return
         rollout = snapshot.rollout
+        limit = revision_history.revision_history_limit(work.involved)
+        await self.replicasets.prune(rollout.namespace, revision_history.to_delete(owned.others, limit),
+                                     work.outcomes)
+        if not self.replicasets.needs_scale_down(owned.others):
+            return
         if rollout.canary is not None and rollout.canary.basic:  # paced by maxUnavailable, never dated
             await self.replicasets.resize(rollout.namespace, owned.others, dict(work.plan.others),
                                           work.outcomes)
@@ -198,7 +203,8 @@ class Applier:
         delay = replicaset_sync.scale_down_delay(rollout)
         wait = await self.replicasets.scale_down_others(
             rollout.namespace, owned.others, now=work.now, delay=delay, done=work.outcomes,
-            keep=traffic_safety.referenced(snapshot), budget=traffic_safety.scale_down_budget(snapshot))
+            keep=traffic_safety.referenced(snapshot), budget=traffic_safety.scale_down_budget(snapshot),
+            revision_limit=replicaset_sync.scale_down_revision_limit(work.involved))
         work.look_again(wait)
 
     async def write_status(self, work: Work) -> None:

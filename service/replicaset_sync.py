@@ -21,7 +21,7 @@ from statemachine import models, ownership, replicasets
 from statemachine.snapshot import ReplicaSetView
 
 __all__ = ["DEFAULT_SCALE_DOWN_DELAY_SECONDS", "Owned", "ReplicaSetSync", "replicaset_deadline",
-           "scale_down_delay", "spec_replicas"]
+           "scale_down_delay", "scale_down_revision_limit", "spec_replicas"]
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +51,13 @@ def scale_down_delay(rollout: models.Rollout) -> int:
     canary = rollout.canary
     value = canary.scale_down_delay_seconds if canary else None
     return DEFAULT_SCALE_DOWN_DELAY_SECONDS if value is None else max(value, 0)
+
+
+def scale_down_revision_limit(rollout: Raw) -> int | None:
+    """spec.strategy.canary.scaleDownDelayRevisionLimit: how many old ReplicaSets may wait out the delay."""
+    canary = ((rollout.get("spec") or {}).get("strategy") or {}).get("canary") or {}
+    value = canary.get("scaleDownDelayRevisionLimit") if isinstance(canary, Mapping) else None
+    return max(value, 0) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _name(rs: Raw) -> str:
@@ -135,14 +142,16 @@ class ReplicaSetSync:
 
     async def scale_down_others(self, namespace: str, others: tuple[Raw, ...], *, now: datetime,
                                 delay: int, done: list[str] | None = None, keep: frozenset[str] = frozenset(),
-                                budget: int | None = None) -> float | None:
+                                budget: int | None = None, revision_limit: int | None = None) -> float | None:
         """Old ReplicaSets: annotate a scale-down deadline `delay` seconds ahead, scale to 0 once it passed.
 
-        Newest first; a ReplicaSet whose hash is in `keep` (still referenced) is left as it is, and nothing
-        more happens once `budget` (available pods to spare) is used up. Returns the seconds until the
+        Newest first; a ReplicaSet whose hash is in `keep` (still referenced) is left as it is, nothing more
+        happens once `budget` (available pods to spare) is used up, and beyond `revision_limit` dated
+        ReplicaSets (scaleDownDelayRevisionLimit) the older ones go at once. Returns the seconds until the
         earliest deadline still ahead (None when none is); notes each write in `done`.
         """
         requeue: float | None = None
+        dated = 0
         for rs in sorted(others, key=lambda rs: replicasets.revision_of(rs) or 0, reverse=True):
             if spec_replicas(rs) == 0:
                 continue
@@ -153,7 +162,9 @@ class ReplicaSetSync:
                 log.info("not scaling down old ReplicaSets: no availability to spare", replicaset=_name(rs))
                 break
             deadline = replicasets.scale_down_deadline(rs)
-            if deadline is None and delay > 0:
+            within = revision_limit is None or dated < revision_limit
+            if deadline is None and delay > 0 and within:
+                dated += 1
                 iso = replicasets.scale_down_deadline_iso(now, delay)
                 patch = replicasets.scale_down_patch(rs, deadline_iso=iso)
                 if patch is not None:
@@ -161,7 +172,8 @@ class ReplicaSetSync:
                     if done is not None:
                         done.append(f"dated ReplicaSet {_name(rs)} for scale-down at {iso}")
                 wait = float(delay)
-            elif deadline is not None and deadline > now:
+            elif deadline is not None and deadline > now and within:
+                dated += 1
                 wait = (deadline - now).total_seconds()
             else:
                 await self._seen(await self.writer.patch_replicaset(
@@ -186,6 +198,19 @@ class ReplicaSetSync:
             await self._seen(await self.writer.patch_replicaset(namespace, _name(rs), patch))
             if done is not None:
                 done.append(f"scaled old ReplicaSet {_name(rs)} to {size}")
+
+    async def prune(self, namespace: str, doomed: list[Raw], done: list[str] | None = None) -> None:
+        """Delete old ReplicaSets beyond revisionHistoryLimit (uid and resourceVersion as preconditions)."""
+        for rs in doomed:
+            metadata = rs.get("metadata") or {}
+            try:
+                await self.writer.delete_replicaset(namespace, _name(rs), uid=metadata.get("uid"),
+                                                    resource_version=metadata.get("resourceVersion"))
+            except writing.NotFound:
+                continue  # already gone
+            log.info("deleted old ReplicaSet beyond revisionHistoryLimit", replicaset=_name(rs))
+            if done is not None:
+                done.append(f"deleted old ReplicaSet {_name(rs)} (revisionHistoryLimit)")
 
     @staticmethod
     def needs_scale_down(others: tuple[Raw, ...]) -> bool:

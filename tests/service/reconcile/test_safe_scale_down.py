@@ -4,7 +4,8 @@ Aspects: v2 is the canary at 20% when v3 arrives while the stable ReplicaSet is 
 replaced, not ready yet), so the weights are held; v2 stays scaled up for as long as the ALB sends it traffic
 or a Service selects it, even past its scale-down deadline, and a traffic probe sampled every 0.1 s and after
 every reconcile sees no failed request; once traffic has left v2 it is dated and scaled down as usual. Pure
-rules: `traffic_safety.referenced` and `scale_down_budget` (the reference's minAvailable guard).
+rules: `traffic_safety.referenced` and `scale_down_budget` (the reference's minAvailable guard). Beyond
+scaleDownDelayRevisionLimit older ReplicaSets go at once; beyond revisionHistoryLimit the oldest are deleted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sandbox import aws, traffic
 from tests.sandbox.polling import until
 
 from .test_reconciling_traffic import Sampler
-from .world import HASH, NS, ROLLOUTS, World, template
+from .world import HASH, NS, ROLLOUTS, World, rollout, template
 
 
 async def test_a_canary_interrupted_while_the_stable_is_short_keeps_its_pods_while_it_has_traffic(
@@ -85,9 +86,10 @@ async def test_a_canary_interrupted_while_the_stable_is_short_keeps_its_pods_whi
     assert sampler.failed == 0, "\n".join(sampler.story)
 
 
-def _old_rs(name: str, revision: int) -> dict[str, Any]:
-    annotations = {"rollout.argoproj.io/revision": str(revision),
-                   "scale-down-deadline": "2020-01-01T00:00:00Z"}
+def _old_rs(name: str, revision: int, *, dated: bool = True) -> dict[str, Any]:
+    annotations = {"rollout.argoproj.io/revision": str(revision)}
+    if dated:
+        annotations["scale-down-deadline"] = "2020-01-01T00:00:00Z"
     return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": name, "namespace": NS, "labels": {HASH: name}, "annotations": annotations},
             "spec": {"replicas": 1, "selector": {"matchLabels": {HASH: name}},
@@ -109,3 +111,39 @@ async def test_old_replicasets_go_newest_first_within_the_budget_and_never_when_
     assert done == ["scaled old ReplicaSet v2 to 0"]  # v3 still referenced; v1 past the budget
     assert {name: w.get("replicasets.apps", name)["spec"]["replicas"] for name in ("v1", "v2", "v3")} == {
         "v1": 1, "v2": 0, "v3": 1}
+
+
+async def test_beyond_scale_down_delay_revision_limit_old_replicasets_go_at_once(world: Any) -> None:
+    w: World = await world()
+    others = tuple(w.apply("replicasets.apps", _old_rs(name, revision, dated=False))
+                   for name, revision in (("v1", 1), ("v2", 2), ("v3", 3)))
+    await w.caught_up()
+    done: list[str] = []
+    await w.reconciler.applier.replicasets.scale_down_others(NS, others, now=w.clock.now(), delay=30,
+                                                             done=done, revision_limit=1)
+    assert done == ["dated ReplicaSet v3 for scale-down at 2026-01-01T00:00:30Z",
+                    "scaled old ReplicaSet v2 to 0", "scaled old ReplicaSet v1 to 0"]
+
+
+async def test_revision_history_limit_deletes_the_oldest_replicasets(world: Any) -> None:
+    w: World = await world()
+    body = _basic_rollout()
+    w.apply(ROLLOUTS, body)
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="v1 healthy")
+    hashes = [str(w.status()["stableRS"])]
+    for image in ("app:2", "app:3", "app:4"):
+        w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template(image)}})
+        await w.settle(lambda: w.status().get("phase") == "Healthy" and w.status()["stableRS"] != hashes[-1],
+                       what=f"{image} healthy")
+        hashes.append(str(w.status()["stableRS"]))
+    await w.settle(lambda: len(w.replica_sets()) == 2, what="pruned to the current and one old")
+    assert set(w.replica_sets()) == {f"demo-{hashes[-1]}", f"demo-{hashes[-2]}"}
+
+
+def _basic_rollout() -> dict[str, Any]:
+    body = rollout(replicas=1, steps=[])
+    canary = body["spec"]["strategy"]["canary"]
+    for key in ("trafficRouting", "canaryService", "stableService"):
+        del canary[key]
+    body["spec"]["revisionHistoryLimit"] = 1
+    return body
