@@ -25,6 +25,8 @@ class ReplicaSetView:
     ready_replicas: int = 0
     replicas: int | None = None
     revision: int = 0
+    created: str = ""
+    """metadata.creationTimestamp (RFC 3339, as the API carries it)."""
 
     @property
     def current_replicas(self) -> int:
