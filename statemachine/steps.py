@@ -17,6 +17,7 @@ __all__ = [
     "pause_condition",
     "pause_expiry",
     "pause_step_completed",
+    "rollback_within_window",
     "should_full_promote",
     "should_verify_weight",
     "step_completed",
@@ -107,6 +108,24 @@ def step_completed(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> boo
     return False
 
 
+def rollback_within_window(snapshot: Snapshot) -> bool:
+    """isRollbackWithinWindow: the new ReplicaSet is older than the stable one, and fewer than
+    `rollbackWindow.revisions` ReplicaSets were created between them."""
+    revisions = snapshot.rollout.rollback_window_revisions
+    new, stable = snapshot.new_rs, snapshot.stable_rs
+    if new is None or stable is None or not revisions or revisions <= 0:
+        return False
+    born_new, born_stable = models.parse_time(new.created), models.parse_time(stable.created)
+    if born_new is None or born_stable is None or not born_new < born_stable:
+        return False
+    between = 0
+    for rs in (new, stable, *snapshot.others):
+        born = models.parse_time(rs.created)
+        if born is not None and born_new < born < born_stable:
+            between += 1
+    return between < revisions
+
+
 def should_full_promote(snapshot: Snapshot, *, weight_ok: bool = True) -> str:
     """The promotion reason (shouldFullPromote), or "" when the new ReplicaSet must not become stable yet.
 
@@ -122,6 +141,8 @@ def should_full_promote(snapshot: Snapshot, *, weight_ok: bool = True) -> str:
         return ""
     if rollout.status.promote_full:
         return "Full promotion requested"
+    if rollback_within_window(snapshot):
+        return "Rollback within window"
     count = len(rollout.steps)
     index = weights.step_index(rollout)
     if (index is None or index >= count) and weight_ok:  # past the end counts as the end

@@ -10,6 +10,7 @@ never raises on any Rollout that parses.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -423,3 +424,25 @@ def test_progress_deadline_abort_aborts_an_update_that_stopped_progressing() -> 
     # without the flag the same Rollout only times out
     raw["spec"]["progressDeadlineAbort"] = False
     assert not planning.plan(snapshot(raw, **cluster), now=NOW + timedelta(seconds=601)).status.abort
+
+
+def test_rollback_within_the_window_skips_the_steps() -> None:
+    """Issue 9: spec.rollbackWindow.revisions — back to a recent ReplicaSet: no steps, promoted at once."""
+    v1 = dataclasses.replace(rs("v1", 10), created="2026-01-01T00:00:00Z")
+    v2 = dataclasses.replace(rs("v2", 0), created="2026-01-01T00:01:00Z")
+    v3 = dataclasses.replace(rs("v3", 10), created="2026-01-01T00:02:00Z")
+    status = {"currentPodHash": "v3", "stableRS": "v3", "currentStepIndex": 2, "observedGeneration": "2"}
+    raw = ro([{"setWeight": 20}, {"pause": {}}], status, revision="4")
+    raw["spec"]["rollbackWindow"] = {"revisions": 2}
+    back = planning.plan(snapshot(raw, new=v1, stable=v3, others=(v2,)), now=NOW)
+    assert back.step_index == 2
+    assert [(e.reason, e.message) for e in back.events] == [
+        ("SkipSteps", "Rollback to active ReplicaSets within RollbackWindow")]
+    raw, _ = settle(raw, new=v1, stable=v3, others=(v2,))
+    promoted = planning.plan(snapshot(raw, new=v1, stable=v3, others=(v2,)), now=NOW)
+    assert promoted.status.stable_rs == "v1" and promoted.reason == "Rollback within window"
+    # outside the window (one ReplicaSet between, window of 1): the steps run as for any update
+    raw["spec"]["rollbackWindow"] = {"revisions": 1}
+    raw["status"] = status
+    outside = planning.plan(snapshot(raw, new=v1, stable=v3, others=(v2,)), now=NOW)
+    assert outside.step_index == 0 and not outside.events
