@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from service.alb import actions, ingress_patch, preview, rules
-from statemachine import models
+from statemachine import models, serving
 
 __all__ = ["InputError", "configure", "load_documents", "run"]
 
@@ -145,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     except InputError as error:
         print(f"alb-rollouts plan: {error}", file=sys.stderr)
         return 2
+    leave = serving.unserved(rollout)
+    if leave is not None:  # as the controller does: left to the Argo Rollouts controller, not refused
+        print(f"alb-rollouts plan: {leave.message()}", file=sys.stderr)
+        return 3
     classes = tuple(args.classes) if args.classes else ingress_patch.DEFAULT_CLASSES
     try:
         result = preview.preview(

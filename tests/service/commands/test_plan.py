@@ -278,6 +278,19 @@ def test_invalid_spec(monkeypatch, capsys, tmp_path, change, message) -> None:
     assert err == f'InvalidSpec: The Rollout "rollout" is invalid: {message}\n'
 
 
+@pytest.mark.parametrize(("strategy", "what"), [
+    pytest.param({"blueGreen": {"activeService": "stable"}}, "spec.strategy.blueGreen", id="blue-green"),
+    pytest.param({"canary": {"trafficRouting": {"istio": {}}}}, "trafficRouting.istio", id="istio"),
+])
+def test_a_strategy_not_served_is_said_not_refused(monkeypatch, capsys, tmp_path, strategy, what) -> None:
+    rollout = rollout_doc()
+    rollout["spec"]["strategy"] = strategy
+    code, out, err = plan(monkeypatch, capsys, "-f", str(WRITTEN), "-f", write(tmp_path, "r.yaml", rollout))
+    assert (code, out) == (3, "")
+    assert err.startswith(f"alb-rollouts plan: alb-rollouts does not serve {what}: this Rollout is left "
+                          "to the Argo Rollouts controller")
+
+
 def test_services_checked_only_when_given(monkeypatch, capsys, tmp_path) -> None:
     ingress = ingress_doc()
     code, _, _ = plan(monkeypatch, capsys, "-f", str(ROLLOUT), "-f", write(tmp_path, "i.yaml", ingress))
