@@ -306,6 +306,8 @@ class Rollout:
     progress_deadline_seconds: int = 600
     """spec.progressDeadlineSeconds: no progress this long turns Progressing into ProgressDeadlineExceeded."""
     progress_deadline_abort: bool = False
+    rollback_window_revisions: int | None = None
+    """spec.rollbackWindow.revisions: going back to one of that many recent ReplicaSets skips the steps."""
     selector: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     template: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     canary: CanaryStrategy | None = None

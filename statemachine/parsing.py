@@ -186,6 +186,8 @@ def parse_rollout(obj: Any) -> models.Rollout:
         restart_at=r.string(spec, "restartAt", "spec") or None,
         progress_deadline_seconds=_deadline(r.integer(spec, "progressDeadlineSeconds", "spec")),
         progress_deadline_abort=r.boolean(spec, "progressDeadlineAbort", "spec"),
+        rollback_window_revisions=r.integer(r.mapping(spec, "rollbackWindow", "spec"), "revisions",
+                                            "spec.rollbackWindow"),
         selector=r.mapping(spec, "selector", "spec"),
         template=r.mapping(spec, "template", "spec"),
         canary=_parse_canary(r, canary_dict) if canary_dict is not None else None,

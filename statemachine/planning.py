@@ -203,6 +203,10 @@ def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> 
         index = count
         found = (events.Event(events.NORMAL, events.SKIP_STEPS, "Rollback to stable"),)
         reason = "Rollback to stable"
+    elif new_rs is not None and count and new_rs.spec_replicas > 0 and steps.rollback_within_window(snapshot):
+        index = count
+        reason = "Rollback to active ReplicaSets within RollbackWindow"
+        found = (events.Event(events.NORMAL, events.SKIP_STEPS, reason),)
     new = dataclasses.replace(old, current_pod_hash=snapshot.pod_hash, current_step_index=index,
                               abort=False, aborted_at=None, pause_conditions=(), controller_pause=False,
                               promote_full=False)

@@ -104,6 +104,7 @@ def replicaset_view(rs: Raw) -> ReplicaSetView:
         ready_replicas=_int(status, "readyReplicas", 0),
         replicas=observed,
         revision=max(revision_of(rs) or 0, 0),
+        created=_str(_map(rs, "metadata"), "creationTimestamp"),
     )
 
 
