@@ -4,9 +4,10 @@ Room: start-up (around the whole flow). Order: logs → HTTP (/healthz, /readyz,
 the Kubernetes ApiClient with its one --qps/--burst limiter (every Lease call, LIST, WATCH start, write and
 Event takes a token of it) → leader election → the ELBv2 verifiers (only with --aws-verify-target-group: no
 AWS client exists otherwise) → informers feeding the queue → wait until every cache has synced → reconciler
-and workers (+ the --rollout-resync loop). A stop (SIGINT/SIGTERM, or `stop` set) lets reconciles in flight
-finish, then stops everything in reverse order. Losing the Lease ends the process with an error, as the
-reference does, so Kubernetes restarts it as a standby. It never decides anything about a Rollout.
+and workers (+ the --rollout-resync loop; the start-up cleanup queues what deleted Rollouts left behind). A
+stop (SIGINT/SIGTERM, or `stop` set) lets reconciles in flight finish, then stops everything in reverse
+order. Losing the Lease ends the process with an error, as the reference does, so Kubernetes restarts it as a
+standby. It never decides anything about a Rollout.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from service import (
     queueing,
     reconciling,
     rollout_metrics,
+    startup_cleanup,
     workqueue_metrics,
 )
 from service import clock as clocks
@@ -317,6 +319,8 @@ class _Leader:
             self.process.workers = workers
             workers.start()
             stack.push_async_callback(self._stop_workers, workers)
+            # once per term: what Rollouts deleted while no controller ran left on Ingresses and Services
+            startup_cleanup.enqueue(informers, queue.add, classes=settings.aws.ingress_classes)
             resyncing = asyncio.create_task(
                 controller.resync(queue.add, informers.rollouts.store.keys,
                                   every=settings.kube.resync_seconds, clock=self.clock),
