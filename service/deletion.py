@@ -2,7 +2,8 @@
 really deleted.
 
 Room: reconcile. A label-selector watch also says DELETED when a Rollout is relabelled for another
-`--instance-id` (a migration): its traffic must not be reset then, so a live read decides (SPEC §4.5).
+`--instance-id` (a migration): its traffic must not be reset then, so a live read decides (SPEC §4.5). The
+keys `service.startup_cleanup` queues (Rollouts deleted while no controller ran) end up here too.
 """
 
 from __future__ import annotations
