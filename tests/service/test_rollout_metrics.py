@@ -28,6 +28,12 @@ def _rollout(name: str = "web", *, replicas: int | None = 3, strategy: dict[str,
     return {"metadata": {"namespace": "shop", "name": name}, "spec": spec, "status": status or {}}
 
 
+UNSERVED = (b"# HELP alb_rollouts_unserved_rollouts Rollouts of this instance whose strategy alb-rollouts "
+            b"does not serve (left to the Argo Rollouts controller, never written to)\n"
+            b"# TYPE alb_rollouts_unserved_rollouts gauge\nalb_rollouts_unserved_rollouts 0\n")
+"""Always exposed (0 when every Rollout of the instance is served); the info families follow it."""
+
+
 def _text(rollouts: list[dict[str, Any]]) -> str:
     registry = CollectorRegistry()
     rollout_metrics.RolloutMetrics(registry, rollouts=lambda: rollouts)
@@ -37,7 +43,7 @@ def _text(rollouts: list[dict[str, Any]]) -> str:
 def test_info_families_exact() -> None:
     status = {"replicas": 4, "availableReplicas": 3, "updatedReplicas": 1,
               "conditions": [{"type": "Progressing", "status": "True", "reason": "RolloutPaused"}]}
-    assert _text([_rollout(status=status)]) == (
+    assert _text([_rollout(status=status)]) == UNSERVED.decode() + (
         "# HELP rollout_info Information about rollout.\n"
         "# TYPE rollout_info gauge\n"
         'rollout_info{name="web",namespace="shop",phase="Paused",strategy="canary",traffic_router="ALB"} 1\n'
@@ -126,7 +132,7 @@ def test_source_is_read_at_every_scrape() -> None:
     registry = CollectorRegistry()
     cache: list[dict[str, Any]] = []
     rollout_metrics.RolloutMetrics(registry, rollouts=lambda: list(cache))
-    assert metrics.render(registry) == b""
+    assert metrics.render(registry) == UNSERVED
     cache.append(_rollout("a"))
     assert 'rollout_info{name="a"' in metrics.render(registry).decode()
     cache[:] = [_rollout("b")]
@@ -161,7 +167,7 @@ def test_failing_source_gives_no_series() -> None:
 
     registry = CollectorRegistry()
     rollout_metrics.RolloutMetrics(registry, rollouts=failing)
-    assert metrics.render(registry) == b""
+    assert metrics.render(registry) == UNSERVED
 
 
 def test_reconcile_histogram_error_counter_and_events() -> None:

@@ -281,7 +281,8 @@ def test_desired_pod_hash_uses_collision_count() -> None:
 
 
 @pytest.mark.parametrize(("item", "expected"), [
-    pytest.param(rs("a", revision="3"), ReplicaSetView("demo-a", "a", 5, 5, 5, 5, 3), id="full"),
+    pytest.param(rs("a", revision="3"), ReplicaSetView("demo-a", "a", 5, 5, 5, 5, 3, "2026-11-01T00:00:00Z"),
+                 id="full"),
     pytest.param({"metadata": {"name": "n"}, "spec": {"replicas": 2}}, ReplicaSetView("n", "", 2),
                  id="no-status"),
     pytest.param({"metadata": {"name": "n"}, "spec": {}, "status": {"replicas": 0}},
