@@ -129,7 +129,8 @@ class _Process:
         return [] if self.informers is None else list(self.informers.rollouts.store.list())
 
     def describer(self) -> debug.Describing | None:
-        return self.reconciler
+        # once the Lease is released (or lost) this replica no longer speaks for the Rollouts
+        return self.reconciler if self.leading else None
 
 
 # ---- Kubernetes client ----

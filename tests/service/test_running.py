@@ -422,3 +422,11 @@ async def test_qps_and_burst_flags_reach_the_one_limiter(api_server: ApiServer, 
     informers = len(built["informers"].all)
     await until(lambda: waits() >= 2 * informers, within=20, what="a LIST and a WATCH start per informer")
     await process.finish()
+
+
+def test_the_debug_api_speaks_for_the_rollouts_only_while_leading() -> None:
+    process = running._Process()
+    process.reconciler = FakeReconciler()  # type: ignore[assignment]
+    assert process.describer() is None  # released (or never held) the Lease: "leading": false
+    process.leading = True
+    assert process.describer() is process.reconciler
