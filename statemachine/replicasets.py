@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from statemachine import models, ownership, pod_templates
+from statemachine import anti_affinity, merge_patch, models, ownership, pod_metadata, pod_templates
 from statemachine.snapshot import ReplicaSetView
 
 __all__ = [
@@ -22,9 +22,11 @@ __all__ = [
     "EPHEMERAL_METADATA_ANNOTATION",
     "REVISION_HISTORY_ANNOTATION",
     "SCALE_DOWN_DEADLINE_ANNOTATION",
+    "collision_status_patch",
     "desired_pod_hash",
     "find_new_replicaset",
     "find_stable_replicaset",
+    "is_collision",
     "live_template",
     "new_replicaset_body",
     "next_revision",
@@ -41,7 +43,7 @@ __all__ = [
 
 DESIRED_REPLICAS_ANNOTATION = "rollout.argoproj.io/desired-replicas"
 REVISION_HISTORY_ANNOTATION = "rollout.argoproj.io/revision-history"
-EPHEMERAL_METADATA_ANNOTATION = "rollout.argoproj.io/ephemeral-metadata"
+EPHEMERAL_METADATA_ANNOTATION = pod_metadata.EPHEMERAL_METADATA_ANNOTATION
 SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
 Raw = Mapping[str, Any]
 
@@ -213,13 +215,17 @@ def _copied_annotations(rollout: Raw) -> dict[str, str]:
     return {k: v for k, v in annotations.items() if k not in _NOT_COPIED and isinstance(v, str)}
 
 
-def new_replicaset_body(rollout: Raw, pod_hash: str, replicas: int, revision: int) -> dict[str, Any]:
+def new_replicaset_body(rollout: Raw, pod_hash: str, replicas: int, revision: int, *,
+                        has_stable: bool = False) -> dict[str, Any]:
     """The ReplicaSet to create for the Rollout's template (createDesiredReplicaSet).
 
     Named `<rollout>-<hash>`; labels are the template's plus the hash; selector and template labels get the
     hash too; the Rollout's annotations are copied (but for last-applied, revision, revision-history and
     desired-replicas), then `rollout.argoproj.io/revision` and `rollout.argoproj.io/desired-replicas` (the
-    Rollout's spec.replicas) are set; minReadySeconds comes from the Rollout.
+    Rollout's spec.replicas) are set; minReadySeconds comes from the Rollout. The template's affinity gets
+    the antiAffinity term against the stable pods (`anti_affinity.replicaset_affinity`), and its metadata
+    the canary's ephemeral metadata when a stable ReplicaSet exists (`has_stable`), else the stable's: a
+    first ReplicaSet becomes the stable one.
     """
     metadata, spec = _map(rollout, "metadata"), _map(rollout, "spec")
     template = copy.deepcopy(dict(_map(spec, "template")))
@@ -227,6 +233,9 @@ def new_replicaset_body(rollout: Raw, pod_hash: str, replicas: int, revision: in
     labels = {**_map(template_metadata, "labels"), models.POD_TEMPLATE_HASH_LABEL: pod_hash}
     template_metadata["labels"] = labels
     template = {"metadata": template_metadata, **{k: v for k, v in template.items() if k != "metadata"}}
+    affinity = anti_affinity.replicaset_affinity(rollout, pod_hash)
+    if affinity is not None:
+        template["spec"] = {**_map(template, "spec"), "affinity": affinity}
     selector = copy.deepcopy(dict(_map(spec, "selector")))
     selector["matchLabels"] = {**_map(selector, "matchLabels"), models.POD_TEMPLATE_HASH_LABEL: pod_hash}
     annotations = {**_copied_annotations(rollout), models.REVISION_ANNOTATION: str(revision),
@@ -236,7 +245,7 @@ def new_replicaset_body(rollout: Raw, pod_hash: str, replicas: int, revision: in
     if min_ready:
         rs_spec["minReadySeconds"] = min_ready
     rs_spec.update(selector=selector, template=template)
-    return {
+    body = {
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
         "metadata": {
@@ -248,6 +257,9 @@ def new_replicaset_body(rollout: Raw, pod_hash: str, replicas: int, revision: in
         },
         "spec": rs_spec,
     }
+    canary = _map(_map(spec, "strategy"), "canary")
+    role = canary.get("canaryMetadata") if has_stable else canary.get("stableMetadata")
+    return pod_metadata.inject(body, pod_metadata.parse(role))
 
 
 def sync_new_replicaset_patch(rollout: Raw, rs: Raw, revision: int) -> dict[str, Any] | None:
@@ -255,9 +267,11 @@ def sync_new_replicaset_patch(rollout: Raw, rs: Raw, revision: int) -> dict[str,
 
     Copies the Rollout's annotations that differ (as `new_replicaset_body`), raises
     `rollout.argoproj.io/revision` to `revision` when lower (a rollback to this ReplicaSet), appending the old
-    one to `rollout.argoproj.io/revision-history`, and sets spec.minReadySeconds from the Rollout. An
-    unparsable revision is left alone, as the reference does. Unlike the reference, the history grows only
-    when the revision changes, not when merely another annotation was copied.
+    one to `rollout.argoproj.io/revision-history`, and sets spec.minReadySeconds from the Rollout. When any
+    of that changes, or the injected anti-affinity term names an older stable hash, the template's affinity
+    is set anew (`anti_affinity.replicaset_affinity`). An unparsable revision is left alone, as the
+    reference does. Unlike the reference, the history grows only when the revision changes, not when merely
+    another annotation was copied.
     """
     annotations = _map(_map(rs, "metadata"), "annotations")
     copied = _copied_annotations(rollout)
@@ -273,9 +287,40 @@ def sync_new_replicaset_patch(rollout: Raw, rs: Raw, revision: int) -> dict[str,
     if changes:
         patch["metadata"] = {"annotations": changes}
     min_ready = _int(_map(rollout, "spec"), "minReadySeconds", 0)
-    if _int(_map(rs, "spec"), "minReadySeconds", 0) != min_ready:
-        patch["spec"] = {"minReadySeconds": min_ready}
+    min_ready_changes = _int(_map(rs, "spec"), "minReadySeconds", 0) != min_ready
+    pod_spec = _map(_map(_map(rs, "spec"), "template"), "spec")
+    affinity = pod_spec.get("affinity") if isinstance(pod_spec.get("affinity"), Mapping) else None
+    pod_hash = replicaset_hash(rs)
+    if changes or min_ready_changes or anti_affinity.needs_update(affinity, rollout, pod_hash):
+        # the reference then sets the whole affinity anew: the injected term follows status.stableRS, and
+        # goes once this ReplicaSet is the stable one
+        wanted = anti_affinity.replicaset_affinity(rollout, pod_hash)
+        affinity_patch = merge_patch.diff({"affinity": affinity} if affinity is not None else {},
+                                          {"affinity": wanted} if wanted is not None else {}, ("affinity",))
+        if min_ready_changes:
+            patch["spec"] = {"minReadySeconds": min_ready}
+        if affinity_patch:
+            patch.setdefault("spec", {})["template"] = {"spec": affinity_patch}
     return patch or None
+
+
+def is_collision(rollout: Raw, rs: Raw) -> bool:
+    """The ReplicaSet holding the new ReplicaSet's name is not the Rollout's own for its template: not
+    controlled by it, or another template (ephemeral metadata and the injected anti-affinity aside)."""
+    if not ownership.is_owned(rollout, rs):
+        return True
+    template = _map(_map(rollout, "spec"), "template")
+    return not pod_templates.templates_equal_ignoring_hash(live_template(rs), template)
+
+
+def collision_status_patch(rollout: Raw) -> dict[str, Any]:
+    """`status.collisionCount` one higher, with the Rollout's resourceVersion as a precondition (the
+    reference's UpdateStatus): a stale copy is refused, never bumped twice."""
+    metadata = _map(rollout, "metadata")
+    count = _int(_map(rollout, "status"), "collisionCount", 0)
+    patch: dict[str, Any] = {"status": {"collisionCount": count + 1}}
+    version = _str(metadata, "resourceVersion")
+    return {"metadata": {"resourceVersion": version}, **patch} if version else patch
 
 
 def scale_patch(rs: Raw, replicas: int, *, desired_replicas: int | None = None) -> dict[str, Any] | None:
