@@ -332,6 +332,7 @@ class _Cycle:
             if new.stable_rs != new.current_pod_hash:
                 new = dataclasses.replace(new, stable_rs=new.current_pod_hash)
                 self.events.append(events.rollout_completed(revision, new.current_pod_hash, promotion))
+                self.notes.insert(0, f"promoted {new.current_pod_hash} to stable: {promotion}")
         active_rs = rules.by_hash(snapshot, bg.active_selector)
         new = accounted(snapshot, new, active_rs)
         size_after = {self.new_rs.name: sizes[0]}
@@ -350,7 +351,7 @@ class _Cycle:
         after = dataclasses.replace(rollout, status=new)
         move = Move(source=self.source, target=bluegreen_state(after, waiting_for_targets=waiting),
                     new_revision=new_revision)
-        reason = promotion or "; ".join(note for note in self.notes if note) or new.message or new.phase
+        reason = "; ".join(note for note in self.notes if note) or new.message or new.phase
         return BlueGreenDecision(
             status=new, blue_green=bg, status_patch=full_patch(rollout.raw_status, new, bg), replicas=sizes,
             selectors=tuple(self.selectors), others=others, deadlines=tuple(self.deadline_changes),

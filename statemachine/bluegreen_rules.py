@@ -137,8 +137,9 @@ def is_fast_rollback(cycle: Cycle) -> bool:
 
 
 def never_switched(status: models.RolloutStatus, bg: BlueGreenStatus) -> bool:
-    """The Rollout never pointed its active Service anywhere: no activeSelector and no stableRS recorded."""
-    return not bg.active_selector and not status.stable_rs
+    """The Rollout never pointed its active Service anywhere: no activeSelector recorded, and no stableRS
+    other than the current hash (an initial deploy records its stableRS before the first switch)."""
+    return not bg.active_selector and status.stable_rs in ("", status.current_pod_hash)
 
 
 def restored_active(status: models.RolloutStatus, bg: BlueGreenStatus, new_hash: str, observed: str) -> str:
@@ -240,7 +241,9 @@ def pause_decision(cycle: Cycle, *, ready: bool, pre_analysis_done: bool = True)
         # the pause completes strictly after its expiry: an exact hit looks again a second later
         return PauseDecision(PauseAction.NOTHING, 9, max((expiry - cycle.now).total_seconds(), 0.0) or 1.0)
     if not status.controller_pause:
-        return PauseDecision(PauseAction.ADD, 10)
+        seconds = cycle.strategy.auto_promotion_seconds
+        timed = seconds > 0 and cycle.strategy.auto_promotion_enabled
+        return PauseDecision(PauseAction.ADD, 10, float(seconds) if timed else None)
     return PauseDecision(PauseAction.NOTHING, 11)
 
 
