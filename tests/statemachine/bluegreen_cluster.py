@@ -104,7 +104,8 @@ class Cluster:
         stable = self.sets[stable_hash].view() if stable_hash in self.sets else None
         others = tuple(rs.view() for h, rs in self.sets.items() if h not in (self.template, stable_hash))
         return Snapshot(rollout=rollout, new_rs=new, stable_rs=stable, others=others,
-                        template_hash=self.template, selectors=dict(self.selectors), verify_weights=self.verify)
+                        template_hash=self.template, selectors=dict(self.selectors),
+                        verify_weights=self.verify)
 
     def cycle(self) -> BlueGreenDecision:
         snapshot = self.snapshot()
