@@ -2,7 +2,8 @@
 
 Room: apply. `statemachine.machine` names the effects and orders them per row; `Applier.bindings()` binds each
 name to an async method here, and the machine runs a row's effects as its `before` callbacks, in order:
-  scale_replicasets   the new and the stable ReplicaSet to the plan's counts;
+  scale_replicasets   each ReplicaSet's ephemeral pod metadata (template, then its pods, relabelled in
+                      place), then the new and the stable ReplicaSet to the plan's counts;
   point_services      each Service at its pod-template hash (`rollouts-pod-template-hash` selector), then
                       release the Services annotated for the Rollout that its spec no longer names;
   patch_ingresses     the weight / header-route patches (resourceVersion precondition; 409 propagates);
@@ -27,7 +28,7 @@ from typing import Any
 
 import structlog
 
-from service import ingress_sync, replicaset_sync, results, service_release, verify_step
+from service import ingress_sync, pod_relabelling, replicaset_sync, results, service_release, verify_step
 from service.kube import informers, recording, writing
 from statemachine import ingress_checks, machine, models, revision_history, services, status, traffic_safety
 from statemachine.planning import Plan
@@ -96,6 +97,8 @@ class Applier:
         self.deadline = deadline
         self.replicasets = replicaset_sync.ReplicaSetSync(writer=writer, reflector=informers.replica_sets,
                                                           deadline=deadline)
+        self.relabelling = pod_relabelling.PodRelabelling(writer=writer, reflector=informers.replica_sets,
+                                                          deadline=deadline)
         self.ingresses = ingress_sync.IngressSync(writer=writer, reflector=informers.ingresses,
                                                   recorder=recorder, classes=classes, deadline=deadline)
 
@@ -112,6 +115,8 @@ class Applier:
         owned, plan = work.owned, work.plan
         if owned is None:
             return
+        # ephemeral metadata first (the reference's order), by the roles status held before this reconcile
+        owned = work.owned = await self.relabelling.sync(work.involved, owned, work.outcomes)
         namespace, desired = plan.after.namespace, plan.after.replicas
         sets = [(owned.new, plan.canary_replicas)]
         if owned.stable is not None and (owned.new is None or _name(owned.stable) != _name(owned.new)):

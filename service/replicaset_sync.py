@@ -108,14 +108,14 @@ class ReplicaSetSync:
         new = replicasets.find_new_replicaset(rollout, claimed)
         revision = replicasets.next_revision(rollout, claimed)
         created = False
+        status = rollout.get("status") if isinstance(rollout.get("status"), Mapping) else {}
+        stable_hash = str((status or {}).get("stableRS") or "")
         if new is None and create:
             pod_hash = replicasets.desired_pod_hash(rollout)
-            body = replicasets.new_replicaset_body(rollout, pod_hash, 0, revision)
-            log.info("creating ReplicaSet", replicaset=body["metadata"]["name"])
-            new = await self.writer.create_replicaset(namespace, body)
-            await self._seen(new)
-            claimed.append(new)
-            created = True
+            has_stable = replicasets.find_stable_replicaset(stable_hash, claimed) is not None
+            body = replicasets.new_replicaset_body(rollout, pod_hash, 0, revision, has_stable=has_stable)
+            new, created = await self._create(rollout, namespace, body)
+            claimed = [*(rs for rs in claimed if _name(rs) != _name(new)), new]
         elif new is not None:
             patch = replicasets.sync_new_replicaset_patch(rollout, new, revision)
             if patch is not None:
@@ -123,11 +123,39 @@ class ReplicaSetSync:
                 await self._seen(answer)
                 claimed = [answer if _name(rs) == _name(new) else rs for rs in claimed]
                 new = answer
-        status = rollout.get("status") if isinstance(rollout.get("status"), Mapping) else {}
-        stable_hash = str((status or {}).get("stableRS") or "")
         stable = replicasets.find_stable_replicaset(stable_hash, claimed)
         others = replicasets.other_replicasets(claimed, new=new, stable=stable)
         return Owned(new=new, stable=stable, others=tuple(others), created=created)
+
+    async def _create(self, rollout: Raw, namespace: str, body: Mapping[str, Any]) -> tuple[Raw, bool]:
+        """Create the new ReplicaSet; (it, True). When its name is taken by the Rollout's own ReplicaSet for
+        this template (a cache that lagged), (that one, False). When taken by another (a hash collision),
+        bump status.collisionCount, so that the next try hashes to another name, and raise the Conflict."""
+        name = str(body["metadata"]["name"])
+        log.info("creating ReplicaSet", replicaset=name)
+        try:
+            created = await self.writer.create_replicaset(namespace, body)
+        except writing.Conflict as error:
+            if error.reason != "AlreadyExists":
+                raise
+            # a live read: the cache holds only hash-labelled ReplicaSets, a colliding one may not be
+            try:
+                taken = await self.writer.get_replicaset(namespace, name)
+            except writing.NotFound:
+                raise error from None  # deleted meanwhile: the next try creates it
+            if not replicasets.is_collision(rollout, taken):
+                log.info("found the new ReplicaSet already created", replicaset=name)
+                await self._seen(taken)
+                return taken, False
+            patch = replicasets.collision_status_patch(rollout)
+            metadata = rollout.get("metadata") or {}
+            await self.writer.patch_rollout_status(namespace, str(metadata.get("name", "")), patch)
+            count = patch["status"]["collisionCount"]
+            log.warning("found a hash collision: bumped collisionCount to resolve it", replicaset=name,
+                        collision_count=f"{count - 1}->{count}")
+            raise
+        await self._seen(created)
+        return created, True
 
     async def scale(self, namespace: str, rs: Raw | None, replicas: int | None, *, desired: int) -> bool:
         """Scale one ReplicaSet to `replicas` (None: leave it); True when a write was sent."""

@@ -212,6 +212,10 @@ class Writer(Protocol):
 
     async def evict_pod(self, namespace: str, name: str) -> dict[str, Any]: ...
 
+    async def patch_pod(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def get_replicaset(self, namespace: str, name: str) -> dict[str, Any]: ...
+
 
 class KubeWriter:
     """Every write the controller makes, one request each, within `deadline` seconds, counted in `metrics`.
@@ -317,3 +321,12 @@ class KubeWriter:
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": metadata}
         path = object_path(PODS, namespace, name, "eviction")
         return await self._send("POST", path, body, APPLICATION_JSON)
+
+    async def patch_pod(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge-patch a pod's metadata (its ephemeral labels and annotations); `NotFound` when it is gone."""
+        return await self._patch(PODS, namespace, name, body)
+
+    async def get_replicaset(self, namespace: str, name: str) -> dict[str, Any]:
+        """A live GET of one ReplicaSet (the cache holds only hash-labelled ones); `NotFound` when absent."""
+        path = object_path(resources.REPLICA_SETS, namespace, name)
+        return await self._send("GET", path, None, APPLICATION_JSON)
