@@ -69,7 +69,8 @@ class Work:
 def status_body(plan: Plan, check: verify_step.WeightCheck | None) -> dict[str, Any] | None:
     """The plan's `/status` merge patch with `status.alb` / `status.albs` of the AWS answer folded in."""
     raw = plan.after.raw_status
-    body = status.status_patch(raw, plan.status)
+    # a blue-green plan also writes status.blueGreen, which only its own patch carries
+    body = plan.status_patch if plan.after.blue_green is not None else status.status_patch(raw, plan.status)
     if check is None:
         return body
     fields: dict[str, Any] = dict((body or {}).get("status") or {})
@@ -188,6 +189,13 @@ class Applier:
         limit = revision_history.revision_history_limit(work.involved)
         await self.replicasets.prune(rollout.namespace, revision_history.to_delete(owned.others, limit),
                                      work.outcomes)
+        if rollout.blue_green is not None:  # the plan decided the deadlines and sizes (§5.2, §6.1)
+            sets = tuple(rs for rs in (owned.new, owned.stable, *owned.others) if rs is not None)
+            await self.replicasets.set_deadlines(rollout.namespace, sets, dict(work.plan.deadlines),
+                                                 work.outcomes)
+            await self.replicasets.resize(rollout.namespace, owned.others, dict(work.plan.others),
+                                          work.outcomes)
+            return
         if not self.replicasets.needs_scale_down(owned.others):
             return
         if rollout.canary is not None and rollout.canary.basic:  # paced by maxUnavailable, never dated

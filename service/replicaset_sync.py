@@ -227,6 +227,21 @@ class ReplicaSetSync:
             if done is not None:
                 done.append(f"scaled old ReplicaSet {_name(rs)} to {size}")
 
+    async def set_deadlines(self, namespace: str, sets: tuple[Raw, ...], deadlines: Mapping[str, str | None],
+                            done: list[str] | None = None) -> None:
+        """Write (or with None remove) the `scale-down-deadline` annotation a blue-green plan decided."""
+        for rs in sets:
+            if _name(rs) not in deadlines:
+                continue
+            patch = replicasets.scale_down_patch(rs, deadline_iso=deadlines[_name(rs)])
+            if patch is None:
+                continue
+            await self._seen(await self.writer.patch_replicaset(namespace, _name(rs), patch))
+            if done is not None:
+                iso = deadlines[_name(rs)]
+                done.append(f"dated ReplicaSet {_name(rs)} for scale-down at {iso}" if iso
+                            else f"undated ReplicaSet {_name(rs)}")
+
     async def prune(self, namespace: str, doomed: list[Raw], done: list[str] | None = None) -> None:
         """Delete old ReplicaSets beyond revisionHistoryLimit (uid and resourceVersion as preconditions)."""
         for rs in doomed:

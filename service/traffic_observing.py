@@ -13,7 +13,7 @@ from typing import Any
 
 from service.kube import indexes, informers
 from statemachine import models, services
-from statemachine.snapshot import ReplicaSetView, Snapshot
+from statemachine.snapshot import ReplicaSetView
 
 __all__ = ["TrafficView", "observe"]
 
@@ -42,10 +42,11 @@ def _ready(slices: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
 
 def observe(caches: informers.Informers, rollout: models.Rollout,
             replica_sets: Iterable[ReplicaSetView]) -> TrafficView:
-    """The stable and canary Services of `rollout` as the caches show them (a missing Service is left out)."""
+    """The stable and canary (or active and preview) Services of `rollout` as the caches show them (a missing
+    Service is left out)."""
     view = TrafficView()
     sets = tuple(replica_sets)
-    for name in services.stable_and_canary_services(Snapshot(rollout=rollout)):
+    for name in services.observed_services(rollout):
         key = f"{rollout.namespace}/{name}"
         service = caches.services.store.get(key) if name else None
         if service is None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # bluegreen_spec imports this module
+    from statemachine.bluegreen_spec import BlueGreenStrategy
 
 __all__ = [
     "DEFAULT_ANNOTATION_PREFIX",
@@ -312,6 +315,8 @@ class Rollout:
     template: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     canary: CanaryStrategy | None = None
     strategy_kind: str = "canary"
+    blue_green: BlueGreenStrategy | None = None
+    revision_history_limit: int = 10
     status: RolloutStatus = field(default_factory=RolloutStatus)
     raw_status: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

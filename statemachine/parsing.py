@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from statemachine import models
+from statemachine import models, revision_history
 
 __all__ = ["field_error", "go_quote", "parse_duration_seconds", "parse_rollout"]
 
@@ -191,10 +191,18 @@ def parse_rollout(obj: Any) -> models.Rollout:
         selector=r.mapping(spec, "selector", "spec"),
         template=r.mapping(spec, "template", "spec"),
         canary=_parse_canary(r, canary_dict) if canary_dict is not None else None,
+        blue_green=_parse_blue_green(obj) if canary_dict is None else None,
+        revision_history_limit=revision_history.revision_history_limit(obj),
         strategy_kind=kind,
         status=_parse_status(r, r.mapping(obj, "status", "")),
         raw_status=r.mapping(obj, "status", ""),
     )
+
+
+def _parse_blue_green(obj: dict[str, Any]) -> Any:
+    from statemachine import bluegreen_spec  # it builds on this module
+
+    return bluegreen_spec.parse_blue_green(obj)
 
 
 def _deadline(seconds: int | None) -> int:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from statemachine import (
+    bluegreen_planning,
     events,
     machine,
     models,
@@ -66,7 +67,8 @@ class Plan:
     (canary, stable) ReplicaSet sizes (None: leave it); `selectors` (Service, pod-template hash) pairs;
     `status_patch` the `/status` merge patch or None; `after` the Rollout once that status is written;
     `wait` the target group that traffic waits for (the `check_targets` effect asks about it); `others`
-    (ReplicaSet, size) for older ReplicaSets a basic canary shrinks within maxUnavailable.
+    (ReplicaSet, size) for older ReplicaSets a basic canary (or a blue-green plan) resizes; `deadlines`
+    (ReplicaSet, RFC 3339 or None to remove) the `scale-down-deadline` changes a blue-green plan decided.
     """
 
     move: Move
@@ -81,6 +83,7 @@ class Plan:
     after: models.Rollout
     wait: traffic_safety.Wait | None = None
     others: tuple[tuple[str, int], ...] = ()
+    deadlines: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def key(self) -> str:
@@ -169,12 +172,31 @@ def plan(snapshot: Snapshot, *, now: datetime, source: States | None = None,
     state is derived from the observed status, which already includes a user's abort, promote or pause.
     """
     rollout = snapshot.rollout
+    if rollout.blue_green is not None:
+        return _plan_blue_green(snapshot, now=now, source=source, verify_retry_interval=verify_retry_interval)
     source = source or states.state_from_status(rollout)
     if snapshot.invalid_spec is not None:
         return _plan_invalid(snapshot, source, snapshot.invalid_spec, now=now)
     if snapshot.pod_hash != rollout.status.current_pod_hash:
         return _plan_new_revision(snapshot, source, now=now)
     return _plan_progress(snapshot, source, now=now, verify_retry_interval=verify_retry_interval)
+
+
+def _plan_blue_green(snapshot: Snapshot, *, now: datetime, source: States | None,
+                     verify_retry_interval: float) -> Plan:
+    """A blue-green cycle (statemachine.bluegreen_planning) as the one Plan the machine and effects take."""
+    sets = (snapshot.new_rs, snapshot.stable_rs, *snapshot.others)
+    deadlines = {rs.name: rs.scale_down_deadline for rs in sets if rs is not None and rs.scale_down_deadline}
+    decided = bluegreen_planning.plan_blue_green(snapshot, now=now, source=source, deadlines=deadlines,
+                                                 verify_retry_interval=verify_retry_interval)
+    strategy = snapshot.rollout.blue_green
+    wait = None
+    if decided.verify_active and strategy is not None and decided.verify_hash:
+        wait = traffic_safety.Wait(strategy.active_service, decided.verify_hash)
+    return Plan(move=decided.move, trigger=decided.trigger, reason=decided.reason, traffic=Traffic(),
+                replicas=decided.replicas, selectors=decided.selectors, status_patch=decided.status_patch,
+                events=decided.events, requeue_after=decided.requeue_after, after=decided.after, wait=wait,
+                others=decided.others, deadlines=decided.deadlines)
 
 
 def _plan_invalid(snapshot: Snapshot, source: States, message: str, *, now: datetime) -> Plan:

@@ -107,6 +107,7 @@ def replicaset_view(rs: Raw) -> ReplicaSetView:
         replicas=observed,
         revision=max(revision_of(rs) or 0, 0),
         created=_str(_map(rs, "metadata"), "creationTimestamp"),
+        scale_down_deadline=_str(_map(_map(rs, "metadata"), "annotations"), SCALE_DOWN_DEADLINE_ANNOTATION),
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from statemachine import ingress_checks, models, weights
 from statemachine.snapshot import Snapshot
 
-__all__ = ["named_services", "ping_pong_roles", "release_patch", "service_selectors",
+__all__ = ["named_services", "observed_services", "ping_pong_roles", "release_patch", "service_selectors",
            "stable_and_canary_services", "to_release"]
 
 
@@ -69,9 +69,21 @@ def service_selectors(snapshot: Snapshot, desired_weight: int) -> tuple[tuple[st
     return tuple(pairs)
 
 
+def observed_services(rollout: models.Rollout) -> tuple[str, ...]:
+    """The Services whose selectors and endpoints traffic safety watches: (stable, canary), or for a
+    blue-green Rollout (active, preview); "" for one the spec leaves out."""
+    blue_green = rollout.blue_green
+    if blue_green is not None:
+        return blue_green.active_service, blue_green.preview_service
+    return stable_and_canary_services(Snapshot(rollout=rollout))
+
+
 def named_services(rollout: models.Rollout) -> frozenset[str]:
-    """Every Service the spec names (canary, stable, ping, pong), whatever its role this cycle (as the
-    reference's GetRolloutServiceKeys)."""
+    """Every Service the spec names (canary, stable, ping, pong; active and preview), whatever its role this
+    cycle (as the reference's GetRolloutServiceKeys)."""
+    blue_green = rollout.blue_green
+    if blue_green is not None:
+        return frozenset(name for name in (blue_green.active_service, blue_green.preview_service) if name)
     canary = rollout.canary
     if canary is None:
         return frozenset()

@@ -53,7 +53,7 @@ def unserved(raw: Mapping[str, Any]) -> Unserved | None:
         return None
     canary = _mapping(strategy, "canary")
     if canary is None:
-        return Unserved("spec.strategy.blueGreen") if "blueGreen" in strategy else None
+        return None  # blue-green is served; no strategy at all is InvalidSpec
     routing = _mapping(canary, "trafficRouting")
     if routing is None:
         return None

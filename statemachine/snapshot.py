@@ -27,6 +27,8 @@ class ReplicaSetView:
     revision: int = 0
     created: str = ""
     """metadata.creationTimestamp (RFC 3339, as the API carries it)."""
+    scale_down_deadline: str = ""
+    """The `scale-down-deadline` annotation as written ("" when absent)."""
 
     @property
     def current_replicas(self) -> int:

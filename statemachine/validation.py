@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from statemachine import basic_canary, ingress_checks, models, parsing
+from statemachine import basic_canary, bluegreen_spec, ingress_checks, models, parsing
 
 __all__ = [
     "MAX_STICKINESS_SECONDS",
@@ -118,6 +118,10 @@ def errors(
     alb = canary.alb if canary is not None else None
     if not field_errors and canary is not None and alb is not None:
         field_errors = list(_resource_errors(rollout, canary, alb, ingresses, services))
+    if not field_errors and rollout.blue_green is not None and services is not None:
+        labels = (rollout.template.get("metadata") or {}).get("labels") or {}
+        field_errors = list(bluegreen_spec.service_errors(rollout.blue_green, rollout_name=rollout.name,
+                                                          template_labels=labels, services=services))
     return [invalid_spec_message(rollout.name, error) for error in field_errors]
 
 
@@ -156,9 +160,9 @@ def _spec_errors(rollout: models.Rollout) -> Iterator[str]:
         yield _invalid("spec.replicas", rollout.replicas, "must be greater than or equal to 0")
     canary = rollout.canary
     if canary is None:
-        if rollout.strategy_kind == "blueGreen":
-            yield parsing.field_error(f"{_S}.blueGreen", "Forbidden", detail="the blueGreen strategy is not "
-                                      "supported by alb-rollouts yet; use a canary with trafficRouting.alb")
+        if rollout.blue_green is not None:
+            yield from bluegreen_spec.spec_errors(rollout.blue_green,
+                                                  revision_history_limit=rollout.revision_history_limit)
         else:
             yield parsing.field_error(f"{_S}.strategy", "Required value", detail=_STRATEGY_MISSING)
         return

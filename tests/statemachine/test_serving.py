@@ -20,7 +20,7 @@ CASES = [
     pytest.param({"canary": {}}, None, id="basic-canary"),
     pytest.param({"canary": {"trafficRouting": {"managedRoutes": []}}}, None,
                  id="no-router-is-invalid-not-unserved"),
-    pytest.param({"blueGreen": {"activeService": "a"}}, "spec.strategy.blueGreen", id="blue-green"),
+    pytest.param({"blueGreen": {"activeService": "a"}}, None, id="blue-green-is-served"),
     pytest.param({"canary": {"trafficRouting": {"istio": {}}}}, "trafficRouting.istio", id="istio"),
     pytest.param({"canary": {"trafficRouting": {"smi": {}, "nginx": {}}}},
                  "trafficRouting.nginx, trafficRouting.smi", id="two-routers-sorted"),
@@ -41,12 +41,12 @@ def test_unserved(strategy: Any, what: str | None) -> None:
 
 
 def test_the_event_says_who_serves_it_and_how() -> None:
-    found = serving.unserved(_raw({"blueGreen": {}}))
+    found = serving.unserved(_raw({"canary": {"trafficRouting": {"smi": {}}}}))
     assert found is not None
     event = found.event()
     assert (event.type, event.reason) == ("Warning", "StrategyNotServed")
     assert event.message == (
-        "alb-rollouts does not serve spec.strategy.blueGreen: this Rollout is left to the Argo Rollouts "
+        "alb-rollouts does not serve trafficRouting.smi: this Rollout is left to the Argo Rollouts "
         "controller, and alb-rollouts never writes to it. Run both controllers with distinct --instance-id "
         "values and label each Rollout argo-rollouts.argoproj.io/controller-instance-id=<id> of the "
         "controller that should serve it (a controller without --instance-id serves only unlabelled "

@@ -198,11 +198,10 @@ REFERENCE_ROWS = [
 ]
 
 OUR_ROWS = [
-    pytest.param({"spec.strategy": {"blueGreen": {"activeService": "a", "previewService": "b"}}}, None, None,
-                 "spec.strategy.blueGreen: Forbidden: the blueGreen strategy is not supported by "
-                 "alb-rollouts yet; "
-                 "use a canary with trafficRouting.alb",
-                 id="blue-green"),
+    pytest.param({"spec.strategy": {"blueGreen": {"activeService": "a", "previewService": "a"}}}, None, None,
+                 'spec.strategy.activeService: Invalid value: "a": This rollout uses the same service for '
+                 "the active and preview services, but two different services are required.",
+                 id="blue-green-same-services"),
     pytest.param({TR: {"managedRoutes": [{"name": "hr"}]}}, None, None,
                  "spec.strategy.canary.trafficRouting: Required value: trafficRouting names no traffic "
                  "router: add trafficRouting.alb, or remove trafficRouting for a basic canary",

@@ -279,7 +279,7 @@ def test_invalid_spec(monkeypatch, capsys, tmp_path, change, message) -> None:
 
 
 @pytest.mark.parametrize(("strategy", "what"), [
-    pytest.param({"blueGreen": {"activeService": "stable"}}, "spec.strategy.blueGreen", id="blue-green"),
+    pytest.param({"canary": {"trafficRouting": {"nginx": {}}}}, "trafficRouting.nginx", id="nginx"),
     pytest.param({"canary": {"trafficRouting": {"istio": {}}}}, "trafficRouting.istio", id="istio"),
 ])
 def test_a_strategy_not_served_is_said_not_refused(monkeypatch, capsys, tmp_path, strategy, what) -> None:

@@ -1,6 +1,6 @@
 """Rollouts whose strategy we do not serve: never written to, never Degraded, said once.
 
-Aspects: a blue-green Rollout and a canary routed by istio (or by alb next to nginx) get no write at all
+Aspects: canaries routed by smi or istio (or by alb next to nginx) get no write at all
 (no ReplicaSet, no status, no Service or Ingress change) and one Warning event `StrategyNotServed` naming the
 strategy and `--instance-id`, however often they are reconciled; they are listed by the debug description and
 counted in `alb_rollouts_unserved_rollouts`; the gauge drops when one is deleted or changed to a strategy we
@@ -21,10 +21,8 @@ from .world import NS, ROLLOUTS, World, rollout
 EVENT = "StrategyNotServed"
 
 
-def _blue_green(name: str) -> dict[str, Any]:
-    body = rollout(name)
-    body["spec"]["strategy"] = {"blueGreen": {"activeService": "stable", "previewService": "canary"}}
-    return body
+def _smi(name: str) -> dict[str, Any]:
+    return _routed_by(name, {"smi": {"rootService": "root"}})
 
 
 def _routed_by(name: str, routing: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +36,7 @@ async def test_unserved_rollouts_are_left_alone_and_said_once(world: Any) -> Non
     registry = CollectorRegistry()
     w.reconciler.metrics = rollout_metrics.RolloutMetrics(registry)
     w.seed(name="served")
-    w.apply(ROLLOUTS, _blue_green("bg"))
+    w.apply(ROLLOUTS, _smi("bg"))
     w.apply(ROLLOUTS, _routed_by("mesh", {"istio": {"virtualService": {"name": "vs"}}}))
     w.apply(ROLLOUTS, _routed_by("both", {"alb": {"ingress": "app", "servicePort": 80},
                                           "nginx": {"stableIngress": "app"}}))
@@ -55,7 +53,7 @@ async def test_unserved_rollouts_are_left_alone_and_said_once(world: Any) -> Non
     assert len(messages) == 3
     assert all(e.get("count") == 1 and e["type"] == "Warning"
                for e in w.storage.list("events", NS) if e.get("reason") == EVENT)
-    assert messages[0].startswith("alb-rollouts does not serve spec.strategy.blueGreen: this Rollout is left "
+    assert messages[0].startswith("alb-rollouts does not serve trafficRouting.istio: this Rollout is left "
                                   "to the Argo Rollouts controller, and alb-rollouts never writes to it.")
     assert "--instance-id" in messages[0]
     assert "argo-rollouts.argoproj.io/controller-instance-id=<id>" in messages[0]
@@ -64,7 +62,7 @@ async def test_unserved_rollouts_are_left_alone_and_said_once(world: Any) -> Non
                for m in messages)
     assert w.reconciler.unserved() == {
         f"{NS}/both": "trafficRouting.nginx (alb-rollouts routes with trafficRouting.alb alone)",
-        f"{NS}/bg": "spec.strategy.blueGreen", f"{NS}/mesh": "trafficRouting.istio"}
+        f"{NS}/bg": "trafficRouting.smi", f"{NS}/mesh": "trafficRouting.istio"}
     assert w.reconciler.describe(f"{NS}/mesh") == {"rollout": f"{NS}/mesh", "state": None,
                                                    "unserved": "trafficRouting.istio"}
     assert registry.get_sample_value("alb_rollouts_unserved_rollouts") == 3
@@ -83,7 +81,7 @@ async def test_unserved_rollouts_are_left_alone_and_said_once(world: Any) -> Non
 
 async def test_an_event_that_could_not_be_written_is_said_again(world: Any) -> None:
     w: World = await world()
-    w.apply(ROLLOUTS, _blue_green("bg"))
+    w.apply(ROLLOUTS, _smi("bg"))
     await w.caught_up()
     w.faults.fail_next("create", "events", code=500)
     first = await w.reconcile(f"{NS}/bg")

@@ -1,0 +1,98 @@
+"""Blue-green behind an ALB on the sandbox, through the real wire (issue 10).
+
+Aspects: the first deploy points the active and preview Services at the first ReplicaSet and promotes it
+(`Initial deploy`); an update brings the new ReplicaSet up behind the preview Service, switches the active
+Service once it is saturated, promotes (`Completed blue-green update`) only once the active Service's
+endpoints are the new pods, and scales the old ReplicaSet down after `scaleDownDelaySeconds`;
+`autoPromotionEnabled: false` pauses with `BlueGreenPause` until the plugin's promote; abort switches the
+active Service back; no Ingress annotation is ever written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .world import HASH, INGRESSES, NS, ROLLOUTS, World, rollout, service, template
+
+MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
+
+
+def _blue_green(**extra: Any) -> dict[str, Any]:
+    body = rollout(replicas=2)
+    body["spec"]["strategy"] = {"blueGreen": {"activeService": "active", "previewService": "preview",
+                                              **extra}}
+    return body
+
+
+def _ingress() -> dict[str, Any]:
+    backend = {"service": {"name": "active", "port": {"number": 80}}}
+    path = {"path": "/", "pathType": "Prefix", "backend": backend}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "app", "namespace": NS},
+            "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [path]}}]}}
+
+
+async def _deploy(w: World, **extra: Any) -> str:
+    for name in ("active", "preview"):
+        w.apply("services", service(name))
+    w.apply(INGRESSES, _ingress())
+    w.apply(ROLLOUTS, _blue_green(**extra))
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    return str(w.status()["stableRS"])
+
+
+def _selects(w: World, name: str) -> str | None:
+    return w.get("services", name)["spec"]["selector"].get(HASH)
+
+
+async def test_first_deploy_and_an_update_with_auto_promotion(world: Any) -> None:
+    w: World = await world()
+    h1 = await _deploy(w)
+    status = w.status()
+    assert status["blueGreen"] == {"activeSelector": h1, "previewSelector": h1}
+    assert _selects(w, "active") == h1 and _selects(w, "preview") == h1
+    assert w.get("services", "active")["metadata"]["annotations"][MANAGED_BY] == "demo"
+    assert w.events("RolloutCompleted") == [f"Rollout completed update to revision 1 ({h1}): Initial deploy"]
+
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+    await w.settle(lambda: w.status().get("stableRS") not in (None, h1) and w.status()["phase"] == "Healthy",
+                   what="promoted")
+    h2 = str(w.status()["currentPodHash"])
+    assert w.status()["blueGreen"] == {"activeSelector": h2, "previewSelector": h2}
+    assert _selects(w, "active") == h2 and _selects(w, "preview") == h2
+    assert w.events("RolloutCompleted")[-1] == (
+        f"Rollout completed update to revision 2 ({h2}): Completed blue-green update")
+    old = w.replica_sets()[f"demo-{h1}"]
+    assert old["spec"]["replicas"] == 2 and "scale-down-deadline" in old["metadata"]["annotations"]
+    w.clock.advance(31.0)
+    await w.settle(lambda: w.replica_sets()[f"demo-{h1}"]["spec"]["replicas"] == 0, what="old scaled down")
+    assert not any(key.startswith("alb.ingress.kubernetes.io/actions")
+                   for key in (w.get(INGRESSES, "app")["metadata"].get("annotations") or {}))
+
+
+async def test_manual_promotion_pauses_then_the_plugin_promotes(world: Any) -> None:
+    w: World = await world()
+    h1 = await _deploy(w, autoPromotionEnabled=False)
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+    await w.settle(lambda: w.status().get("phase") == "Paused", what="paused before the switch")
+    h2 = str(w.status()["currentPodHash"])
+    assert w.status()["message"] == "BlueGreenPause"
+    assert _selects(w, "active") == h1 and _selects(w, "preview") == h2
+    # kubectl argo rollouts promote demo
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"status": {"pauseConditions": None}}, subresource="status")
+    await w.settle(lambda: w.status().get("stableRS") == h2 and w.status()["phase"] == "Healthy",
+                   what="promoted")
+    assert _selects(w, "active") == h2
+
+
+async def test_abort_switches_the_active_service_back(world: Any) -> None:
+    w: World = await world()
+    h1 = await _deploy(w, autoPromotionEnabled=False)
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+    await w.settle(lambda: w.status().get("phase") == "Paused", what="paused before the switch")
+    # kubectl argo rollouts abort demo
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"status": {"abort": True}}, subresource="status")
+    await w.settle(lambda: w.status().get("phase") == "Degraded", what="aborted")
+    assert w.status()["message"] == "RolloutAborted: Rollout aborted update to revision 2"
+    assert _selects(w, "active") == h1
+
