@@ -1,13 +1,15 @@
 """One reconcile of one Rollout: read the caches, plan, and fire the planned trigger on the machine.
 
 Room: reconcile (observe → queue → **reconcile** → plan → apply → status). `Reconciler.reconcile(key)` reads
-the newest objects from the informer caches (never the triggering event), parses and validates the Rollout,
+the newest objects from the informer caches (never the triggering event), resolves a `spec.workloadRef` to
+the Deployment's pod template (`service.workload_resolver`), parses and validates the Rollout,
 claims its ReplicaSets (adopting, never recreating), builds the `Snapshot` (with the last AWS answer for the
 weights in status), plans (pure), and fires the plan's trigger on the one `AsyncMachine`: the row's effects
-(`service.applying`) do the writes, in the row's order, and only then does the model move. A trigger the
-machine refuses is a planner bug: it raises `IllegalTransition`, is counted, and the model is rebuilt from
-status on the next try. Transient failures raise (the worker requeues with backoff); an invalid spec raises
-`TerminalError` once its status is written. It never calls the queue and never sleeps.
+(`service.applying`) do the writes, in the row's order, and only then does the model move; then the referenced
+Deployment is scaled for `workloadRef.scaleDown`. A trigger the machine refuses is a planner bug: it raises
+`IllegalTransition`, is counted, and the model is rebuilt from status on the next try. Transient failures
+raise (the worker requeues with backoff); an invalid spec raises `TerminalError` once its status is written.
+It never calls the queue and never sleeps.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from service import (
     rollout_metrics,
     traffic_observing,
     verify_step,
+    workload_resolver,
 )
 from service import clock as clocks
 from service import settings as settings_mod
@@ -88,6 +91,9 @@ class Reconciler:
             classes=settings.aws.ingress_classes,
             verify_retry_interval=settings.aws.verify_retry_interval_seconds, deadline=self.deadline)
         self.machine = machine.build_machine(AsyncMachine, effects=self.applier.bindings(), queued="model")
+        self.workloads = workload_resolver.WorkloadResolver(deployments=informers.deployments,
+                                                            rollouts=informers.rollouts, writer=writer,
+                                                            deadline=self.deadline)
 
     # ---- the contract ------------------------------------------------------------------------------------
     def keys(self) -> list[str]:
@@ -190,12 +196,15 @@ class Reconciler:
     async def _reconcile(self, key: str, raw: dict[str, Any]) -> results.Result:
         now = self.clock.now()
         involved = {"apiVersion": models.ROLLOUT_API_VERSION, "kind": "Rollout", **raw}
+        resolved = await self.workloads.resolve(raw)  # spec.workloadRef: plan from the Deployment's template
+        raw = dict(resolved.raw)
         try:
-            rollout = models.parse_rollout(raw)
-            problem = validation.validate(rollout, ingresses=self._by_name("ingresses", rollout.namespace),
-                                          services=self._by_name("services", rollout.namespace))
+            rollout = models.parse_rollout(raw, template_resolved=resolved.from_ref)
+            problem = resolved.problem or validation.validate(
+                rollout, ingresses=self._by_name("ingresses", rollout.namespace),
+                services=self._by_name("services", rollout.namespace))
         except models.InvalidSpec as error:
-            rollout, problem = _fallback(raw), error.message
+            rollout, problem = _fallback(raw), resolved.problem or error.message
         memory = self._model(key, rollout)
         structlog.contextvars.bind_contextvars(state=memory.model.state.value)
         if problem is not None:
@@ -247,6 +256,8 @@ class Reconciler:
             if work.targets is not None:
                 name, pod_hash, addresses, serving = work.targets
                 memory.targets[name] = (pod_hash, addresses, serving)
+        # workloadRef.scaleDown: the referenced Deployment follows the Rollout (reference: scaleDeployment)
+        await self.workloads.scale_down(resolved, snapshot, planned=plan.canary_replicas)
         self._time_the_wait(memory, rollout, now)
         requeue = work.requeue_after
         memory.next_look = now + timedelta(seconds=requeue) if requeue is not None else None

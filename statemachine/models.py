@@ -19,6 +19,7 @@ __all__ = [
     "POD_TEMPLATE_HASH_LABEL",
     "REVISION_ANNOTATION",
     "ROLLOUT_API_VERSION",
+    "WORKLOAD_GENERATION_ANNOTATION",
     "AlbRouting",
     "AlbStatus",
     "Analysis",
@@ -43,6 +44,7 @@ __all__ = [
     "Stickiness",
     "TrafficWeights",
     "WeightDestination",
+    "WorkloadRef",
     "format_time",
     "parse_rollout",
     "parse_time",
@@ -53,6 +55,8 @@ INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
 POD_TEMPLATE_HASH_LABEL = "rollouts-pod-template-hash"
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 ROLLOUT_API_VERSION = "argoproj.io/v1alpha1"
+WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
+"""The generation of the workload a Rollout's spec.workloadRef names (statemachine.workload_refs)."""
 
 
 class InvalidSpec(Exception):
@@ -204,6 +208,17 @@ class CanaryStrategy:
         return root or self.stable_service
 
 
+@dataclass(frozen=True, slots=True)
+class WorkloadRef:
+    """`spec.workloadRef`: the workload whose pod template the Rollout runs (statemachine.workload_refs)."""
+
+    api_version: str = ""
+    kind: str = ""
+    name: str = ""
+    scale_down: str = ""
+    """never (also ""), onsuccess or progressively: what happens to the referenced Deployment's replicas."""
+
+
 # --- status ------------------------------------------------------------------------------------------
 
 
@@ -281,6 +296,8 @@ class RolloutStatus:
     """`HPAReplicas`: what the scale subresource reports (statusReplicasPath), for an HPA on the Rollout."""
     selector: str = ""
     """The pod selector as a label-selector string (labelSelectorPath of the scale subresource)."""
+    workload_observed_generation: str = ""
+    """`workloadObservedGeneration`: the referenced workload's generation the template was resolved from."""
     canary: CanaryStatus = field(default_factory=CanaryStatus)
     alb: AlbStatus | None = None
     albs: tuple[AlbStatus, ...] | None = None
@@ -312,7 +329,13 @@ class Rollout:
     rollback_window_revisions: int | None = None
     """spec.rollbackWindow.revisions: going back to one of that many recent ReplicaSets skips the steps."""
     selector: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    has_selector: bool = True
+    """False when spec.selector is absent or null (`selector` is then {})."""
     template: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    workload_ref: WorkloadRef | None = None
+    template_resolved: bool = False
+    """True when `template` (and a missing selector) came from `workload_ref` (the reference's
+    TemplateResolvedFromRef): set by the reconciler after `statemachine.workload_refs.resolve`."""
     canary: CanaryStrategy | None = None
     strategy_kind: str = "canary"
     blue_green: BlueGreenStrategy | None = None
@@ -357,8 +380,11 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_rollout(obj: Any) -> Rollout:
-    """Parse a raw Rollout dict; raises only `InvalidSpec` (see `statemachine.parsing`)."""
+def parse_rollout(obj: Any, *, template_resolved: bool = False) -> Rollout:
+    """Parse a raw Rollout dict; raises only `InvalidSpec` (see `statemachine.parsing`).
+
+    `template_resolved`: the dict is a Rollout whose template was taken from its workloadRef.
+    """
     from statemachine import parsing  # parsing imports this module; import late to avoid a cycle
 
-    return parsing.parse_rollout(obj)
+    return parsing.parse_rollout(obj, template_resolved=template_resolved)

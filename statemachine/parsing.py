@@ -157,8 +157,11 @@ class _Reader:
         return tuple(values)
 
 
-def parse_rollout(obj: Any) -> models.Rollout:
-    """Parse a Rollout dict; raises `models.InvalidSpec` (only) when a field has the wrong shape."""
+def parse_rollout(obj: Any, *, template_resolved: bool = False) -> models.Rollout:
+    """Parse a Rollout dict; raises `models.InvalidSpec` (only) when a field has the wrong shape.
+
+    `template_resolved` marks a Rollout whose template came from its `spec.workloadRef`.
+    """
     if not isinstance(obj, dict):
         raise models.InvalidSpec(f"a Rollout must be a JSON object, got {type(obj).__name__}")
     raw_metadata = obj.get("metadata")
@@ -189,7 +192,10 @@ def parse_rollout(obj: Any) -> models.Rollout:
         rollback_window_revisions=r.integer(r.mapping(spec, "rollbackWindow", "spec"), "revisions",
                                             "spec.rollbackWindow"),
         selector=r.mapping(spec, "selector", "spec"),
+        has_selector=spec.get("selector") is not None,
         template=r.mapping(spec, "template", "spec"),
+        workload_ref=_parse_workload_ref(r, r.opt_mapping(spec, "workloadRef", "spec")),
+        template_resolved=template_resolved and spec.get("workloadRef") is not None,
         canary=_parse_canary(r, canary_dict) if canary_dict is not None else None,
         blue_green=_parse_blue_green(obj) if canary_dict is None else None,
         revision_history_limit=revision_history.revision_history_limit(obj),
@@ -197,6 +203,14 @@ def parse_rollout(obj: Any) -> models.Rollout:
         status=_parse_status(r, r.mapping(obj, "status", "")),
         raw_status=r.mapping(obj, "status", ""),
     )
+
+
+def _parse_workload_ref(r: _Reader, ref: dict[str, Any] | None) -> models.WorkloadRef | None:
+    if ref is None:
+        return None
+    path = "spec.workloadRef"
+    return models.WorkloadRef(api_version=r.string(ref, "apiVersion", path), kind=r.string(ref, "kind", path),
+                              name=r.string(ref, "name", path), scale_down=r.string(ref, "scaleDown", path))
 
 
 def _parse_blue_green(obj: dict[str, Any]) -> Any:
@@ -401,6 +415,7 @@ def _parse_status(r: _Reader, status: dict[str, Any]) -> models.RolloutStatus:
         available_replicas=r.integer(status, "availableReplicas", "status") or 0,
         hpa_replicas=r.integer(status, "HPAReplicas", "status") or 0,
         selector=r.string(status, "selector", "status"),
+        workload_observed_generation=r.string(status, "workloadObservedGeneration", "status"),
         canary=models.CanaryStatus(
             weights=_parse_weights(r, r.opt_mapping(canary, "weights", "status.canary")),
             stable_ping_pong=r.string(canary, "stablePingPong", "status.canary"),

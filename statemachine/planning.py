@@ -24,6 +24,7 @@ from statemachine import (
     steps,
     traffic_safety,
     weights,
+    workload_refs,
 )
 from statemachine.guards import Move
 from statemachine.snapshot import Snapshot
@@ -459,6 +460,7 @@ def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: date
         available_replicas=sum(rs.available_replicas for rs in sets.values()),
         hpa_replicas=sum(rs.current_replicas for rs in sets.values()),
         selector=status.label_selector(rollout.selector),
+        workload_observed_generation=workload_refs.observed_generation(rollout),
     )
     name = new_rs.name if new_rs else ""
     facts = phases.ConditionFacts(None, snapshot.revision, name, new.available_replicas)

@@ -151,7 +151,8 @@ def find_new_replicaset(rollout: Raw, replicasets: Iterable[Raw]) -> Raw | None:
     so a reference-made ReplicaSet is found by its template. Should no template match (a defaulting
     `normalise_template` does not know), the one hashed `status.currentPodHash` is taken while
     `status.observedGeneration` equals the generation: the controller that wrote the status saw this very
-    spec, so that ReplicaSet is its template's. Either way a takeover restarts no pod.
+    spec (and, with a workloadRef, the same workload generation), so that ReplicaSet is its template's. Either
+    way a takeover restarts no pod.
     """
     candidates = [rs for rs in ownership.owned_replicasets(rollout, replicasets) if _template_hash(rs)]
     template = _map(_map(rollout, "spec"), "template")
@@ -171,9 +172,16 @@ def find_new_replicaset(rollout: Raw, replicasets: Iterable[Raw]) -> Raw | None:
 
 
 def _observed_current_generation(rollout: Raw) -> bool:
+    """The status was written from this very spec: its generation, and for a template taken from a
+    workloadRef also the workload's generation (a new Deployment template leaves the Rollout's alone)."""
     generation = _map(rollout, "metadata").get("generation")
     observed = _map(rollout, "status").get("observedGeneration")
-    return isinstance(generation, int) and not isinstance(generation, bool) and observed == str(generation)
+    if not (isinstance(generation, int) and not isinstance(generation, bool) and observed == str(generation)):
+        return False
+    if _map(rollout, "spec").get("workloadRef") is None:
+        return True
+    workload = _map(_map(rollout, "metadata"), "annotations").get(models.WORKLOAD_GENERATION_ANNOTATION)
+    return bool(workload) and _map(rollout, "status").get("workloadObservedGeneration") == workload
 
 
 def _template_hash(rs: Raw) -> str:

@@ -18,6 +18,7 @@ MANAGED = (
     "abort", "abortedAt", "pauseConditions", "controllerPause", "currentPodHash", "currentStepIndex",
     "stableRS", "promoteFull", "phase", "message", "conditions", "observedGeneration", "replicas",
     "updatedReplicas", "readyReplicas", "availableReplicas", "HPAReplicas", "selector",
+    "workloadObservedGeneration",
 )
 _MANAGED_CANARY = ("weights", "stablePingPong")
 _KEEP_EMPTY = ("currentStepIndex",)
@@ -90,6 +91,7 @@ def status_fields(status: models.RolloutStatus) -> dict[str, Any]:
         "availableReplicas": status.available_replicas,
         "HPAReplicas": status.hpa_replicas,
         "selector": status.selector,
+        "workloadObservedGeneration": status.workload_observed_generation,
     }
     canary: dict[str, Any] = {"stablePingPong": status.canary.stable_ping_pong}
     if status.canary.weights is not None:

@@ -25,6 +25,7 @@ __all__ = [
     "MIN_STICKINESS_SECONDS",
     "STICKINESS_DURATION_MESSAGE",
     "check",
+    "empty_template",
     "errors",
     "invalid_spec_message",
     "validate",
@@ -67,6 +68,10 @@ _ROUTE_NOT_MANAGED = (
     "Steps define a route that does not exist in spec.strategy.canary.trafficRouting.managedRoutes"
 )
 _STRATEGY_MISSING = "Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
+_SELECTOR_MISSING = "Rollout has missing field '.spec.selector'"
+_SELECTOR_EMPTY = "empty selector is invalid for deployment"
+_SELECTOR_MISMATCH = "`selector` does not match template `labels`"
+_TEMPLATE_NOT_EMPTY = "template must be empty for workload reference rollout"
 _UNSUPPORTED_STEP = "step type not supported by alb-rollouts yet"
 _SCALE_DOWN_DELAY_UNROUTED = "Canary scaleDownDelaySeconds can only be used with traffic routing"
 _DYNAMIC_UNROUTED = "Canary dynamicStableScale can only be used with traffic routing"
@@ -158,6 +163,7 @@ def _mirror_route(step: models.SetMirrorRoute) -> str:
 def _spec_errors(rollout: models.Rollout) -> Iterator[str]:
     if rollout.replicas < 0:
         yield _invalid("spec.replicas", rollout.replicas, "must be greater than or equal to 0")
+    yield from _template_errors(rollout)
     canary = rollout.canary
     if canary is None:
         if rollout.blue_green is not None:
@@ -174,6 +180,85 @@ def _spec_errors(rollout: models.Rollout) -> Iterator[str]:
         return
     yield from _canary_errors(canary, canary.alb)
     yield from _alb_errors(canary.alb)
+
+
+def empty_template(template: Any) -> bool:
+    """RolloutSpec.EmptyTemplate: a template without labels and annotations (containers do not count)."""
+    metadata = template.get("metadata") if isinstance(template, Mapping) else None
+    if not isinstance(metadata, Mapping):
+        return True
+    return not metadata.get("labels") and not metadata.get("annotations")
+
+
+def _template_errors(rollout: models.Rollout) -> Iterator[str]:
+    """Selector and pod template (reference ValidateRolloutSpec, then ValidatePodTemplateSpecForReplicaSet for
+    the selector match and the containers): a Rollout with neither template nor workloadRef stops here,
+    never reaching a ReplicaSet without containers."""
+    ref = rollout.workload_ref
+    if ref is None:
+        if not rollout.has_selector:
+            yield parsing.field_error("spec.selector", "Required value", detail=_SELECTOR_MISSING)
+        elif not rollout.selector.get("matchLabels") and not rollout.selector.get("matchExpressions"):
+            yield _invalid_raw("spec.selector", _go_label_selector(rollout.selector), _SELECTOR_EMPTY)
+    elif not rollout.template_resolved and not empty_template(rollout.template):
+        # the reference's lint path; a reconcile says it on spec.workloadRef first (workload_refs)
+        yield parsing.field_error("spec.template", "Internal error", detail=_TEMPLATE_NOT_EMPTY)
+    if ref is not None and not rollout.template_resolved:
+        return  # not resolved yet: nothing to validate the template of
+    metadata = rollout.template.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
+    selector = rollout.selector if rollout.has_selector else None
+    if not _selects(selector, labels if isinstance(labels, Mapping) else {}):
+        yield _invalid_raw("spec.template.metadata.labels", _go_string_map(labels), _SELECTOR_MISMATCH)
+    spec = rollout.template.get("spec")
+    containers = spec.get("containers") if isinstance(spec, Mapping) else None
+    if not isinstance(containers, list) or not containers:
+        yield "spec.template.spec.containers: Required value"  # field.Required(path, ""): no detail
+
+
+def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) -> bool:
+    """metav1.LabelSelectorAsSelector(selector).Matches(labels); a nil selector matches nothing, an empty one
+    everything (ValidatePodTemplateSpecForReplicaSet skips the check for an empty one)."""
+    if selector is None:
+        return False
+    match_labels = selector.get("matchLabels")
+    for key, value in (match_labels.items() if isinstance(match_labels, Mapping) else ()):
+        if labels.get(key) != value:
+            return False
+    expressions = selector.get("matchExpressions")
+    for item in expressions if isinstance(expressions, list) else ():
+        if not isinstance(item, Mapping):
+            continue
+        key, operator = str(item.get("key") or ""), item.get("operator")
+        raw_values = item.get("values")
+        values: list[Any] = raw_values if isinstance(raw_values, list) else []
+        present = key in labels
+        if operator == "In" and not (present and labels[key] in values):
+            return False
+        if operator == "NotIn" and present and labels[key] in values:
+            return False
+        if (operator == "Exists" and not present) or (operator == "DoesNotExist" and present):
+            return False
+    return True
+
+
+def _go_string_map(value: Any) -> str:
+    """Go `%#v` of a map[string]string: nil, {} or sorted `"k":"v"` pairs."""
+    if value is None:
+        return "map[string]string(nil)"
+    pairs = sorted((str(k), str(v)) for k, v in value.items()) if isinstance(value, Mapping) else []
+    inner = ", ".join(f"{parsing.go_quote(k)}:{parsing.go_quote(v)}" for k, v in pairs)
+    return f"map[string]string{{{inner}}}"
+
+
+def _go_label_selector(selector: Mapping[str, Any]) -> str:
+    """Go `%#v` of an empty metav1.LabelSelector (the only one `empty selector is invalid` is said of)."""
+    labels = selector.get("matchLabels")
+    expressions = selector.get("matchExpressions")
+    shown_expressions = ("[]v1.LabelSelectorRequirement(nil)" if expressions is None
+                         else "[]v1.LabelSelectorRequirement{}")
+    return (f"v1.LabelSelector{{MatchLabels:{_go_string_map(labels)}, "
+            f"MatchExpressions:{shown_expressions}}}")
 
 
 def _basic_errors(canary: models.CanaryStrategy) -> Iterator[str]:

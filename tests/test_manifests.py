@@ -39,6 +39,7 @@ WRITES = [
     ("apps", "replicasets", "create"),
     ("apps", "replicasets", "patch"),
     ("apps", "replicasets", "delete"),
+    ("apps", "deployments", "update"),
     ("", "services", "patch"),
     ("networking.k8s.io", "ingresses", "patch"),
     (writing.EVENTS.group, writing.EVENTS.plural, "create"),

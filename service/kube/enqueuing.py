@@ -47,6 +47,11 @@ def _rollout_owners(obj: caches.RawObject) -> list[str]:
     return keys
 
 
+def _generation(obj: caches.RawObject) -> object:
+    meta = obj.get("metadata")
+    return meta.get("generation") if isinstance(meta, Mapping) else None
+
+
 class Fanout:
     """One handler per watched resource, all feeding `enqueue` with Rollout keys from the `rollouts` cache."""
 
@@ -92,6 +97,15 @@ class Fanout:
     ) -> None:
         """A ReplicaSet changed: the Rollout owning it (the reconciler checks the owner's uid)."""
         self._send(key for obj in _both(old, new) for key in _rollout_owners(obj))
+
+    def on_deployment(
+        self, event_type: str, old: caches.RawObject | None, new: caches.RawObject | None
+    ) -> None:
+        """A Deployment was added, deleted or its spec changed (a new generation): the Rollouts whose
+        workloadRef names it. Status-only changes concern no Rollout."""
+        if old is not None and new is not None and _generation(old) == _generation(new):
+            return
+        self._send(self._by(indexes.BY_WORKLOAD, self._own_keys(old, new)))
 
     @staticmethod
     def _own_keys(old: caches.RawObject | None, new: caches.RawObject | None) -> list[str]:

@@ -1,5 +1,5 @@
-"""Index functions for the informer caches: which Rollouts an Ingress or Service concerns, which ReplicaSets
-an owner has, which EndpointSlices and TargetGroupBindings belong to a Service.
+"""Index functions for the informer caches: which Rollouts an Ingress, Service or Deployment (workloadRef)
+concerns, which ReplicaSets an owner has, which EndpointSlices and TargetGroupBindings belong to a Service.
 
 Room: observe. Pure functions over raw objects: they never raise on malformed input (a bad object is simply
 filed under nothing) and never do I/O. Values are "namespace/name" keys, or uids for owners.
@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.kube import caches
+from statemachine import workload_refs
 
 __all__ = [
     "BY_INGRESS",
     "BY_OWNER",
     "BY_SERVICE",
+    "BY_WORKLOAD",
     "ENDPOINT_SLICE_INDEXERS",
     "REPLICA_SET_INDEXERS",
     "ROLLOUT_INDEXERS",
@@ -25,12 +27,14 @@ __all__ = [
     "owner_uids",
     "rollout_ingresses",
     "rollout_services",
+    "rollout_workloads",
     "target_group_binding_services",
 ]
 
 BY_INGRESS = "ingress"
 BY_SERVICE = "service"
 BY_OWNER = "owner"
+BY_WORKLOAD = "workload"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
@@ -76,6 +80,12 @@ def rollout_services(rollout: caches.RawObject) -> list[str]:
     return _keys(_namespace(rollout), names)
 
 
+def rollout_workloads(rollout: caches.RawObject) -> list[str]:
+    """The Deployment a Rollout's `spec.workloadRef` names (apps Deployment only), as a key."""
+    key = workload_refs.referenced(rollout)
+    return [key] if key is not None else []
+
+
 def owner_uids(obj: caches.RawObject) -> list[str]:
     """The uids of an object's owners (a ReplicaSet's Rollout is one of them)."""
     refs = _map(obj.get("metadata")).get("ownerReferences")
@@ -100,6 +110,7 @@ def target_group_binding_services(binding: caches.RawObject) -> list[str]:
 ROLLOUT_INDEXERS: Mapping[str, caches.IndexFunc] = {
     BY_INGRESS: rollout_ingresses,
     BY_SERVICE: rollout_services,
+    BY_WORKLOAD: rollout_workloads,
 }
 REPLICA_SET_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_OWNER: owner_uids}
 ENDPOINT_SLICE_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_SERVICE: endpoint_slice_services}

@@ -32,12 +32,16 @@ class Informers:
     replica_sets: watching.Reflector
     target_group_bindings: watching.Reflector | None
     """None unless target groups are verified (the LBC's CRD may not even be installed otherwise)."""
+    deployments: watching.Reflector | None = None
+    """The Deployments a Rollout's `spec.workloadRef` may name (None for tests that need none). Optional: a
+    cluster that does not serve apps/v1 deployments (a 404) neither delays the start nor fails /readyz."""
 
     @property
     def all(self) -> tuple[watching.Reflector, ...]:
         """Every reflector, Rollouts first."""
         core = (self.rollouts, self.ingresses, self.services, self.endpoint_slices, self.replica_sets)
-        return core if self.target_group_bindings is None else (*core, self.target_group_bindings)
+        optional = (self.deployments, self.target_group_bindings)
+        return (*core, *(reflector for reflector in optional if reflector is not None))
 
     def start(self) -> None:
         """Start every reflector (each runs as its own task)."""
@@ -50,16 +54,24 @@ class Informers:
 
     @property
     def required(self) -> tuple[watching.Reflector, ...]:
-        """The caches no Rollout can be reconciled without (the TargetGroupBindings are checked per use)."""
+        """The caches no Rollout can be reconciled without (the TargetGroupBindings and Deployments are
+        checked per use)."""
         return (self.rollouts, self.ingresses, self.services, self.endpoint_slices, self.replica_sets)
 
     def synced(self) -> bool:
         """True once every cache holds its first LIST (what /readyz reports)."""
-        return all(reflector.synced.is_set() for reflector in self.all)
+        return all(reflector.synced.is_set() for reflector in self._counted())
 
     def unsynced(self) -> list[str]:
         """Why each cache not synced yet is not (empty once all are): for /readyz and the logs."""
-        return [unsynced_reason(reflector) for reflector in self.all if not reflector.synced.is_set()]
+        return [unsynced_reason(reflector) for reflector in self._counted() if not reflector.synced.is_set()]
+
+    def _counted(self) -> tuple[watching.Reflector, ...]:
+        """The caches readiness waits for: all but Deployments the API server does not serve (a 404)."""
+        deployments = self.deployments
+        if deployments is None or not (deployments.last_error or "").startswith("404"):
+            return self.all
+        return tuple(reflector for reflector in self.all if reflector is not deployments)
 
     async def wait_synced(self, within: float) -> bool:
         """Wait until every cache has synced; False when `within` seconds pass first."""
@@ -129,6 +141,9 @@ def build(
             caches.Store(indexes.REPLICA_SET_INDEXERS),
             fanout.on_replica_set,
             replica_set_selector,
+        ),
+        deployments=reflector(
+            resources.DEPLOYMENTS, caches.Store(), fanout.on_deployment
         ),
         target_group_bindings=None
         if target_group_binding_api_version is None

@@ -13,6 +13,7 @@ from statemachine import models
 
 __all__ = [
     "DEFAULT_TARGET_GROUP_BINDING_API_VERSION",
+    "DEPLOYMENTS",
     "ENDPOINT_SLICES",
     "INGRESSES",
     "REPLICA_SETS",
@@ -59,6 +60,8 @@ INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress")
 SERVICES = Resource("", "v1", "services", "Service")
 ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
 REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet")
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+"""Read for `spec.workloadRef` (their pod template) and scaled for `workloadRef.scaleDown`."""
 
 
 def target_group_bindings(api_version: str = DEFAULT_TARGET_GROUP_BINDING_API_VERSION) -> Resource:
@@ -76,7 +79,7 @@ def watched(
     target_group_binding_api_version: str | None = DEFAULT_TARGET_GROUP_BINDING_API_VERSION,
 ) -> tuple[Resource, ...]:
     """Every resource the controller keeps a cache of, Rollouts first; None leaves TargetGroupBindings out."""
-    core = (ROLLOUTS, INGRESSES, SERVICES, ENDPOINT_SLICES, REPLICA_SETS)
+    core = (ROLLOUTS, INGRESSES, SERVICES, ENDPOINT_SLICES, REPLICA_SETS, DEPLOYMENTS)
     if target_group_binding_api_version is None:
         return core
     return (*core, target_group_bindings(target_group_binding_api_version))

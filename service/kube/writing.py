@@ -204,6 +204,9 @@ class Writer(Protocol):
 
     async def patch_service(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
+    async def replace_deployment(self, namespace: str, name: str, body: Mapping[str, Any]
+                                 ) -> dict[str, Any]: ...
+
     async def create_event(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
     async def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
@@ -299,6 +302,13 @@ class KubeWriter:
     async def patch_service(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Merge-patch a Service (its selector)."""
         return await self._patch(resources.SERVICES, namespace, name, body)
+
+    async def replace_deployment(self, namespace: str, name: str, body: Mapping[str, Any]
+                                 ) -> dict[str, Any]:
+        """PUT a Deployment (the reference's Update, the verb its ClusterRole grants); the body's
+        `metadata.resourceVersion` is a precondition (409 when stale)."""
+        path = object_path(resources.DEPLOYMENTS, namespace, name)
+        return await self._send("PUT", path, body, APPLICATION_JSON)
 
     async def create_event(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST a core/v1 Event."""

@@ -46,7 +46,8 @@ def rollout_dict() -> dict[str, Any]:
         "spec": {
             "replicas": 3,
             "selector": {"matchLabels": {"app": "demo"}},
-            "template": {"metadata": {"labels": {"app": "demo"}}},
+            "template": {"metadata": {"labels": {"app": "demo"}},
+                         "spec": {"containers": [{"name": "app", "image": "app:1"}]}},
             "strategy": {"canary": {
                 "canaryService": "canary-svc",
                 "stableService": "stable-svc",

@@ -30,6 +30,9 @@ def rollout_dict(**status: Any) -> dict[str, Any]:
         "metadata": {"name": "rollout", "namespace": "default", "annotations": {REVISION: "2"}},
         "spec": {
             "replicas": 4,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "web", "image": "web:2"}]}},
             "strategy": {"canary": {
                 "canaryService": "canary",
                 "stableService": "stable",

@@ -3,8 +3,9 @@
     moto_server  session: sandbox.aws.MotoServer on 127.0.0.1 (reset after each test by `world`)
     world        factory: `await world(verify=False, lag=0.0)` starts API server (shared `api_server`),
                  Cluster, LBC simulator, the truthful AWS proxy in front of moto (what the verifiers and
-                 `elbv2_endpoint` see), informers, KubeWriter, EventRecorder, optional AwsVerifiers and a
-                 Reconciler on a FakeClock; everything is stopped at teardown
+                 `elbv2_endpoint` see), informers (their enqueued keys in `World.enqueued`), KubeWriter,
+                 EventRecorder, optional AwsVerifiers and a Reconciler on a FakeClock; everything is stopped
+                 at teardown
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
         await stack.enter_async_context(lbc)
         proxy = await stack.enter_async_context(AwsProxy(moto_server.endpoint_url, health=lbc.target_health))
         api = await stack.enter_async_context(client.ApiClient(client.Configuration(host=api_server.url)))
-        built = informers.build(api, lambda key: None,
+        enqueued: list[str] = []  # every key the informers handed to the queue (there is no worker loop here)
+        built = informers.build(api, enqueued.append,
                                 target_group_binding_api_version=tgb_version if verify else None,
                                 settings=WATCH)
         built.start()
@@ -84,7 +86,7 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
                                             verifiers=verifiers, settings=config, clock=clock)
         return World(storage=storage, faults=api_server.faults, cluster=cluster, lbc=lbc, informers=built,
                      reconciler=reconciler, clock=clock, elbv2_endpoint=proxy.url,
-                     writer=writer)
+                     writer=writer, enqueued=enqueued)
 
     yield make
     await stack.aclose()

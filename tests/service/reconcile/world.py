@@ -105,6 +105,8 @@ class World:
     clock: clocks.FakeClock
     elbv2_endpoint: str
     writer: CountingWriter
+    enqueued: list[str] = field(default_factory=list)
+    """The keys the informers' watch handlers enqueued (what a worker loop would reconcile)."""
     outcomes: list[results.Result] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
 
