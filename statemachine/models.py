@@ -193,6 +193,8 @@ class CanaryStrategy:
     min_pods_per_replica_set: int | None = None
     max_surge: int | str | None = None
     max_unavailable: int | str | None = None
+    anti_affinity: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    """`canary.antiAffinity` as written (statemachine.anti_affinity reads it; validation checks it)."""
     unsupported_fields: tuple[str, ...] = ()
     """Canary fields the reference honours and we do not yet (refused with InvalidSpec, never ignored)."""
 

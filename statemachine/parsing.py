@@ -277,6 +277,7 @@ def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
         max_surge=_int_or_string(r, canary, "maxSurge"),
         max_unavailable=_int_or_string(r, canary, "maxUnavailable"),
         unsupported_fields=tuple(name for name in UNSUPPORTED_CANARY_FIELDS if canary.get(name) is not None),
+        anti_affinity=r.opt_mapping(canary, "antiAffinity", _CANARY),
     )
 
 

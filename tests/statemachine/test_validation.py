@@ -197,11 +197,24 @@ REFERENCE_ROWS = [
                  id="service-managed-by-another-rollout"),
 ]
 
+_AA = ("antiAffinity.PreferredDuringSchedulingIgnoredDuringExecution: {} "
+       "antiAffinity.RequiredDuringSchedulingIgnoredDuringExecution: {}")
+
 OUR_ROWS = [
     pytest.param({"spec.strategy": {"blueGreen": {"activeService": "a", "previewService": "a"}}}, None, None,
                  'spec.strategy.activeService: Invalid value: "a": This rollout uses the same service for '
                  "the active and preview services, but two different services are required.",
                  id="blue-green-same-services"),
+    pytest.param({f"{C}.antiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 5},
+                                         "requiredDuringSchedulingIgnoredDuringExecution": {}}}, None, None,
+                 f'spec.strategy.antiAffinity: Invalid value: "{_AA.format("true", "true")}": '
+                 "AntiAffinity must have exactly one strategy listed", id="anti-affinity-both"),
+    pytest.param({f"{C}.antiAffinity": {}}, None, None,
+                 f'spec.strategy.antiAffinity: Invalid value: "{_AA.format("false", "false")}": '
+                 "AntiAffinity must have exactly one strategy listed", id="anti-affinity-neither"),
+    pytest.param({f"{C}.antiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 101}}},
+                 None, None, "spec.strategy.antiAffinity.weight: Invalid value: 101: "
+                 "AntiAffinity weight must be between 1-100", id="anti-affinity-weight"),
     pytest.param({TR: {"managedRoutes": [{"name": "hr"}]}}, None, None,
                  "spec.strategy.canary.trafficRouting: Required value: trafficRouting names no traffic "
                  "router: add trafficRouting.alb, or remove trafficRouting for a basic canary",
