@@ -4,13 +4,15 @@ Room: apply. `statemachine.machine` names the effects and orders them per row; `
 name to an async method here, and the machine runs a row's effects as its `before` callbacks, in order:
   scale_replicasets   each ReplicaSet's ephemeral pod metadata (template, then its pods, relabelled in
                       place), then the new and the stable ReplicaSet to the plan's counts;
-  point_services      each Service at its pod-template hash (`rollouts-pod-template-hash` selector), then
+  point_services      each Service at its pod-template hash (`rollouts-pod-template-hash` selector; the hash
+                      `traffic_safety.WIDE` drops the key: a blue-green cutover's widened step), then
                       release the Services annotated for the Rollout that its spec no longer names;
   patch_ingresses     the weight / header-route patches (resourceVersion precondition; 409 propagates);
   verify_weights      ask ELBv2 whether the ALBs carry the weights in status; the answer is kept for the
                       next plan (the planner moves to WeightSet or Verifying from it), never folded here;
   check_targets       while traffic waits (WaitingForTargets): ask ELBv2 whether the awaited Service's
-                      target groups have its ready endpoints registered and `healthy`; the answer is kept;
+                      target groups have its ready endpoints registered and `healthy` (once they are the
+                      awaited pods; for a widened Service once they include them); the answer is kept;
   scale_down_old      old ReplicaSets: `scale-down-deadline`, then 0; once promoted and verifying, only after
                       the stable Service's targets are registered;
   write_status        at most one merge patch to `/status` (with status.alb/albs of the AWS answer), then the
@@ -138,13 +140,17 @@ class Applier:
             patch: dict[str, Any] = {}
             if annotations.get(ingress_checks.MANAGED_BY_ANNOTATION) != rollout.name:
                 patch["metadata"] = {"annotations": {ingress_checks.MANAGED_BY_ANNOTATION: rollout.name}}
-            if selector.get(models.POD_TEMPLATE_HASH_LABEL) != pod_hash:
+            widen = pod_hash == traffic_safety.WIDE
+            if widen and models.POD_TEMPLATE_HASH_LABEL in selector:
+                patch["spec"] = {"selector": {models.POD_TEMPLATE_HASH_LABEL: None}}  # merge patch: drop it
+            elif not widen and selector.get(models.POD_TEMPLATE_HASH_LABEL) != pod_hash:
                 patch["spec"] = {"selector": {models.POD_TEMPLATE_HASH_LABEL: pod_hash}}
             if not patch:
                 continue
-            log.info("pointing Service", service=name, pod_hash=pod_hash)
+            log.info("widening Service" if widen else "pointing Service", service=name, pod_hash=pod_hash)
             answer = await self.writer.patch_service(rollout.namespace, name, patch)
-            work.outcomes.append(f"pointed Service {name} at {pod_hash}")
+            work.outcomes.append(f"widened Service {name} (dropped its {models.POD_TEMPLATE_HASH_LABEL} key)"
+                                 if widen else f"pointed Service {name} at {pod_hash}")
             await results.wait_written(self.informers.services, answer, self.deadline)
         # after pointing, so a Service the spec moved to is managed before the old one is let go
         for name in await service_release.release(self.writer, self.informers.services, rollout.namespace,
@@ -172,14 +178,17 @@ class Applier:
         wait = work.plan.wait
         if wait is None or self.verifier is None:
             return
-        if work.snapshot.endpoints.get(wait.service) != frozenset({wait.pod_hash}):
+        widened = traffic_safety.widens(work.plan.selectors, wait.service)
+        if not traffic_safety.caught_up(work.snapshot.endpoints.get(wait.service), wait.pod_hash,
+                                        widened=widened):
             return  # the EndpointSlices have not switched yet: AWS cannot have the right targets
         serving, why = await self.verifier.serving(work.plan.after, wait.service)
         addresses = work.addresses.get(wait.service, frozenset())
         work.targets = (wait.service, wait.pod_hash, addresses, serving)
         work.look_again(0.0 if serving else self.verify_retry_interval)
         said = "serve" if serving else "do not serve yet"
-        work.outcomes.append(f"ELBv2: Service {wait.service} targets {said} pods {wait.pod_hash}: {why}")
+        which = f"pods {wait.pod_hash} and the others it selects" if widened else f"pods {wait.pod_hash}"
+        work.outcomes.append(f"ELBv2: Service {wait.service} targets {said} {which}: {why}")
 
     async def scale_down_old(self, work: Work) -> None:
         owned, snapshot = work.owned, work.snapshot

@@ -21,6 +21,7 @@ from statemachine.states import States
 __all__ = [
     "SELECTOR_RESTORED",
     "SWITCH_SERVICE",
+    "WIDEN_SERVICE",
     "BlueGreenDecision",
     "accounted",
     "bluegreen_state",
@@ -28,11 +29,15 @@ __all__ = [
     "scaling_event",
     "selector_restored",
     "switch_service",
+    "widen_service",
 ]
 
 SWITCH_SERVICE = "SwitchService"
 SELECTOR_RESTORED = "ServiceSelectorRestored"
 """Ours (§14 item 0): a Warning when an active Service lost its hash key and the expected hash came back."""
+WIDEN_SERVICE = "WidenService"
+"""Ours (§14 item 5): the active Service's hash key was dropped for a cutover; `SwitchService` follows once
+the new pods serve (docs/bluegreen.md)."""
 ROLLOUT_PAUSED = "RolloutPaused"
 ROLLOUT_RESUMED = "RolloutResumed"
 SCALING_REPLICA_SET = "ScalingReplicaSet"
@@ -143,6 +148,13 @@ def switch_service(service: str, old: str, new: str) -> events.Event:
     """`SwitchService` (§1.2): `<old>` is '' when the Service had no hash key."""
     return events.Event(events.NORMAL, SWITCH_SERVICE,
                         f"Switched selector for service '{service}' from '{old}' to '{new}'")
+
+
+def widen_service(service: str, old: str, new: str) -> events.Event:
+    """`WidenService` (ours): the active Service selects the pods of `old` and `new` until it switches."""
+    return events.Event(events.NORMAL, WIDEN_SERVICE,
+                        f"Widened selector for service '{service}' to pods '{old}' and '{new}' before "
+                        f"switching it to '{new}'")
 
 
 def selector_restored(service: str, pod_hash: str) -> events.Event:

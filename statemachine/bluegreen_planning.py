@@ -4,8 +4,10 @@ Room: plan (pure, synchronous). Follows rolloutBlueGreen: checkPausedConditions 
 preview Service, a template change (status reset, no scaling), the ReplicaSets (§5, §6.1), the pause (§3.6),
 the active Service (§3.7), target verification (§3.8), then the status (§4) and the stable promotion (§3.9).
 Differences from the reference, each where §14 says so, are named in `bluegreen_rules`/`bluegreen_scaledown`;
-here: the scale-down of old ReplicaSets never resizes one up, and a template change always resets
-scaleUpPreviewCheckPoint (the reference's recalculation reads the old status and can keep it set).
+here: the scale-down of old ReplicaSets never resizes one up, a template change always resets
+scaleUpPreviewCheckPoint (the reference's recalculation reads the old status and can keep it set), and the
+active Service's switch from one hash to another is made before it breaks (ours, `_Cycle.cut_over`,
+docs/bluegreen.md): widened first, its new hash set only once the new pods serve.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from statemachine.bluegreen_decision import (
     scaling_event,
     selector_restored,
     switch_service,
+    widen_service,
 )
 from statemachine.bluegreen_spec import BlueGreenStrategy
 from statemachine.guards import Move
@@ -141,6 +144,8 @@ class _Cycle:
         self.deadline_changes: list[tuple[str, str | None]] = []
         self.notes: list[str] = []
         self.requeue: float | None = None
+        self.widening = ""
+        """The hash the active Service is (being) widened for this cycle: the cutover waits for its pods."""
 
     @property
     def rollout(self) -> models.Rollout:
@@ -155,8 +160,6 @@ class _Cycle:
         active_svc, preview_svc = strategy.active_service, strategy.preview_service
         active_observed = self.observed(active_svc, old_bg.active_selector)
         restore = rules.restored_active(old, old_bg, new_hash, active_observed)
-        if restore:
-            self.events.append(selector_restored(active_svc, restore))
         active_now = restore or active_observed
         preview_after = self.observed(preview_svc, old_bg.preview_selector)
         if preview_svc and not rules.halt_progress(self.rollout):  # reconcilePreviewService (§1.2)
@@ -168,8 +171,14 @@ class _Cycle:
         cycle = rules.Cycle(snapshot, strategy, old_bg, active_now, self.now,
                             new_within_delay=within is not None and within > self.now)
         if old.current_pod_hash != new_hash:
+            self.restored(restore)
             return self.template_changed(cycle, active_observed, active_now, preview_after)
-        return self.progress(cycle, active_observed, active_now, preview_after)
+        return self.progress(cycle, active_observed, active_now, preview_after, restore=restore)
+
+    def restored(self, restore: str) -> None:
+        """ServiceSelectorRestored first among the events, as the drift is found before anything else."""
+        if restore:
+            self.events.insert(0, selector_restored(self.strategy.active_service, restore))
 
     def point_active(self, active_observed: str, active_after: str) -> None:
         service = self.strategy.active_service
@@ -178,6 +187,77 @@ class _Cycle:
         self.selectors.append((service, active_after))
         if active_after != active_observed:
             self.events.append(switch_service(service, active_observed, active_after))
+
+    def cut_over(self, observed: str, current: str, wanted: str, *, widened: bool, aborted: bool) -> str:
+        """reconcileActiveService's switch (§3.7) from `current` (activeSelector) to `wanted`, made before it
+        breaks; returns the activeSelector after this cycle.
+
+        Ours (§14 item 5, docs/bluegreen.md): the reference sets the new hash at once, and the LBC deregisters
+        the old pods before the new ones are registered and healthy: the target group serves nothing for a
+        while. Here the first cycle drops the hash key instead (`WidenService`): the Service selects the old
+        and the new pods, and the LBC registers the new ones while the old keep serving. Each cycle after
+        keeps it widened until the new pods are among its ready endpoints and, with
+        --aws-verify-target-group, every endpoint is registered and healthy in its target groups; then the new
+        hash is set (`SwitchService` from the old hash, as the reference says it) and recorded in
+        activeSelector, the old pods drain while the new serve, and §3.8 gates the promotion as before. The
+        rules decide every cycle as if the switch had not happened yet, so an abort sets `current` back at
+        once (so does anything else that keeps it, as drift: `bluegreen_rules.widened`). The reference's
+        direct switch stays for an abort, a Service not observed (planner tests without a cluster), and while
+        a third ReplicaSet has pods (a widened selector would send them traffic).
+        """
+        service = self.strategy.active_service
+        switching = bool(current) and bool(wanted) and wanted != current and not aborted
+        if switching and (widened or self.may_widen(current, wanted)):
+            if widened and self.widened_serving(wanted):
+                self.selectors.append((service, wanted))
+                self.events.append(switch_service(service, current, wanted))
+                self.notes.append(f"Service {service} switched from {current} to {wanted}: the new pods "
+                                  "serve, the old drain")
+                return wanted
+            self.selectors.append((service, traffic_safety.WIDE))
+            if not widened:
+                self.events.append(widen_service(service, current, wanted))
+            self.widening = wanted
+            self.notes.append(f"Service {service} widened to pods {current} and {wanted}: waiting for its "
+                              f"targets to serve pods {wanted}")
+            return current
+        if widened:  # an abort: straight back, and the reference never saw the Service leave `current`
+            self.selectors.append((service, wanted or current))
+            self.notes.append(f"Service {service} set back to {wanted or current} from widened")
+            if wanted and wanted != current:
+                self.events.append(switch_service(service, current, wanted))
+            return wanted or current
+        self.point_active(observed, wanted)
+        return wanted
+
+    def may_widen(self, current: str, wanted: str) -> bool:
+        """Can the active Service select every ReplicaSet's pods for a while? Only when it is observed (its
+        endpoints are what the wait reads), `wanted` has ready pods to wait for (none with 0 replicas), and no
+        ReplicaSet but `current` and `wanted` has pods."""
+        snapshot, service = self.snapshot, self.strategy.active_service
+        target = rules.by_hash(snapshot, wanted)
+        if service not in snapshot.endpoints or target is None or target.ready_replicas <= 0:
+            return False
+        sets = (snapshot.new_rs, snapshot.stable_rs, *snapshot.others)
+        busy = sorted(rs.name for rs in sets if rs is not None and rs.hash not in (current, wanted)
+                      and (rs.spec_replicas > 0 or rs.ready_replicas > 0))
+        if busy:
+            self.notes.append(f"Service {service} switched directly: widened, it would also select the pods "
+                              f"of {', '.join(busy)}")
+        return not busy
+
+    def widened_serving(self, pod_hash: str) -> bool:
+        """Does the widened active Service serve the pods of `pod_hash`: they are among its ready endpoints
+        and, with --aws-verify-target-group, AWS found every endpoint registered and healthy (the answer
+        passed in, else the snapshot's targets)?"""
+        snapshot, service = self.snapshot, self.strategy.active_service
+        if not traffic_safety.caught_up(snapshot.endpoints.get(service), pod_hash, widened=True):
+            return False
+        if not snapshot.verify_weights:
+            return True
+        if self.targets_verified is not None:
+            return self.targets_verified
+        return snapshot.targets.get(service) == pod_hash
 
     def template_changed(self, cycle: rules.Cycle, active_observed: str, active_now: str,
                          preview_after: str) -> BlueGreenDecision:
@@ -193,7 +273,7 @@ class _Cycle:
         return self.finish(cycle, new, bg, reason, sizes=(None, None), new_revision=True)
 
     def progress(self, cycle: rules.Cycle, active_observed: str, active_now: str,
-                 preview_after: str) -> BlueGreenDecision:
+                 preview_after: str, *, restore: str) -> BlueGreenDecision:
         snapshot, strategy, rollout = self.snapshot, self.strategy, self.rollout
         old, new_rs, stable_rs = rollout.status, self.new_rs, snapshot.stable_rs
         aborted = old.abort
@@ -240,17 +320,26 @@ class _Cycle:
             saturated = rules.is_saturated(rollout, new_rs, new_size)
             active_after = rules.desired_active(cycle, ready=ready, saturated=saturated,
                                                 pause_done=pause_done)
-        self.point_active(active_observed, active_after)
-        # 11: target verification
+        widened = rules.widened(old, self.old_bg, active_observed, active_after)
+        if not widened:
+            self.restored(restore)
+        active_after = self.cut_over(active_observed, active_now, active_after, widened=widened,
+                                     aborted=aborted)
+        # 11: target verification (while widened: of every pod the Service selects, `widened_serving`)
         verify_hash = ""
         if not snapshot.verify_weights:
             pass
+        elif self.widening:
+            verify_hash = self.widening
         elif not aborted and old.stable_rs != new_rs.hash and active_after == new_rs.hash:
             verify_hash = new_rs.hash
         elif aborted and old.stable_rs and active_after == old.stable_rs and new_size > 0:
             verify_hash = old.stable_rs  # §14 item 4: the switch-back is verified before the preview goes
         targets_ok = self.targets_ok(verify_hash) if verify_hash == new_rs.hash else True
-        if verify_hash and not self.targets_ok(verify_hash):
+        waiting = bool(self.widening) or (bool(verify_hash) and not self.targets_ok(verify_hash))
+        if self.widening:
+            self.requeue = _earliest(self.requeue, self.wait_interval(self.widening, widened=True))
+        elif waiting:
             self.requeue = _earliest(self.requeue, self.wait_interval(verify_hash))
             self.notes.append(f"waiting for Service {strategy.active_service}'s targets to serve pods "
                               f"{verify_hash}")
@@ -271,11 +360,17 @@ class _Cycle:
         by_name = {rs.name: rs for rs in snapshot.others}
         self.events.extend(scaling_event(by_name[name], size) for name, size in olds.sizes)
         return self.finish(cycle, new, bg, reason, sizes=sizes, others=olds.sizes, verify_hash=verify_hash,
-                           waiting=bool(verify_hash) and not self.targets_ok(verify_hash))
+                           waiting=waiting)
 
     def pause_fields(self, new: models.RolloutStatus, pause: rules.PauseDecision, *,
                      clear: bool) -> models.RolloutStatus:
-        """CalculatePauseStatus (§4.1 persist step 2): abort wins, then a clear, then removals, additions."""
+        """CalculatePauseStatus (§4.1 persist step 2): abort wins, then a clear, then removals, additions.
+
+        While the active Service is widened the switch has not happened yet, and controllerPause stays as it
+        was: with no pause condition left it is what says the pause was done (a promote, an expired
+        autoPromotionSeconds), so the next cycle wants the switch too instead of pausing again. The reference
+        drops it in the cycle that switches, and so does the cycle that sets the new hash here.
+        """
         old = self.rollout.status
         if old.abort and not clear:
             aborted_at = old.aborted_at or models.format_time(self.now)
@@ -293,8 +388,9 @@ class _Cycle:
             conditions = (*conditions, models.PauseCondition(bgstatus.BLUE_GREEN_PAUSE,
                                                              models.format_time(self.now)))
             controller_pause = True
+        kept = bool(conditions) or bool(self.widening)
         return dataclasses.replace(new, pause_conditions=conditions,
-                                   controller_pause=controller_pause and bool(conditions))
+                                   controller_pause=controller_pause and kept)
 
     def targets_ok(self, pod_hash: str) -> bool:
         """Do the active Service's targets serve the pods of `pod_hash` (§3.8, better per §14 items 1-2)?
@@ -312,11 +408,12 @@ class _Cycle:
             return self.targets_verified
         return traffic_safety.serving(snapshot, service, pod_hash)
 
-    def wait_interval(self, pod_hash: str) -> float:
+    def wait_interval(self, pod_hash: str, *, widened: bool = False) -> float:
+        """Kubernetes is looked at again soon while endpoints lag, ELBv2 once per verify retry interval."""
         endpoints = self.snapshot.endpoints.get(self.strategy.active_service)
-        if endpoints is not None and endpoints != frozenset({pod_hash}):
+        if endpoints is not None and not traffic_safety.caught_up(endpoints, pod_hash, widened=widened):
             return TARGET_WAIT_RETRY
-        return self.retry
+        return self.retry if self.snapshot.verify_weights else TARGET_WAIT_RETRY
 
     def finish(self, cycle: rules.Cycle, new: models.RolloutStatus, bg: bgstatus.BlueGreenStatus,
                promotion: str, *, sizes: tuple[int | None, int | None],

@@ -36,6 +36,7 @@ __all__ = [
     "ready_for_pause",
     "restored_active",
     "scale_up_checkpoint",
+    "widened",
 ]
 
 
@@ -154,6 +155,21 @@ def restored_active(status: models.RolloutStatus, bg: BlueGreenStatus, new_hash:
     if bg.active_selector and bg.active_selector == new_hash:
         return new_hash
     return status.stable_rs or bg.active_selector
+
+
+def widened(status: models.RolloutStatus, bg: BlueGreenStatus, observed: str, wanted: str) -> bool:
+    """Is the active Service widened for a cutover (ours, §14 item 5)?
+
+    Make-before-break: for a switch from activeSelector to currentPodHash the planner first drops the hash
+    key from the active Service's selector, so that the old and the new pods both serve until the new ones are
+    registered and healthy; only then is the new hash set (and recorded). No field records the widening: a
+    Service without the key while activeSelector still differs from currentPodHash is taken for it when the
+    rules want that switch now (`wanted`, §3.7, after the pause and the analysis as always) or the update is
+    aborted (the old hash is then set back without a Warning). Otherwise it is drift (§14 item 0,
+    `restored_active`), also when a pause or a new template calls off a cutover while the Service is widened.
+    """
+    return (not observed and bool(bg.active_selector) and bg.active_selector != status.current_pod_hash
+            and (wanted == status.current_pod_hash or status.abort))
 
 
 def fast_tracked(cycle: Cycle) -> bool:

@@ -8,6 +8,9 @@ Room: plan (pure). Two rules, from what the reconciler observed (`Snapshot.selec
   EndpointSlices are all Kubernetes can tell (pod readiness gates make them mean "healthy in the ALB");
 - a Service's selector moves away from its pods only while its target group carries no weight.
 A Service the reconciler did not observe is not gated (planner unit tests build snapshots without them).
+A blue-green cutover (ours, docs/bluegreen.md) first widens the active Service: a selector pair whose hash is
+`WIDE` drops the hash key, and while a plan keeps a Service widened its wait is for the new pods to be among
+its endpoints (`caught_up`), every endpoint then registered and healthy.
 Scaling down follows traffic too: an older ReplicaSet still referenced (by the status weights, the status
 hashes, or a Service's selector) is never scaled down, and none is while the Rollout has no availability to
 spare (the reference's isReplicaSetReferenced and its minAvailable guard).
@@ -15,12 +18,27 @@ spare (the reference's isReplicaSetReferenced and its minAvailable guard).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from statemachine import basic_canary, models, services
 from statemachine.snapshot import Snapshot
 
-__all__ = ["Wait", "allowed_selectors", "referenced", "scale_down_budget", "serving", "wait_for_targets"]
+__all__ = [
+    "WIDE",
+    "Wait",
+    "allowed_selectors",
+    "caught_up",
+    "referenced",
+    "scale_down_budget",
+    "serving",
+    "wait_for_targets",
+    "widens",
+]
+
+WIDE = ""
+"""The hash of a (Service, hash) selector pair that drops `rollouts-pod-template-hash` from the Service's
+selector, so that it selects the pods of every ReplicaSet (a blue-green cutover's make-before-break; ours)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +50,19 @@ class Wait:
 
     def describe(self) -> str:
         return f"waiting for Service {self.service}'s targets to serve pods {self.pod_hash}"
+
+
+def widens(selectors: Iterable[tuple[str, str]], service: str) -> bool:
+    """Does a plan's (Service, hash) pairs widen (or keep widened) `service`?"""
+    return (service, WIDE) in selectors
+
+
+def caught_up(endpoints: frozenset[str] | None, pod_hash: str, *, widened: bool = False) -> bool:
+    """Do a Service's ready endpoints (their pods' hashes; None: not observed) show what a wait for the pods
+    of `pod_hash` needs before AWS is asked: exactly those pods, or, the Service `widened`, at least them."""
+    if endpoints is None:
+        return False
+    return pod_hash in endpoints if widened else endpoints == frozenset({pod_hash})
 
 
 def serving(snapshot: Snapshot, service: str, pod_hash: str, *, new_pods: bool = True) -> bool:

@@ -2,7 +2,8 @@
 
 Each `cycle()` plans at `now`, applies the decision as `service/` would (status merge patch, Service
 selectors, ReplicaSet sizes, `scale-down-deadline` changes) and, unless `lag` is set, makes scaled pods
-available at once.
+available at once. The EndpointSlices are not observed unless a test sets `endpoints` (`catch_up()` makes them
+follow the selectors), as a planner test without a cluster.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Cluster:
     verify: bool = False
     targets_verified: bool | None = None
     lag: bool = False
+    endpoints: dict[str, frozenset[str]] | None = None
+    """Per Service, the hashes behind its ready endpoints (None: not observed)."""
     log: list[BlueGreenDecision] = field(default_factory=list)
     state: States | None = None
     """The machine model's state (the last decision's target), passed as `source`."""
@@ -82,6 +85,12 @@ class Cluster:
         self.raw = merge(self.raw, {"metadata": {"annotations": {"rollout.argoproj.io/revision": str(rev)}}})
         if generation_bump:
             self.bump()
+
+    def catch_up(self) -> None:
+        """The EndpointSlices follow the selectors: each Service lists the available pods it selects."""
+        available = frozenset(h for h, rs in self.sets.items() if rs.available > 0)
+        self.endpoints = {service: available if not pod_hash else available & {pod_hash}
+                          for service, pod_hash in self.selectors.items()}
 
     def bump(self) -> None:
         self.raw = merge(self.raw, {"metadata": {"generation": self.raw["metadata"]["generation"] + 1}})
@@ -105,7 +114,7 @@ class Cluster:
         others = tuple(rs.view() for h, rs in self.sets.items() if h not in (self.template, stable_hash))
         return Snapshot(rollout=rollout, new_rs=new, stable_rs=stable, others=others,
                         template_hash=self.template, selectors=dict(self.selectors),
-                        verify_weights=self.verify)
+                        endpoints=dict(self.endpoints or {}), verify_weights=self.verify)
 
     def cycle(self) -> BlueGreenDecision:
         snapshot = self.snapshot()

@@ -1,6 +1,7 @@
 """The §3 decision rules as tables: haltProgress, IsSaturated, NewRSNewReplicas, rollback detection,
-fast-track, CompletedBlueGreenPause, reconcileBlueGreenPause, the active hash, shouldFullPromote, the
-preview checkpoint; plus the §5.2 / §6.1 scale-down decisions and the §0 spec and validation messages."""
+fast-track, the widened active Service (ours), CompletedBlueGreenPause, reconcileBlueGreenPause, the active
+hash, shouldFullPromote, the preview checkpoint; plus the §5.2 / §6.1 scale-down decisions and the §0 spec
+and validation messages."""
 
 from __future__ import annotations
 
@@ -97,6 +98,21 @@ def test_fast_rollback(status: dict[str, Any], new: ReplicaSetView, within: bool
 ])
 def test_fast_tracked(status: dict[str, Any], active: str, expected: bool) -> None:
     assert rules.fast_tracked(_cycle(status, active=active)) is expected
+
+
+@pytest.mark.parametrize(("status", "observed", "wanted", "expected"), [
+    pytest.param({}, "", "h2", True, id="the switch wanted: our widening"),
+    pytest.param({"abort": True}, "", "h1", True, id="aborted: our widening, set back"),
+    pytest.param({}, "", "h1", False, id="no switch wanted: drift"),
+    pytest.param({}, "h1", "h2", False, id="the key is there"),
+    pytest.param({"blueGreen": {"activeSelector": "h2"}}, "", "h2", False, id="switched already: drift"),
+    pytest.param({"blueGreen": {}, "stableRS": ""}, "", "h2", False, id="never switched: adoption"),
+])
+def test_widened(status: dict[str, Any], observed: str, wanted: str, expected: bool) -> None:
+    """Ours (§14 item 5): a Service without its hash key mid-update is the planner's widening only when the
+    rules want the cutover (or abort it); otherwise it is drift (§14 item 0)."""
+    cycle = _cycle(status)
+    assert rules.widened(cycle.status, cycle.bg, observed, wanted) is expected
 
 
 LATER = NOW + timedelta(seconds=61)

@@ -4,7 +4,9 @@ Aspects: default auto-promotion (§7.1, with and without target verification), a
 the plugin's promote patches, autoPromotionSeconds (and promote completing it, §14 item 7),
 previewReplicaCount with scaleUpPreviewCheckPoint, abort (switch-back even unsaturated, §14 item 4) and the
 abort scale-down delay, retry, promote --full, fast rollback within the scale-down delay, spec.paused,
-scaleDownDelaySeconds 0 (§14 item 7), selector drift (§14 item 0), InvalidSpec; exact strings throughout.
+scaleDownDelaySeconds 0 (§14 item 7), selector drift (§14 item 0), the cutover made before it breaks (the
+active Service widened first, §14 item 5: with and without target verification, abort while widened, a promote
+or an expired countdown kept while widened, a third ReplicaSet's pods), InvalidSpec; exact strings throughout.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from statemachine.bluegreen_planning import plan_blue_green
 from statemachine.bluegreen_spec import errors, parse_blue_green
 from statemachine.states import States
 from tests.statemachine.bluegreen_cluster import Cluster, bg_dict
+from tests.statemachine.conftest import merge
 
 
 def _promoted(**blue_green: Any) -> Cluster:
@@ -108,11 +111,148 @@ def test_fresh_endpoint_slices_gate_the_promotion() -> None:
     c.verify, c.targets_verified = True, True
     c.cycle()
     c.cycle()
-    snapshot_endpoints = {"active": frozenset({"h1"})}  # the EndpointSlices have not switched yet
+    c.selectors["active"] = "h2"  # switched (the widened step is test_the_cutover_is_made_before_it_breaks)
+    c.raw = merge(c.raw, {"status": {"blueGreen": {"activeSelector": "h2"}}})
+    snapshot_endpoints = {"active": frozenset({"h1", "h2"})}  # the EndpointSlices have not narrowed yet
     snap = dataclasses.replace(c.snapshot(), endpoints=snapshot_endpoints)
     decision = plan_blue_green(snap, now=c.now, targets_verified=True, strategy=parse_blue_green(c.raw))
     assert decision.selectors[-1] == ("active", "h2")
     assert decision.status.stable_rs == "h1" and decision.requeue_after == 1.0
+    assert decision.move.target is States.WaitingForTargets
+
+
+def test_the_cutover_is_made_before_it_breaks() -> None:
+    """Ours (§14 item 5): the active Service is widened to the old and the new pods, its new hash set only
+    once the new pods serve in its target groups (the old then drain while the new serve); §3.8 as before."""
+    c = _promoted()
+    c.verify, c.targets_verified = True, False
+    c.cycle()  # template change
+    c.cycle()  # the preview scaled up (available at once)
+    c.catch_up()
+    widen = c.cycle()
+    assert widen.selectors == (("preview", "h2"), ("active", ""))
+    assert _messages(widen) == ["WidenService: Widened selector for service 'active' to pods 'h1' and 'h2' "
+                                "before switching it to 'h2'"]
+    assert _bg(c) == {"previewSelector": "h2", "activeSelector": "h1"}  # the reference's meaning
+    assert (c.status["phase"], c.status["message"]) == ("Progressing", "active service cutover pending")
+    assert c.status["selector"] == "app=demo,rollouts-pod-template-hash=h1"
+    assert (widen.verify_active, widen.verify_hash, widen.requeue_after) == (True, "h2", 1.0)
+    assert widen.move.target is States.WaitingForTargets
+    held = c.cycle()  # the EndpointSlices still list the old pods alone: Kubernetes is looked at again soon
+    assert (held.selectors[-1], held.events, held.requeue_after) == (("active", ""), (), 1.0)
+    assert held.status_patch is None
+    c.catch_up()  # both stacks behind the Service: ELBv2 is asked, once per verify retry interval
+    asked = c.cycle()
+    assert (asked.selectors[-1], asked.events, asked.requeue_after) == (("active", ""), (), 10.0)
+    assert asked.move.target is States.WaitingForTargets and c.status["stableRS"] == "h1"
+    c.targets_verified = True  # every endpoint registered and healthy
+    narrow = c.cycle()
+    assert narrow.selectors == (("preview", "h2"), ("active", "h2"))
+    assert _messages(narrow) == ["SwitchService: Switched selector for service 'active' from 'h1' to 'h2'"]
+    assert (_bg(c)["activeSelector"], c.status["stableRS"]) == ("h2", "h1")  # h2's own endpoints come next
+    assert (narrow.verify_hash, narrow.move.target) == ("h2", States.WaitingForTargets)
+    c.catch_up()
+    done = c.cycle()
+    assert _messages(done) == [
+        "RolloutCompleted: Rollout completed update to revision 2 (h2): Completed blue-green update"]
+    assert (c.status["stableRS"], c.status["phase"]) == ("h2", "Healthy")
+    assert c.cycle().deadlines == (("demo-h1", "2026-11-26T12:00:30Z"),)  # the old stack, as in §7.1
+
+
+def test_without_target_verification_the_cutover_waits_for_the_endpoint_slices() -> None:
+    c = _promoted()
+    c.cycle()
+    c.cycle()
+    c.catch_up()
+    widen = c.cycle()
+    assert widen.selectors[-1] == ("active", "") and not widen.verify_active
+    assert widen.requeue_after == 1.0 and widen.move.target is States.WaitingForTargets
+    c.catch_up()  # the EndpointSlices list the new pods as ready: all that Kubernetes can tell
+    narrow = c.cycle()
+    assert narrow.selectors[-1] == ("active", "h2")
+    assert _messages(narrow) == [
+        "SwitchService: Switched selector for service 'active' from 'h1' to 'h2'",
+        "RolloutCompleted: Rollout completed update to revision 2 (h2): Completed blue-green update"]
+
+
+def test_an_abort_while_widened_sets_the_old_hash_straight_back() -> None:
+    c = _promoted()
+    c.verify, c.targets_verified = True, False
+    c.cycle()
+    c.cycle()
+    c.catch_up()
+    c.cycle()  # widened
+    c.catch_up()
+    c.patch({"status": {"abort": True}})  # kubectl argo rollouts abort
+    back = c.cycle()
+    assert back.selectors == (("preview", "h2"), ("active", "h1"))
+    assert [e.reason for e in back.events] == ["RolloutAborted"]  # the reference saw no switch
+    assert (_bg(c)["activeSelector"], c.status["phase"]) == ("h1", "Degraded")
+    assert (back.verify_hash, back.move.target) == ("h1", States.Aborted)
+
+
+def test_a_promote_holds_while_the_service_is_widened() -> None:
+    """controllerPause stays while widened: the promote is not lost to a new BlueGreenPause."""
+    c = _promoted(autoPromotionEnabled=False)
+    c.verify, c.targets_verified = True, False
+    c.run(limit=4, advance=False)
+    assert c.status["pauseConditions"][0]["reason"] == "BlueGreenPause"
+    c.patch({"status": {"pauseConditions": None}})  # kubectl argo rollouts promote
+    c.cycle()  # RolloutResumed, in a cycle of its own
+    c.catch_up()
+    widen = c.cycle()
+    assert widen.selectors[-1] == ("active", "") and c.status["controllerPause"] is True
+    c.catch_up()
+    for _ in range(3):
+        held = c.cycle()
+        assert held.selectors[-1] == ("active", "") and "pauseConditions" not in c.status
+    c.targets_verified = True
+    narrow = c.cycle()
+    assert narrow.selectors[-1] == ("active", "h2") and "controllerPause" not in c.status
+    c.catch_up()
+    c.cycle()
+    assert c.status["stableRS"] == "h2"
+
+
+def test_auto_promotion_seconds_end_with_the_widening() -> None:
+    c = _promoted(autoPromotionSeconds=30)
+    c.run(limit=4, advance=False)
+    assert c.status["pauseConditions"][0]["reason"] == "BlueGreenPause"
+    c.now += timedelta(seconds=31)
+    c.catch_up()
+    widen = c.cycle()
+    assert widen.selectors[-1] == ("active", "")
+    assert "RolloutResumed: Rollout is resumed" in _messages(widen)
+    assert "pauseConditions" not in c.status and c.status["controllerPause"] is True
+    c.cycle()  # Progressing RolloutResumed, in a cycle of its own
+    c.catch_up()
+    narrow = c.cycle()
+    assert narrow.selectors[-1] == ("active", "h2") and c.status["stableRS"] == "h2"
+
+
+def test_no_replicas_no_widening() -> None:
+    """With `replicas: 0` there is no new pod to wait for: the reference's direct switch."""
+    c = Cluster(bg_dict(generation=1, revision="1", replicas=0))
+    c.add_rs("h1")
+    c.run()
+    c.deploy("h2")
+    c.catch_up()
+    c.run(limit=4, advance=False)
+    assert c.selectors["active"] == "h2" and c.status["stableRS"] == "h2"
+    assert not any(e.reason == "WidenService" for d in c.log for e in d.events)
+
+
+def test_a_third_replicaset_with_pods_gets_the_direct_switch() -> None:
+    """Widened, the active Service would also send traffic to the pods of an older revision still up."""
+    c = _promoted()
+    c.cycle()
+    c.add_rs("h0", spec=3)
+    c.cycle()
+    c.catch_up()
+    direct = c.cycle()
+    assert direct.selectors[-1] == ("active", "h2")
+    assert "Service active switched directly: widened, it would also select the pods of demo-h0" in (
+        direct.reason)
 
 
 def test_auto_promotion_disabled_and_the_plugin_promote() -> None:

@@ -5,13 +5,24 @@ Aspects: the first deploy points the active and preview Services at the first Re
 Service once it is saturated, promotes (`Completed blue-green update`) only once the active Service's
 endpoints are the new pods, and scales the old ReplicaSet down after `scaleDownDelaySeconds`;
 `autoPromotionEnabled: false` pauses with `BlueGreenPause` until the plugin's promote; abort switches the
-active Service back; no Ingress annotation is ever written.
+active Service back; no Ingress annotation is ever written. The cutover is made before it breaks (ours): with
+`--aws-verify-target-group`, the LBC simulator's registration window and its lag (0, 3 and 10 s), a traffic
+probe sampling the ALB every 0.1 s through the update, the promotion and the old stack's scale-down sees no
+failed request; the active Service is widened (`WidenService`) before it is switched (`SwitchService`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
+import pytest
+
+from sandbox import aws, traffic
+from tests.sandbox.polling import until
+
+from .test_reconciling_traffic import Sampler
 from .world import HASH, INGRESSES, NS, ROLLOUTS, World, rollout, service, template
 
 MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
@@ -42,7 +53,8 @@ async def _deploy(w: World, **extra: Any) -> str:
 
 
 def _selects(w: World, name: str) -> str | None:
-    return w.get("services", name)["spec"]["selector"].get(HASH)
+    selected = w.get("services", name)["spec"]["selector"].get(HASH)
+    return None if selected is None else str(selected)
 
 
 async def test_first_deploy_and_an_update_with_auto_promotion(world: Any) -> None:
@@ -96,3 +108,39 @@ async def test_abort_switches_the_active_service_back(world: Any) -> None:
     assert w.status()["message"] == "RolloutAborted: Rollout aborted update to revision 2"
     assert _selects(w, "active") == h1
 
+
+
+@pytest.mark.parametrize("lag", [0.0, 3.0, 10.0], ids=["lag-0s", "lag-3s", "lag-10s"])
+async def test_the_cutover_fails_no_request(world: Any, lag: float) -> None:
+    w: World = await world(verify=True, retry_interval=0.5)
+    w.lbc.configure({"targetRegistrationSeconds": 0.6, "targetInitialSeconds": 0.6})
+    h1 = await _deploy(w)
+    async with aws.client("elbv2", w.elbv2_endpoint) as elbv2:
+        async def serving() -> bool:
+            return (await traffic.probe(w.storage, elbv2, NS, "app", requests=20)).failed == 0
+
+        await until(serving, within=30, what="the first deploy to serve")
+        w.lbc.configure({"lagSeconds": lag})  # from here on: the first deploy need not wait for it
+        sampler = Sampler(w, elbv2)
+        sampling = asyncio.create_task(sampler.run())
+        try:
+            w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+            await w.settle(lambda: w.status().get("stableRS") not in (None, h1)
+                           and w.status()["phase"] == "Healthy", what="promoted", within=120)
+            await w.lbc.settled()
+            await sampler.sample("after promotion")
+            w.clock.advance(31.0)
+            await w.settle(lambda: w.replica_sets()[f"demo-{h1}"]["spec"]["replicas"] == 0,
+                           what="scaled down")
+            await w.lbc.settled()
+            await sampler.sample("after scale-down")
+        finally:
+            sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampling
+    assert sampler.requests > 0
+    assert sampler.failed == 0, f"{sampler.failed}/{sampler.requests} failed:\n" + "\n".join(sampler.story)
+    h2 = str(w.status()["stableRS"])
+    assert w.events("WidenService") == [
+        f"Widened selector for service 'active' to pods '{h1}' and '{h2}' before switching it to '{h2}'"]
+    assert w.events("SwitchService")[-1] == f"Switched selector for service 'active' from '{h1}' to '{h2}'"
