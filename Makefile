@@ -27,8 +27,10 @@ CHAOS_SEED ?= 1
 chaos: $(STAMP)
 	CHAOS=full CHAOS_SEED=$(CHAOS_SEED) $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos $(PYTEST_ARGS)
 
+# `make demo` runs the canary scenario; `make demo SCENARIO=bluegreen` a blue-green update (sandbox/demo_bluegreen.py).
+SCENARIO ?= canary
 demo: $(STAMP)
-	$(BIN)/python -m sandbox.demo
+	$(BIN)/python -m sandbox.demo --scenario $(SCENARIO)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/machine_memory.py

@@ -2,7 +2,9 @@
 
 Aspects: the ClusterRole grants every verb the controller uses on every resource it watches or writes; the
 leader-election Role covers Leases; the Deployment's args parse with the controller's own flag parser; the
-image's entry point is the console script pyproject.toml declares.
+image's entry point is the console script pyproject.toml declares; k8s/examples/bluegreen/ parses, its Rollout
+is valid for the controller (activeService and previewService name Services of the file that select its pods)
+and its `alb` Ingress's backend is the active Service by port number, with no actions annotation.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import yaml
 
 from service import settings
 from service.kube import resources, writing
+from statemachine import parsing, validation
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,3 +86,29 @@ def test_image_entry_point_is_the_console_script() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["alb-rollouts"]' in dockerfile
     assert "alb-rollouts" in scripts
+
+
+def test_bluegreen_example_names_its_services_and_routes_the_active_one() -> None:
+    documents = _documents("examples/bluegreen/rollout.yaml")
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for doc in documents:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    assert sorted(by_kind) == ["Ingress", "Rollout", "Service"]
+    services = {svc["metadata"]["name"]: svc for svc in by_kind["Service"]}
+    (raw,) = by_kind["Rollout"]
+    rollout = parsing.parse_rollout(raw)
+    assert rollout.blue_green is not None
+    blue_green = raw["spec"]["strategy"]["blueGreen"]
+    assert {blue_green["activeService"], blue_green["previewService"]} == set(services)
+    assert blue_green["autoPromotionEnabled"] is True
+    assert validation.validate(rollout, services=services) is None
+    (ingress,) = by_kind["Ingress"]
+    annotations = ingress["metadata"].get("annotations") or {}
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert not [key for key in annotations if key.startswith("alb.ingress.kubernetes.io/actions.")]
+    (path,) = [path for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    backend = path["backend"]["service"]
+    assert backend["name"] == blue_green["activeService"]
+    active_ports = [port["port"] for port in services[backend["name"]]["spec"]["ports"]]
+    assert backend["port"] == {"number": active_ports[0]}
