@@ -11,17 +11,40 @@ ReplicaSet's is what status and the Services use.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from statemachine import models
+from statemachine import models, parsing
 
-__all__ = ["TOPOLOGY_KEY", "injected_rule", "needs_update", "replicaset_affinity", "strategy"]
+__all__ = ["TOPOLOGY_KEY", "errors", "injected_rule", "needs_update", "replicaset_affinity", "strategy"]
 
 TOPOLOGY_KEY = "kubernetes.io/hostname"
 Raw = Mapping[str, Any]
 _PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def errors(anti: Mapping[str, Any] | None) -> Iterator[str]:
+    """ValidateRolloutStrategyAntiAffinity (canary and blue-green alike, rooted at `spec.strategy` as the
+    reference roots them): exactly one of preferred/required, a preferred weight in 1-100."""
+    if anti is None:
+        return
+    preferred, required = anti.get(_PREFERRED), anti.get(_REQUIRED)
+    if (preferred is None) == (required is None):
+        shown = (f"antiAffinity.PreferredDuringSchedulingIgnoredDuringExecution: {_go_bool(preferred)} "
+                 f"antiAffinity.RequiredDuringSchedulingIgnoredDuringExecution: {_go_bool(required)}")
+        yield parsing.field_error("spec.strategy.antiAffinity", "Invalid value", shown,
+                                  "AntiAffinity must have exactly one strategy listed")
+    if isinstance(preferred, Mapping):
+        weight = preferred.get("weight")
+        number = weight if isinstance(weight, int) and not isinstance(weight, bool) else 0
+        if not 1 <= number <= 100:
+            yield parsing.field_error("spec.strategy.antiAffinity.weight", "Invalid value", number,
+                                      "AntiAffinity weight must be between 1-100")
+
+
+def _go_bool(value: Any) -> str:
+    return "false" if value is None else "true"
 
 
 def _map(obj: Any, key: str) -> Raw:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from statemachine import ingress_checks, models, parsing, revision_history
+from statemachine import anti_affinity, ingress_checks, models, parsing, revision_history
 
 __all__ = [
     "ANALYSIS_NOT_SUPPORTED",
@@ -41,10 +41,6 @@ _DUPLICATED = ("This rollout uses the same service for the active and preview se
                "services are required.")
 _SCALE_DOWN_LIMIT = ("This rollout's revision history limit can not be smaller than the rollout's scale down "
                      "limit")
-_ONE_STRATEGY = "AntiAffinity must have exactly one strategy listed"
-_WEIGHT = "AntiAffinity weight must be between 1-100"
-_PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
-_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,31 +182,11 @@ def spec_errors(strategy: BlueGreenStrategy, *, revision_history_limit: int) -> 
     limit = strategy.scale_down_delay_revision_limit
     if limit is not None and revision_history_limit < limit:
         yield _invalid(f"{_S}.scaleDownDelayRevisionLimit", limit, _SCALE_DOWN_LIMIT)
-    yield from _anti_affinity_errors(strategy.anti_affinity)
+    yield from anti_affinity.errors(strategy.anti_affinity)
     for name, present in (("prePromotionAnalysis", strategy.pre_promotion_analysis),
                           ("postPromotionAnalysis", strategy.post_promotion_analysis)):
         if present:
             yield _invalid(f"{_BG}.{name}", name, ANALYSIS_NOT_SUPPORTED)
-
-
-def _anti_affinity_errors(anti: Mapping[str, Any] | None) -> Iterator[str]:
-    """ValidateRolloutStrategyAntiAffinity: exactly one of preferred/required, a preferred weight in 1-100."""
-    if anti is None:
-        return
-    preferred, required = anti.get(_PREFERRED), anti.get(_REQUIRED)
-    if (preferred is None) == (required is None):
-        shown = (f"antiAffinity.PreferredDuringSchedulingIgnoredDuringExecution: {_go_bool(preferred)} "
-                 f"antiAffinity.RequiredDuringSchedulingIgnoredDuringExecution: {_go_bool(required)}")
-        yield _invalid(f"{_S}.antiAffinity", shown, _ONE_STRATEGY)
-    if isinstance(preferred, Mapping):
-        weight = preferred.get("weight")
-        number = weight if isinstance(weight, int) and not isinstance(weight, bool) else 0
-        if not 1 <= number <= 100:
-            yield _invalid(f"{_S}.antiAffinity.weight", number, _WEIGHT)
-
-
-def _go_bool(value: Any) -> str:
-    return "false" if value is None else "true"
 
 
 def service_errors(strategy: BlueGreenStrategy, *, rollout_name: str, template_labels: Mapping[str, Any],

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from statemachine import basic_canary, bluegreen_spec, ingress_checks, models, parsing
+from statemachine import anti_affinity, basic_canary, bluegreen_spec, ingress_checks, models, parsing
 
 __all__ = [
     "MAX_STICKINESS_SECONDS",
@@ -73,8 +73,6 @@ _SELECTOR_EMPTY = "empty selector is invalid for deployment"
 _SELECTOR_MISMATCH = "`selector` does not match template `labels`"
 _TEMPLATE_NOT_EMPTY = "template must be empty for workload reference rollout"
 _UNSUPPORTED_STEP = "step type not supported by alb-rollouts yet"
-_ANTI_AFFINITY_STRATEGY = "AntiAffinity must have exactly one strategy listed"
-_ANTI_AFFINITY_WEIGHT = "AntiAffinity weight must be between 1-100"
 _SCALE_DOWN_DELAY_UNROUTED = "Canary scaleDownDelaySeconds can only be used with traffic routing"
 _DYNAMIC_UNROUTED = "Canary dynamicStableScale can only be used with traffic routing"
 _CANARY_SCALE_UNROUTED = "SetCanaryScale requires TrafficRouting to be set"
@@ -283,7 +281,7 @@ def _basic_errors(canary: models.CanaryStrategy) -> Iterator[str]:
             yield _invalid(f"{_S}.steps[{index}].setHeaderRoute", step.name, _HEADER_ROUTE_UNROUTED)
         else:
             yield from _step_errors(index, step, canary, 100)
-    yield from _anti_affinity_errors(canary.anti_affinity)
+    yield from anti_affinity.errors(canary.anti_affinity)
 
 
 def _routing_error(canary: models.CanaryStrategy) -> str:
@@ -327,28 +325,7 @@ def _canary_errors(canary: models.CanaryStrategy, alb: models.AlbRouting) -> Ite
     max_weight = canary.max_traffic_weight if canary.max_traffic_weight is not None else 100
     for index, step in enumerate(canary.steps):
         yield from _step_errors(index, step, canary, max_weight)
-    yield from _anti_affinity_errors(canary.anti_affinity)
-
-
-def _anti_affinity_errors(anti_affinity: Mapping[str, Any] | None) -> Iterator[str]:
-    """ValidateRolloutStrategyAntiAffinity (rooted at `spec.strategy`, like the reference's canary checks)."""
-    if anti_affinity is None:
-        return
-    preferred = anti_affinity.get("preferredDuringSchedulingIgnoredDuringExecution")
-    required = anti_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
-    if (preferred is None) == (required is None):
-        rendered = (f"antiAffinity.PreferredDuringSchedulingIgnoredDuringExecution: {_go_bool(preferred)} "
-                    f"antiAffinity.RequiredDuringSchedulingIgnoredDuringExecution: {_go_bool(required)}")
-        yield _invalid(f"{_S}.antiAffinity", rendered, _ANTI_AFFINITY_STRATEGY)
-    if isinstance(preferred, Mapping):
-        weight = preferred.get("weight")
-        weight = weight if isinstance(weight, int) and not isinstance(weight, bool) else 0
-        if not 1 <= weight <= 100:
-            yield _invalid(f"{_S}.antiAffinity.weight", weight, _ANTI_AFFINITY_WEIGHT)
-
-
-def _go_bool(value: Any) -> str:
-    return "false" if value is None else "true"
+    yield from anti_affinity.errors(canary.anti_affinity)
 
 
 def _step_errors(
