@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["DRAINING", "Health", "TargetClock"]
 
@@ -51,12 +52,27 @@ class TargetClock:
             self._registered.setdefault(arn, {})[target] = _Registered(now, now + initial_seconds)
             self._draining.get(arn, {}).pop(target, None)
 
-    def deregistered(self, arn: str, targets: Iterable[Target], *, delay_seconds: float) -> None:
+    def deregistered(self, arn: str, targets: Iterable[Target], *,
+                     delay_seconds: float) -> Callable[[], None]:
+        """Forget the targets (draining for `delay_seconds`); returns how to undo it if the call failed."""
         now = self._now()
+        before: list[tuple[Target, Any, Any]] = []
         for target in targets:
-            self._registered.get(arn, {}).pop(target, None)
+            before.append((target, self._registered.get(arn, {}).pop(target, None),
+                           self._draining.get(arn, {}).get(target)))
             if delay_seconds > 0:
                 self._draining.setdefault(arn, {})[target] = now + delay_seconds
+
+        def undo() -> None:
+            for target, registered, draining in before:
+                if registered is not None:
+                    self._registered.setdefault(arn, {})[target] = registered
+                if draining is None:
+                    self._draining.get(arn, {}).pop(target, None)
+                else:
+                    self._draining.setdefault(arn, {})[target] = draining
+
+        return undo
 
     def health(self, arn: str, target_id: str, port: int) -> Health | None:
         """What ELBv2 says about the target now; None when this clock never registered it (ask moto)."""

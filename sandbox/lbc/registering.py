@@ -48,8 +48,14 @@ class Registrar:
                    if d["TargetHealth"]["State"] not in ("draining", "unhealthy.draining")}
         wanted = set(targets)
         if stale := sorted(current - wanted):
-            await self._elbv2.deregister_targets(TargetGroupArn=arn, Targets=_shape(stale))
-            self._clock.deregistered(arn, stale, delay_seconds=timings.deregistration_delay_seconds)
+            # draining from the moment of the call, as ELBv2 does: a DescribeTargetHealth racing the call must
+            # not see the target gone before it drains
+            undo = self._clock.deregistered(arn, stale, delay_seconds=timings.deregistration_delay_seconds)
+            try:
+                await self._elbv2.deregister_targets(TargetGroupArn=arn, Targets=_shape(stale))
+            except BaseException:
+                undo()
+                raise
         missing = wanted - current
         now = self._now()
         due = {target: self._due.get(arn, {}).get(target, now + timings.registration_seconds)

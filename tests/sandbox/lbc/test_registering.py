@@ -58,7 +58,7 @@ def _set_ready(storage: Storage, ips: list[str]) -> None:
 
 
 async def test_new_target_is_absent_then_initial_then_healthy(lbc, storage, elbv2_truth) -> None:
-    lbc.configure({"targetRegistrationSeconds": 0.3, "targetInitialSeconds": 0.6})
+    lbc.configure({"targetRegistrationSeconds": 0.3, "targetInitialSeconds": 1.5})  # seen on a loaded machine
     arn = await _setup(storage, ["10.0.1.1"])
     seen = await _timeline(_health(elbv2_truth, arn), {"10.0.1.1": ("healthy", None)})
     assert seen == [
