@@ -67,6 +67,16 @@ def test_no_delay_forgets_at_once(time: FakeTime) -> None:
     assert clock.draining(ARN) == []
 
 
+def test_a_failed_deregistration_is_undone(time: FakeTime) -> None:
+    clock = TargetClock(time)
+    clock.registered(ARN, [("10.0.1.1", 8080)], initial_seconds=0.0)
+    undo = clock.deregistered(ARN, [("10.0.1.1", 8080)], delay_seconds=5.0)
+    assert clock.health(ARN, "10.0.1.1", 8080) == DRAINING  # from the moment of the call
+    undo()  # the DeregisterTargets call failed: the target is registered as before
+    assert clock.health(ARN, "10.0.1.1", 8080) == Health("healthy")
+    assert clock.draining(ARN) == []
+
+
 def test_registering_again_ends_draining(time: FakeTime) -> None:
     clock = TargetClock(time)
     clock.deregistered(ARN, [("10.0.1.1", 8080)], delay_seconds=5.0)
