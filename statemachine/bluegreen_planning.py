@@ -280,9 +280,8 @@ class _Cycle:
         stable_is_new = stable_rs is not None and stable_rs.name == new_rs.name
         delay_on_abort = (aborted and stable_rs is not None and not stable_is_new
                           and strategy.abort_scale_down_delay is not None)
-        # 8a: removeScaleDownDeadlines
-        if new_rs.name in self.deadlines and not delay_on_abort:
-            self.deadline_changes.append((new_rs.name, None))
+        # 8a: removeScaleDownDeadlines (the new ReplicaSet's after the cut-over below, which may keep it)
+        undate_new = new_rs.name in self.deadlines and not delay_on_abort
         if stable_rs is not None and not stable_is_new and stable_rs.name in self.deadlines:
             self.deadline_changes.append((stable_rs.name, None))
         # 10 (first for an abort: the switch-back waits for nothing, §14 item 4)
@@ -325,6 +324,10 @@ class _Cycle:
             self.restored(restore)
         active_after = self.cut_over(active_observed, active_now, active_after, widened=widened,
                                      aborted=aborted)
+        if undate_new and self.widening != new_rs.hash:
+            # while the active Service is widened for it, the deadline is what makes the switch a fast
+            # rollback (§6.3 newRSWithinDelay): removed with the narrowing, not before it
+            self.deadline_changes.insert(0, (new_rs.name, None))
         # 11: target verification (while widened: of every pod the Service selects, `widened_serving`)
         verify_hash = ""
         if not snapshot.verify_weights:
@@ -368,8 +371,10 @@ class _Cycle:
 
         While the active Service is widened the switch has not happened yet, and controllerPause stays as it
         was: with no pause condition left it is what says the pause was done (a promote, an expired
-        autoPromotionSeconds), so the next cycle wants the switch too instead of pausing again. The reference
-        drops it in the cycle that switches, and so does the cycle that sets the new hash here.
+        autoPromotionSeconds), so the next cycle wants the switch too instead of pausing again. So it stays
+        while progress is halted (spec.paused): a promote made then is not forgotten, and the switch follows
+        the unpause instead of a fresh BlueGreenPause (the reference drops controllerPause in that cycle).
+        The reference drops it in the cycle that switches, and so does the cycle that sets the new hash here.
         """
         old = self.rollout.status
         if old.abort and not clear:
@@ -388,7 +393,7 @@ class _Cycle:
             conditions = (*conditions, models.PauseCondition(bgstatus.BLUE_GREEN_PAUSE,
                                                              models.format_time(self.now)))
             controller_pause = True
-        kept = bool(conditions) or bool(self.widening)
+        kept = bool(conditions) or bool(self.widening) or pause.row == rules.HALTED_ROW
         return dataclasses.replace(new, pause_conditions=conditions,
                                    controller_pause=controller_pause and kept)
 

@@ -18,6 +18,7 @@ from statemachine.bluegreen_status import BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSI
 from statemachine.snapshot import ReplicaSetView, Snapshot
 
 __all__ = [
+    "HALTED_ROW",
     "Cycle",
     "PauseAction",
     "PauseDecision",
@@ -211,6 +212,10 @@ def _expiry(condition: models.PauseCondition, seconds: int) -> datetime | None:
     return None if start is None else start + timedelta(seconds=seconds)
 
 
+HALTED_ROW = 3
+"""§3.6 row 3: haltProgress (spec.paused, an inconclusive analysis); the pause is left as it is."""
+
+
 class PauseAction(enum.Enum):
     NOTHING = "nothing"
     ADD = "add"
@@ -234,7 +239,7 @@ def pause_decision(cycle: Cycle, *, ready: bool, pre_analysis_done: bool = True)
     if not ready:
         return PauseDecision(PauseAction.NOTHING, 2)
     if halt_progress(cycle.rollout):
-        return PauseDecision(PauseAction.NOTHING, 3)
+        return PauseDecision(PauseAction.NOTHING, HALTED_ROW)
     if fast_tracked(cycle):
         return PauseDecision(PauseAction.REMOVE, 4)
     if cycle.active == cycle.new_hash:
