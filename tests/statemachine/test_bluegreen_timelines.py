@@ -3,10 +3,11 @@
 Aspects: default auto-promotion (§7.1, with and without target verification), autoPromotionEnabled false and
 the plugin's promote patches, autoPromotionSeconds (and promote completing it, §14 item 7),
 previewReplicaCount with scaleUpPreviewCheckPoint, abort (switch-back even unsaturated, §14 item 4) and the
-abort scale-down delay, retry, promote --full, fast rollback within the scale-down delay, spec.paused,
-scaleDownDelaySeconds 0 (§14 item 7), selector drift (§14 item 0), the cutover made before it breaks (the
-active Service widened first, §14 item 5: with and without target verification, abort while widened, a promote
-or an expired countdown kept while widened, a third ReplicaSet's pods), InvalidSpec; exact strings throughout.
+abort scale-down delay, retry, promote --full, fast rollback within the scale-down delay (its deadline kept
+while widened), spec.paused (a promote made under it kept for the unpause), scaleDownDelaySeconds 0 (§14
+item 7), selector drift (§14 item 0), the cutover made before it breaks (the active Service widened first, §14
+item 5: with and without target verification, abort while widened, a promote or an expired countdown kept
+while widened, a third ReplicaSet's pods), InvalidSpec; exact strings throughout.
 """
 
 from __future__ import annotations
@@ -414,6 +415,47 @@ def test_fast_rollback_within_the_scale_down_delay() -> None:
     assert ("demo-h2", None) in fast.deadlines
     assert fast.selectors[-1] == ("active", "h2")
     assert "RolloutCompleted: Rollout completed update to revision 2 (h2): Fast rollback" in _messages(fast)
+
+
+def test_a_fast_rollback_keeps_its_deadline_while_the_service_is_widened() -> None:
+    """The deadline is what makes it fast (newRSWithinDelay): removed with the narrowing, not with the
+    widening, else the next cycle takes it for a full update and pauses."""
+    c = _promoted(autoPromotionEnabled=False)
+    c.run(limit=4, advance=False)
+    c.patch({"status": {"pauseConditions": None}})  # kubectl argo rollouts promote
+    c.run(limit=6, advance=False)
+    assert c.status["stableRS"] == "h2" and "demo-h1" in c.deadlines
+    c.deploy("h1")  # back to the previous revision, still within its delay
+    c.cycle()  # template change
+    c.catch_up()
+    widen = c.cycle()
+    assert widen.selectors[-1] == ("active", "") and widen.deadlines == ()
+    assert "pauseConditions" not in c.status
+    c.catch_up()
+    narrow = c.cycle()
+    assert narrow.selectors[-1] == ("active", "h1") and narrow.deadlines == (("demo-h1", None),)
+    assert _messages(narrow)[-1] == (
+        "RolloutCompleted: Rollout completed update to revision 1 (h1): Fast rollback")
+    assert (c.status["stableRS"], c.status["phase"]) == ("h1", "Healthy")
+
+
+def test_a_promote_under_spec_paused_is_kept_for_the_unpause() -> None:
+    """Ours: controllerPause stays while progress is halted, so the switch follows the unpause (the reference
+    drops it in the halted cycle and pauses afresh)."""
+    c = _promoted(autoPromotionEnabled=False)
+    c.run(limit=4, advance=False)
+    assert c.status["pauseConditions"][0]["reason"] == "BlueGreenPause"
+    c.patch({"spec": {"paused": True}})  # kubectl argo rollouts pause
+    c.cycle()
+    c.patch({"status": {"pauseConditions": None}})
+    for _ in range(2):
+        held = c.cycle()
+        assert held.selectors == (("active", "h1"),) and c.status["controllerPause"] is True
+        assert (c.status["phase"], c.status["message"]) == ("Paused", "manually paused")
+    c.patch({"spec": {"paused": False}})
+    c.run(limit=6, advance=False)
+    assert "pauseConditions" not in c.status
+    assert c.selectors == {"preview": "h2", "active": "h2"} and c.status["stableRS"] == "h2"
 
 
 def test_spec_paused_halts_the_switches_but_not_scaling() -> None:
