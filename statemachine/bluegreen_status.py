@@ -232,24 +232,9 @@ def _progress(rollout: models.Rollout, old_bg: BlueGreenStatus, new: models.Roll
 def calculate_phase(rollout: models.Rollout, status: models.RolloutStatus, bg: BlueGreenStatus, *,
                     post_promotion_analysis: bool = False) -> tuple[str, str]:
     """(phase, message), first match wins (CalculateRolloutPhase, reference doc §4.3)."""
-    for condition in status.conditions:
-        if condition.type == phases.INVALID_SPEC:
-            return "Degraded", f"{phases.INVALID_SPEC}: {condition.message}"
-        if condition.reason in (phases.ROLLOUT_ABORTED, phases.PROGRESS_DEADLINE_EXCEEDED):
-            return "Degraded", f"{condition.reason}: {condition.message}"
-    if rollout.paused:
-        return "Paused", "manually paused"
-    if status.pause_conditions:
-        return "Paused", status.pause_conditions[0].reason
-    restart_at = models.parse_time(rollout.restart_at)
-    restarted = rollout.raw_status.get("restartedAt")
-    restarted_at = models.parse_time(restarted if isinstance(restarted, str) else None)
-    if restart_at is not None and restarted_at != restart_at:
-        return "Progressing", "rollout is restarting"
-    if status.updated_replicas < rollout.replicas:
-        return "Progressing", "more replicas need to be updated"
-    if status.available_replicas < status.updated_replicas:
-        return "Progressing", "updated replicas are still becoming available"
+    shared = phases.common_phase(rollout, status)
+    if shared is not None:
+        return shared
     current = status.current_pod_hash
     if not bg.active_selector or bg.active_selector != current:
         return "Progressing", "active service cutover pending"

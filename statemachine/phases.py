@@ -32,6 +32,7 @@ __all__ = [
     "ConditionFacts",
     "aborted_message",
     "calculate_phase",
+    "common_phase",
     "deadline_abort_message",
     "next_conditions",
     "rollout_phase",
@@ -68,9 +69,8 @@ def aborted_message(revision: int) -> str:
     return f"Rollout aborted update to revision {revision}"
 
 
-def calculate_phase(rollout: models.Rollout, status: models.RolloutStatus, *,
-                    now: datetime) -> tuple[str, str]:
-    """(phase, message) of a status, first match wins (CalculateRolloutPhase, reference §4.5)."""
+def common_phase(rollout: models.Rollout, status: models.RolloutStatus) -> tuple[str, str] | None:
+    """The rows of CalculateRolloutPhase every strategy shares (reference §4.5, 1-6); None: no match."""
     for condition in status.conditions:
         if condition.type == INVALID_SPEC:
             return "Degraded", f"{INVALID_SPEC}: {condition.message}"
@@ -88,6 +88,15 @@ def calculate_phase(rollout: models.Rollout, status: models.RolloutStatus, *,
         return "Progressing", "more replicas need to be updated"
     if status.available_replicas < status.updated_replicas:
         return "Progressing", "updated replicas are still becoming available"
+    return None
+
+
+def calculate_phase(rollout: models.Rollout, status: models.RolloutStatus, *,
+                    now: datetime) -> tuple[str, str]:
+    """(phase, message) of a status, first match wins (CalculateRolloutPhase, reference §4.5)."""
+    shared = common_phase(rollout, status)
+    if shared is not None:
+        return shared
     basic_canary = rollout.canary is None or not rollout.canary.has_traffic_routing
     if basic_canary and status.replicas > status.updated_replicas:
         return "Progressing", "old replicas are pending termination"
