@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from statemachine import models, parsing
+from statemachine.raw import mapping as _map
 
 __all__ = ["TOPOLOGY_KEY", "errors", "injected_rule", "needs_update", "replicaset_affinity", "strategy"]
 
@@ -45,11 +46,6 @@ def errors(anti: Mapping[str, Any] | None) -> Iterator[str]:
 
 def _go_bool(value: Any) -> str:
     return "false" if value is None else "true"
-
-
-def _map(obj: Any, key: str) -> Raw:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def _stable_hash(rollout: Raw) -> str:

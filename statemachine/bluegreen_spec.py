@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statemachine import anti_affinity, ingress_checks, models, parsing, revision_history
+from statemachine.raw import mapping as _map
 
 __all__ = [
     "ANALYSIS_NOT_SUPPORTED",
@@ -91,11 +92,6 @@ class BlueGreenStrategy:
 
 
 # --- parsing -----------------------------------------------------------------------------------------
-
-
-def _map(obj: Any, key: str) -> Mapping[str, Any]:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def _fail(key: str, value: Any, detail: str) -> models.InvalidSpec:

@@ -11,21 +11,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from statemachine import models
+from statemachine.raw import mapping as _map
+from statemachine.raw import string as _str
 
 __all__ = ["adoption_patch", "controller_ref", "is_adoptable", "is_owned", "owned_replicasets",
            "owner_reference", "selector_matches"]
 
 Raw = Mapping[str, Any]
-
-
-def _map(obj: Any, key: str) -> Raw:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def _str(obj: Any, key: str) -> str:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, str) else ""
 
 
 def _hash(rs: Raw) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statemachine import models
+from statemachine.raw import mapping as _map
+from statemachine.raw import string as _str
 
 __all__ = ["EPHEMERAL_METADATA_ANNOTATION", "PodMetadata", "configured", "controlled_by", "existing",
            "go_json", "inject", "parse", "pod_patch", "replicaset_patch", "roles", "sync"]
@@ -36,16 +38,6 @@ class PodMetadata:
         fields = [f"{_go_string(name)}:{go_json(getattr(self, name))}"
                   for name in _FIELDS if getattr(self, name)]
         return "{" + ",".join(fields) + "}"  # a struct: fields in declaration order, not sorted
-
-
-def _map(obj: Any, key: str) -> Raw:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def _str(obj: Any, key: str) -> str:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, str) else ""
 
 
 def parse(raw: Any) -> PodMetadata | None:

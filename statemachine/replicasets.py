@@ -15,6 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from statemachine import anti_affinity, merge_patch, models, ownership, pod_metadata, pod_templates
+from statemachine.raw import integer as _int
+from statemachine.raw import mapping as _map
+from statemachine.raw import string as _str
 from statemachine.snapshot import ReplicaSetView
 
 __all__ = [
@@ -54,21 +57,6 @@ _NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", mod
 
 
 # --- reading raw objects -----------------------------------------------------------------------------
-
-
-def _map(obj: Any, key: str) -> Raw:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def _str(obj: Any, key: str) -> str:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, str) else ""
-
-
-def _int(obj: Any, key: str, default: int) -> int:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _rollout_replicas(rollout: Raw) -> int:

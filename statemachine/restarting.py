@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from statemachine import models
+from statemachine.raw import integer as _int
+from statemachine.raw import mapping as _map
 
 __all__ = [
     "RESTART_CHECK_SECONDS",
@@ -108,16 +110,6 @@ class RestartPlan:
         if self.outstanding - evicted <= 0:
             return Finish(self.restart_at, None)
         return Finish(None, RESTART_CHECK_SECONDS)
-
-
-def _int(obj: Any, key: str, default: int) -> int:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _map(obj: Any, key: str) -> Raw:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def _text(obj: Any, key: str) -> str | None:

@@ -10,20 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from statemachine.raw import integer as _int
+from statemachine.raw import mapping as _map
+
 __all__ = ["DEFAULT_REVISION_HISTORY_LIMIT", "revision_history_limit", "to_delete"]
 
 DEFAULT_REVISION_HISTORY_LIMIT = 10
 Raw = Mapping[str, Any]
-
-
-def _map(obj: Any, key: str) -> Raw:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def _int(obj: Raw, key: str, default: int) -> int:
-    value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def revision_history_limit(rollout: Raw) -> int:
