@@ -32,7 +32,7 @@ import structlog
 
 from service import ingress_sync, pod_relabelling, replicaset_sync, results, service_release, verify_step
 from service.kube import informers, recording, writing
-from statemachine import ingress_checks, machine, models, revision_history, services, status, traffic_safety
+from statemachine import ingress_checks, machine, models, revision_history, services, traffic_safety
 from statemachine.planning import Plan
 from statemachine.snapshot import Snapshot
 
@@ -71,8 +71,7 @@ class Work:
 def status_body(plan: Plan, check: verify_step.WeightCheck | None) -> dict[str, Any] | None:
     """The plan's `/status` merge patch with `status.alb` / `status.albs` of the AWS answer folded in."""
     raw = plan.after.raw_status
-    # a blue-green plan also writes status.blueGreen, which only its own patch carries
-    body = plan.status_patch if plan.after.blue_green is not None else status.status_patch(raw, plan.status)
+    body = plan.status_patch  # the planner's diff of the observed status (blue-green's carries blueGreen too)
     if check is None:
         return body
     fields: dict[str, Any] = dict((body or {}).get("status") or {})
