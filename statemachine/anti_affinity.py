@@ -1,5 +1,6 @@
-"""`spec.strategy.canary.antiAffinity`: the pod anti-affinity term a canary's ReplicaSet gets against the
-stable ReplicaSet's pods, so canary pods prefer (or require) other nodes than the stable ones.
+"""`spec.strategy.canary.antiAffinity` / `blueGreen.antiAffinity`: the pod anti-affinity term a new
+ReplicaSet gets against the stable ReplicaSet's pods, so new pods prefer (or require) other nodes than the
+stable ones (reference blue-green §1.5).
 
 Room: plan (pure). Mirrors GenerateReplicaSetAffinity, CreateInjectedAntiAffinityRule,
 HasInjectedAntiAffinityRule and IfInjectedAntiAffinityRuleNeedsUpdate (utils/replicaset) on raw dicts; never
@@ -54,8 +55,10 @@ def _stable_hash(rollout: Raw) -> str:
 
 
 def strategy(rollout: Raw) -> Raw | None:
-    """GetRolloutAffinity: the canary's antiAffinity when it names preferred or required, else None."""
-    anti = _map(_map(_map(_map(rollout, "spec"), "strategy"), "canary"), "antiAffinity")
+    """GetRolloutAffinity: the canary's (or blue-green's) antiAffinity when it names preferred or required,
+    else None."""
+    strategy = _map(_map(rollout, "spec"), "strategy")
+    anti = _map(_map(strategy, "blueGreen" if "blueGreen" in strategy else "canary"), "antiAffinity")
     if isinstance(anti.get(_PREFERRED), Mapping) or isinstance(anti.get(_REQUIRED), Mapping):
         return anti
     return None

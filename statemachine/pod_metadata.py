@@ -19,7 +19,7 @@ from statemachine.raw import mapping as _map
 from statemachine.raw import string as _str
 
 __all__ = ["EPHEMERAL_METADATA_ANNOTATION", "PodMetadata", "configured", "controlled_by", "existing",
-           "go_json", "inject", "parse", "pod_patch", "replicaset_patch", "roles", "sync"]
+           "for_new", "go_json", "inject", "parse", "pod_patch", "replicaset_patch", "roles", "sync"]
 
 EPHEMERAL_METADATA_ANNOTATION = "rollout.argoproj.io/ephemeral-metadata"
 Raw = Mapping[str, Any]
@@ -72,10 +72,32 @@ def existing(rs: Raw) -> PodMetadata | None:
     return PodMetadata(**parts)
 
 
+# (strategy, metadata of the new pods while another ReplicaSet is stable, metadata of the stable pods)
+_ROLES = (("canary", "canaryMetadata", "stableMetadata"), ("blueGreen", "previewMetadata", "activeMetadata"))
+
+
+def _role_fields(rollout: Raw) -> tuple[Any, Any] | None:
+    """The strategy's raw (new role, stable role) metadata: canary/stable, or blue-green's preview/active;
+    None when neither is set."""
+    strategy = _map(_map(rollout, "spec"), "strategy")
+    for name, new_field, stable_field in _ROLES:
+        spec = _map(strategy, name)
+        if spec.get(new_field) is not None or spec.get(stable_field) is not None:
+            return spec.get(new_field), spec.get(stable_field)
+    return None
+
+
 def configured(rollout: Raw) -> bool:
-    """hasEphemeralMetadataConfigured: the canary strategy names canaryMetadata or stableMetadata."""
-    canary = _map(_map(_map(rollout, "spec"), "strategy"), "canary")
-    return canary.get("canaryMetadata") is not None or canary.get("stableMetadata") is not None
+    """hasEphemeralMetadataConfigured: canaryMetadata or stableMetadata (blue-green: previewMetadata or
+    activeMetadata) is set."""
+    return _role_fields(rollout) is not None
+
+
+def for_new(rollout: Raw, *, has_stable: bool) -> PodMetadata | None:
+    """The metadata a ReplicaSet is created with: the canary's (blue-green: the preview's) when another
+    ReplicaSet is stable, else the stable's (active's): a first ReplicaSet becomes the stable one."""
+    fields = _role_fields(rollout)
+    return None if fields is None else parse(fields[0] if has_stable else fields[1])
 
 
 def roles(rollout: Raw, *, new: Raw | None, stable: Raw | None,
@@ -85,13 +107,12 @@ def roles(rollout: Raw, *, new: Raw | None, stable: Raw | None,
 
     Fully rolled out (no `status.stableRS`, or it is the new ReplicaSet's hash): the new one takes the stable
     metadata. Otherwise the new one takes the canary metadata and the stable one the stable metadata. Every
-    other ReplicaSet loses what was injected (None).
+    other ReplicaSet loses what was injected (None). Blue-green: preview for canary, active for stable.
     """
-    if not configured(rollout):
+    fields = _role_fields(rollout)
+    if fields is None:
         return []
-    canary = _map(_map(_map(rollout, "spec"), "strategy"), "canary")
-    canary_metadata = parse(canary.get("canaryMetadata"))
-    stable_metadata = parse(canary.get("stableMetadata"))
+    canary_metadata, stable_metadata = parse(fields[0]), parse(fields[1])
     stable_hash = _str(_map(rollout, "status"), "stableRS")
     out: list[tuple[Raw, PodMetadata | None]] = []
     if not stable_hash or stable_hash == _hash(new):

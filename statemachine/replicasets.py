@@ -221,8 +221,8 @@ def new_replicaset_body(rollout: Raw, pod_hash: str, replicas: int, revision: in
     desired-replicas), then `rollout.argoproj.io/revision` and `rollout.argoproj.io/desired-replicas` (the
     Rollout's spec.replicas) are set; minReadySeconds comes from the Rollout. The template's affinity gets
     the antiAffinity term against the stable pods (`anti_affinity.replicaset_affinity`), and its metadata
-    the canary's ephemeral metadata when a stable ReplicaSet exists (`has_stable`), else the stable's: a
-    first ReplicaSet becomes the stable one.
+    the canary's (preview's) ephemeral metadata when a stable ReplicaSet exists (`has_stable`), else the
+    stable's (active's): a first ReplicaSet becomes the stable one (`pod_metadata.for_new`).
     """
     metadata, spec = _map(rollout, "metadata"), _map(rollout, "spec")
     template = copy.deepcopy(dict(_map(spec, "template")))
@@ -254,9 +254,7 @@ def new_replicaset_body(rollout: Raw, pod_hash: str, replicas: int, revision: in
         },
         "spec": rs_spec,
     }
-    canary = _map(_map(spec, "strategy"), "canary")
-    role = canary.get("canaryMetadata") if has_stable else canary.get("stableMetadata")
-    return pod_metadata.inject(body, pod_metadata.parse(role))
+    return pod_metadata.inject(body, pod_metadata.for_new(rollout, has_stable=has_stable))
 
 
 def sync_new_replicaset_patch(rollout: Raw, rs: Raw, revision: int) -> dict[str, Any] | None:

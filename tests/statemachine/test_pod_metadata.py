@@ -8,7 +8,8 @@ ReplicaSet patch and the created body; pod patches and controller ownership; the
 the reference builds it (preferred/required, appended to the template's, none without a stable ReplicaSet
 or for the stable one itself); when the term needs an update; sync_new_replicaset_patch renews it only
 with another change or a stale term; collisions (foreign owner, other template, ours) and the bumped
-collisionCount with its resourceVersion precondition. No input is mutated.
+collisionCount with its resourceVersion precondition. Blue-green: preview/active metadata take the
+canary/stable roles, its antiAffinity is read from blueGreen. No input is mutated.
 """
 
 from __future__ import annotations
@@ -180,6 +181,31 @@ def test_pod_patch_and_controlled_by() -> None:
     assert pod_metadata.pod_patch(pod, CANARY, CANARY) is None
 
 
+def _blue_green(extra: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    ro = _rollout(status=status)
+    ro["spec"]["strategy"] = {"blueGreen": {"activeService": "a", "previewService": "p", **extra}}
+    return ro
+
+
+BLUE_GREEN_ROLES = {"previewMetadata": {"labels": {"role": "canary"}},
+                    "activeMetadata": {"labels": {"role": "stable"}}}
+
+
+def test_blue_green_roles_preview_for_the_new_active_for_the_stable() -> None:
+    new, stable, old = _rs("new"), _rs("stable"), _rs("old")
+    ro = _blue_green(BLUE_GREEN_ROLES, {"stableRS": "stable"})
+    assert pod_metadata.configured(ro)
+    assert pod_metadata.roles(ro, new=new, stable=stable, others=[old]) == [
+        (new, CANARY), (stable, STABLE), (old, None)]
+    promoted = _blue_green(BLUE_GREEN_ROLES, {"stableRS": "new"})
+    assert pod_metadata.roles(promoted, new=new, stable=new, others=[stable]) == [
+        (new, STABLE), (stable, None)]
+    assert pod_metadata.for_new(ro, has_stable=True) == CANARY
+    assert pod_metadata.for_new(ro, has_stable=False) == STABLE
+    assert not pod_metadata.configured(_blue_green({}, {"stableRS": "stable"}))
+    assert pod_metadata.for_new(_blue_green({}, {}), has_stable=True) is None
+
+
 # --- the new ReplicaSet's body ----------------------------------------------------------------------
 
 
@@ -320,3 +346,12 @@ def test_collision_status_patch() -> None:
     assert replicasets.collision_status_patch(ro) == {"status": {"collisionCount": 3}}
     assert replicasets.desired_pod_hash(_rollout(status={"collisionCount": 1})) != \
         replicasets.desired_pod_hash(_rollout())
+
+
+def test_blue_green_anti_affinity_is_read_from_its_own_strategy() -> None:
+    ro = _blue_green(PREFERRED, {"stableRS": "stable1"})
+    assert anti_affinity.strategy(ro) == PREFERRED["antiAffinity"]
+    assert replicasets.new_replicaset_body(ro, "h1", 0, 2, has_stable=True)["spec"]["template"]["spec"][
+        "affinity"] == {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 50, "podAffinityTerm": RULE}]}}
+    assert anti_affinity.strategy(_blue_green({}, {"stableRS": "stable1"})) is None
