@@ -198,11 +198,10 @@ class Applier:
         await self.replicasets.prune(rollout.namespace, revision_history.to_delete(owned.others, limit),
                                      work.outcomes)
         if rollout.blue_green is not None:  # the plan decided the deadlines and sizes (§5.2, §6.1)
+            deadlines, sizes = await self._released(work, dict(work.plan.deadlines), dict(work.plan.others))
             sets = tuple(rs for rs in (owned.new, owned.stable, *owned.others) if rs is not None)
-            await self.replicasets.set_deadlines(rollout.namespace, sets, dict(work.plan.deadlines),
-                                                 work.outcomes)
-            await self.replicasets.resize(rollout.namespace, owned.others, dict(work.plan.others),
-                                          work.outcomes)
+            await self.replicasets.set_deadlines(rollout.namespace, sets, deadlines, work.outcomes)
+            await self.replicasets.resize(rollout.namespace, owned.others, sizes, work.outcomes)
             return
         if not self.replicasets.needs_scale_down(owned.others):
             return
@@ -227,6 +226,29 @@ class Applier:
             keep=traffic_safety.referenced(snapshot), budget=traffic_safety.scale_down_budget(snapshot),
             revision_limit=replicaset_sync.scale_down_revision_limit(work.involved))
         work.look_again(wait)
+
+    async def _released(self, work: Work, deadlines: dict[str, str | None],
+                        sizes: dict[str, int]) -> tuple[dict[str, str | None], dict[str, int]]:
+        """Blue-green, with `--aws-verify-target-group` (§14 item 3): an older ReplicaSet is dated (or, with
+        `scaleDownDelaySeconds: 0`, scaled down) only once the active Service's target groups hold none of
+        its pods outside draining; until then those writes wait for the next look."""
+        owned, rollout = work.owned, work.snapshot.rollout
+        if self.verifier is None or owned is None or rollout.blue_green is None:
+            return deadlines, sizes
+        undated = {_name(rs) for rs in owned.others if replicaset_sync.replicaset_deadline(rs) is None}
+        retiring = {name for name, value in deadlines.items() if value is not None and name in undated}
+        retiring |= {name for name, size in sizes.items() if size == 0 and name in undated}
+        if not retiring:
+            return deadlines, sizes
+        service = rollout.blue_green.active_service
+        released, why = await self.verifier.released(rollout, service)
+        if released:
+            return deadlines, sizes
+        work.outcomes.append(f"ELBv2: Service {service} still routes to older pods, "
+                             f"{', '.join(sorted(retiring))} kept undated: {why}")
+        work.look_again(self.verify_retry_interval)
+        return ({k: v for k, v in deadlines.items() if k not in retiring},
+                {k: v for k, v in sizes.items() if k not in retiring})
 
     async def write_status(self, work: Work) -> None:
         plan = work.plan

@@ -99,6 +99,27 @@ class Verifier:
         reasons = "; ".join(f"TargetGroup {g.target_group}: {g.reason}" for g in answer.target_groups)
         return serving, reasons or f"Service {service_name}: no target group bound"
 
+    async def released(self, rollout: models.Rollout, service_name: str) -> tuple[bool, str]:
+        """Have the target groups bound to the Service let go of every target that is not one of its ready
+        endpoints (deregistered, or draining)? Before that, an older ReplicaSet's pods still take requests.
+
+        (True, why) when nothing is bound; an AWS error answers False (its text in why).
+        """
+        bindings_reflector = self.informers.target_group_bindings
+        key = f"{rollout.namespace}/{service_name}"
+        service = self.informers.services.store.get(key)
+        if service is None or bindings_reflector is None:
+            return True, f"Service {service_name}: no target group to check"
+        bindings = bindings_reflector.store.by_index(indexes.BY_SERVICE, key)
+        slices = self.informers.endpoint_slices.store.by_index(indexes.BY_SERVICE, key)
+        answer = await self.verifiers.targets.verify(service, bindings, slices)
+        held = [g for g in answer.target_groups if g.verifiable and (g.error or g.extra)]
+        if not held:
+            return True, f"Service {service_name}: no target outside its endpoints is registered"
+        return False, "; ".join(
+            f"TargetGroup {g.target_group}: " + (g.reason if g.error else "still registered (not draining): "
+                                                 + ", ".join(g.extra)) for g in held)
+
     async def stable_targets(self, rollout: models.Rollout, stable_service: str, stable_rs: str,
                              involved: Mapping[str, Any]) -> bool:
         """Are the stable Service's ready endpoints registered in every target group bound to it?

@@ -129,6 +129,9 @@ async def test_the_cutover_fails_no_request(world: Any, lag: float) -> None:
                            and w.status()["phase"] == "Healthy", what="promoted", within=120)
             await w.lbc.settled()
             await sampler.sample("after promotion")
+            # dated once the LBC has let go of the old pods (§14 item 3), which a lagging LBC does later
+            await w.settle(lambda: "scale-down-deadline" in (
+                w.replica_sets()[f"demo-{h1}"]["metadata"].get("annotations") or {}), what="dated")
             w.clock.advance(31.0)
             await w.settle(lambda: w.replica_sets()[f"demo-{h1}"]["spec"]["replicas"] == 0,
                            what="scaled down")
@@ -144,3 +147,36 @@ async def test_the_cutover_fails_no_request(world: Any, lag: float) -> None:
     assert w.events("WidenService") == [
         f"Widened selector for service 'active' to pods '{h1}' and '{h2}' before switching it to '{h2}'"]
     assert w.events("SwitchService")[-1] == f"Switched selector for service 'active' from '{h1}' to '{h2}'"
+
+
+@pytest.mark.parametrize("delay", [30, 0], ids=["scaleDownDelaySeconds-30", "scaleDownDelaySeconds-0"])
+async def test_old_pods_are_not_retired_while_the_alb_still_routes_to_them(world: Any, delay: int) -> None:
+    """§14 item 3 (ours): with the LBC stopped after the new targets came to serve, the switch and the
+    promotion go ahead, but the old ReplicaSet is neither dated nor scaled down while its pods are still
+    registered (not draining) in the active Service's target group; once the LBC deregisters them it is."""
+    w: World = await world(verify=True, retry_interval=0.2)
+    h1 = await _deploy(w, scaleDownDelaySeconds=delay)
+    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
+
+    def active_serving() -> bool:
+        described = w.reconciler.describe(f"{NS}/demo") or {}
+        return bool(((described.get("targets") or {}).get("active") or {}).get("serving"))
+
+    await w.settle(active_serving, what="the widened active Service serving the new pods", quiet=False)
+    w.lbc.configure({"paused": True})  # the ALB keeps the old pods registered from here on
+    await w.settle(lambda: w.status().get("stableRS") not in (None, h1) and w.status()["phase"] == "Healthy",
+                   what="promoted", quiet=False)
+    assert _selects(w, "active") == w.status()["stableRS"]
+    w.clock.advance(delay + 5.0)
+    for _ in range(3):
+        await w.reconcile()
+    old = w.replica_sets()[f"demo-{h1}"]
+    assert old["spec"]["replicas"] == 2
+    assert "scale-down-deadline" not in (old["metadata"].get("annotations") or {})
+
+    w.lbc.configure({"paused": False})
+    if delay:
+        await w.settle(lambda: "scale-down-deadline" in (
+            w.replica_sets()[f"demo-{h1}"]["metadata"].get("annotations") or {}), what="dated", quiet=False)
+        w.clock.advance(delay + 1.0)
+    await w.settle(lambda: w.replica_sets()[f"demo-{h1}"]["spec"]["replicas"] == 0, what="scaled down")
