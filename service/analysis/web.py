@@ -173,7 +173,7 @@ def go_json(value: Any) -> str:
     if isinstance(value, float):
         verb = "e" if value != 0 and (abs(value) < 1e-6 or abs(value) >= 1e21) else "f"
         text = go_float(value, verb)
-        if verb == "e" and text[-4:-2] == "-0":
+        if verb == "e" and text[-4:-1] == "e-0":
             text = text[:-2] + text[-1]  # Go cleans e-07 to e-7
         return text
     if isinstance(value, str):
