@@ -39,6 +39,7 @@ __all__ = [
     "load",
     "measurement_from_result",
     "record",
+    "ttl_expired",
 ]
 
 DEFAULT_MEASUREMENT_HISTORY_LIMIT = 10
@@ -316,3 +317,19 @@ def record(run: Run, measurements: Mapping[str, Measurement], now: datetime, *,
             events.append(run_event(found.phase))
             status = replace(status, completed_at=status.completed_at or now)
     return Outcome(status, _next_at(status, prepared.metrics, now), tuple(events))
+
+
+def ttl_expired(run: Run, now: datetime) -> bool:
+    """isAnalysisRunTtlExceeded: a completed run older than its ttlStrategy allows (the caller deletes it)."""
+    status, ttl = run.status, run.spec.ttl_strategy
+    if not spec.completed(status.phase) or status.completed_at is None:
+        return False
+    if status.phase == spec.SUCCESSFUL and "secondsAfterSuccess" in ttl:
+        seconds = ttl["secondsAfterSuccess"]
+    elif status.phase == spec.FAILED and "secondsAfterFailure" in ttl:
+        seconds = ttl["secondsAfterFailure"]
+    elif "secondsAfterCompletion" in ttl:
+        seconds = ttl["secondsAfterCompletion"]
+    else:
+        return False
+    return int((now - status.completed_at).total_seconds()) > seconds

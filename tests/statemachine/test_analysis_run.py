@@ -8,7 +8,7 @@ after 10s, a success resets the streak), consecutiveSuccessLimit; success/failur
 decides and a failing metric stops the others; measurementRetention and the default 10 kept; terminate
 (Run Terminated, an in-flight measurement stopped with "Metric Terminated"); run-ending errors (missing
 argument, unresolved template, missing Secret or key, invalid spec, wrong shape) and secret redaction;
-events; the exact raw status shape and its round trip; a completed run is left alone.
+events; the exact raw status shape and its round trip; a completed run is left alone; ttlStrategy expiry.
 """
 
 from __future__ import annotations
@@ -425,3 +425,21 @@ def test_provider_metadata_is_kept_on_the_first_result() -> None:
                                   metadata={"m": {"ResolvedPrometheusQuery": "up"}})
     rendered = analysis_status.render_status(outcome.status)
     assert rendered["metricResults"][0]["metadata"] == {"ResolvedPrometheusQuery": "up"}
+
+
+@pytest.mark.parametrize(("ttl", "results", "expired_after"), [
+    pytest.param({"secondsAfterCompletion": 60}, {}, 61, id="completion"),
+    pytest.param({"secondsAfterSuccess": 5, "secondsAfterCompletion": 60}, {}, 6, id="success-first"),
+    pytest.param({"secondsAfterFailure": 5, "secondsAfterCompletion": 60}, {}, 61, id="other-rule"),
+    pytest.param({"secondsAfterFailure": 5, "secondsAfterCompletion": 60}, {"m": "Failed"}, 6, id="failure"),
+    pytest.param({"secondsAfterSuccess": 5}, {"m": "Inconclusive"}, None, id="no-rule-applies"),
+    pytest.param({}, {}, None, id="none"),
+])
+def test_ttl_expired(ttl: dict[str, int], results: dict[str, str], expired_after: int | None) -> None:
+    sim = Sim.of(metric(), ttlStrategy=ttl)
+    run = analysis_run.load(sim.raw)
+    assert not analysis_run.ttl_expired(run, after(3600))  # not completed yet
+    sim.reconcile(T0, results)
+    run = analysis_run.load(sim.raw)
+    expired = [s for s in range(0, 120) if analysis_run.ttl_expired(run, after(s + 0.5))]
+    assert expired[:1] == ([] if expired_after is None else [expired_after])
