@@ -63,6 +63,8 @@ class _Memory:
     targets: dict[str, tuple[str, frozenset[str], bool]] = field(default_factory=dict)
     waiting_since: datetime | None = None
     next_look: datetime | None = None
+    services: dict[str, Any] | None = None
+    """Blue-green: the Services and ReplicaSets the last reconcile saw (the debug API's `blueGreen`)."""
 
 
 class Reconciler:
@@ -126,9 +128,12 @@ class Reconciler:
         waiting = memory.waiting_since
         targets = {name: {"podHash": pod_hash, "serving": serving}
                    for name, (pod_hash, _, serving) in memory.targets.items()}
-        return {"rollout": key, "state": memory.model.state.value, "transitions": history, "aws": aws,
-                "targets": targets, "waitingSince": models.format_time(waiting) if waiting else None,
-                "nextLook": models.format_time(memory.next_look) if memory.next_look else None}
+        described = {"rollout": key, "state": memory.model.state.value, "transitions": history, "aws": aws,
+                     "targets": targets, "waitingSince": models.format_time(waiting) if waiting else None,
+                     "nextLook": models.format_time(memory.next_look) if memory.next_look else None}
+        if memory.services is not None:
+            described["blueGreen"] = memory.services
+        return described
 
     async def reconcile(self, key: str) -> results.Result:
         namespace, _, name = key.partition("/")
@@ -240,6 +245,7 @@ class Reconciler:
                             selectors=seen.selectors, endpoints=seen.endpoints, targets=targets)
         plan = planning.plan(snapshot, now=now, source=memory.model.state,
                              verify_retry_interval=self.settings.aws.verify_retry_interval_seconds)
+        memory.services = _blue_green_view(snapshot)
         await revision_sync.sync_revision(snapshot, writer=self.writer, rollouts=self.informers.rollouts,
                                           deadline=self.deadline)
         restart = await pod_restarter.restart(raw, snapshot, owned, now=now, writer=self.writer,
@@ -329,3 +335,27 @@ def _fallback(raw: Mapping[str, Any]) -> models.Rollout:
                               name=str(metadata.get("name") or ""), uid=str(metadata.get("uid") or ""),
                               generation=generation if isinstance(generation, int) else 0,
                               raw_status=status if isinstance(status, dict) else {})
+
+
+def _blue_green_view(snapshot: Snapshot) -> dict[str, Any] | None:
+    """What a blue-green cutover looks like now: each Service's selected hash ("*": widened to every
+    version) and the hashes behind its ready endpoints, the status's selectors, and each ReplicaSet's role,
+    size and scale-down deadline."""
+    strategy = snapshot.rollout.blue_green
+    if strategy is None:
+        return None
+    status = snapshot.rollout.raw_status
+    selectors = status.get("blueGreen") if isinstance(status.get("blueGreen"), Mapping) else {}
+    services = {role: {"name": name, "selects": snapshot.selectors.get(name),
+                       "endpoints": sorted(snapshot.endpoints.get(name, frozenset()))}
+                for role, name in (("active", strategy.active_service), ("preview", strategy.preview_service))
+                if name}
+    new, stable = snapshot.new_rs, snapshot.stable_rs
+    if new is not None and stable is not None and new.name == stable.name:
+        new = None  # promoted: one ReplicaSet, the stable one
+    roles = [("new", new), ("stable", stable), *(("older", rs) for rs in snapshot.others)]
+    sets = [{"name": rs.name, "hash": rs.hash, "role": role, "replicas": rs.spec_replicas,
+             "available": rs.available_replicas, "scaleDownDeadline": rs.scale_down_deadline or None}
+            for role, rs in roles if rs is not None]
+    return {"services": services, "activeSelector": (selectors or {}).get("activeSelector"),
+            "previewSelector": (selectors or {}).get("previewSelector"), "replicaSets": sets}

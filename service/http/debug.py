@@ -5,7 +5,9 @@ Room: serve (HTTP). Read-only JSON (SPEC §4.10):
     GET /rollouts               {"leading": bool, "rollouts": [{"key": "ns/name", "state": "..."}]}
     GET /rollouts/<ns>/<name>   the reconciler's description: state, last transitions with their reasons and
                                 their effects' outcomes (Ingresses patched, what AWS answered),
-                                what AWS last reported, when it is looked at next (404 when unknown)
+                                what AWS last reported, when it is looked at next (404 when unknown);
+                                blue-green adds `blueGreen`: each Service's selected hash ("*" widened)
+                                and endpoints, the status selectors, each ReplicaSet's role and deadline
     GET /machine                {"states": [...], "transitions": [{"trigger", "source", "dest", "conditions",
                                 "effects"}]}: the table, each row with its guards and its effects in order
 

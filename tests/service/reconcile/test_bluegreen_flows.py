@@ -6,7 +6,8 @@ then scales up, switches and promotes (the checkpoint cleared); `promote --full`
 (`Full promotion requested`) and clears `promoteFull`; abort then retry resumes the update to completion;
 going back to the previous template within `scaleDownDelaySeconds` is a fast rollback (no pause); a second
 controller (a restart) on the same sandbox continues a paused update from the status, recreating no pod;
-`spec.paused` holds the switch after a promote until it is lifted.
+`spec.paused` holds the switch after a promote until it is lifted; the debug API's `blueGreen` view shows
+each Service's selected hash and endpoints, the status selectors and each ReplicaSet's role and deadline.
 """
 
 from __future__ import annotations
@@ -176,3 +177,23 @@ async def test_spec_paused_holds_the_switch_after_a_promote(world: Any) -> None:
     w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"paused": False}})
     await w.settle(lambda: _promoted(w, h2), what="promoted")
     assert _selects(w, "active") == h2
+
+
+async def test_the_debug_view_shows_the_cutover(world: Any) -> None:
+    w: World = await world()
+    await _deploy(w, autoPromotionEnabled=False)
+    h1, h2 = await _paused(w)
+    view = (w.reconciler.describe(f"{NS}/demo") or {})["blueGreen"]
+    assert view["services"] == {"active": {"name": "active", "selects": h1, "endpoints": [h1]},
+                                "preview": {"name": "preview", "selects": h2, "endpoints": [h2]}}
+    assert (view["activeSelector"], view["previewSelector"]) == (h1, h2)
+    sets = [(rs["role"], rs["hash"], rs["replicas"], rs["scaleDownDeadline"]) for rs in view["replicaSets"]]
+    assert sets == [("new", h2, 2, None), ("stable", h1, 2, None)]
+    _promote(w)
+    await w.settle(lambda: _promoted(w, h2), what="promoted")
+    await w.reconcile()
+    view = (w.reconciler.describe(f"{NS}/demo") or {})["blueGreen"]
+    assert view["services"]["active"] == {"name": "active", "selects": h2, "endpoints": [h2]}
+    roles = {rs["role"]: rs for rs in view["replicaSets"]}
+    assert set(roles) == {"stable", "older"} and roles["stable"]["hash"] == h2
+    assert roles["older"]["hash"] == h1 and roles["older"]["scaleDownDeadline"]
