@@ -13,6 +13,7 @@ import asyncio
 import math
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -184,11 +185,11 @@ def transport_reason(exc: BaseException, *, client_timeout: bool = False) -> str
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         suffix = " (Client.Timeout exceeded while awaiting headers)" if client_timeout else ""
         return "context deadline exceeded" + suffix
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return f"dial tcp: lookup {exc.host}: no such host"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return f"tls: failed to verify certificate: {exc.certificate_error}"
     if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, socket.gaierror):
+            return f"dial tcp: lookup {exc.host}: no such host"
         address = f"{exc.host}:{exc.port}"
         if isinstance(exc.os_error, ConnectionRefusedError):
             return f"dial tcp {address}: connect: connection refused"
