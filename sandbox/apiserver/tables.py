@@ -116,6 +116,7 @@ _COLUMNS: dict[str, list[Column]] = {
         ("Up-to-date", _field("status.updatedReplicas", None), 0),
         ("Available", _field("status.availableReplicas", None), 0),
     ],
+    "analysisruns.argoproj.io": [("Status", _field("status.phase", None), 0)],
     "targetgroupbindings.elbv2.k8s.aws": [
         ("Service-Name", _field("spec.serviceRef.name"), 0),
         ("Service-Port", _field("spec.serviceRef.port"), 0),
