@@ -49,7 +49,8 @@ _log = structlog.get_logger()
 
 # The reference's order of precedence when a metric names several providers (metricproviders.Type).
 PROVIDER_KEYS = ("prometheus", "job", "kayenta", "web", "datadog", "wavefront", "newRelic", "cloudWatch",
-                 "graphite", "influxdb", "skywalking", "plugin")
+                 "graphite", "influxdb", "skywalking", "plugin", "alb")
+"""The reference's order, then ours (`alb`: ALB-native canary metrics, service/analysis/alb.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,19 +148,22 @@ def providers_for(
     rate: float = 10.0,
     burst: int = 20,
 ) -> Providers:
-    """The Prometheus, web and CloudWatch providers of one controller, sharing nothing but the clock."""
+    """The Prometheus, web, CloudWatch and ALB providers of one controller (`alb` reads via `cloudWatch`)."""
     # Imported here: the provider modules import this seam, so importing them at the top would be a cycle.
+    from service.analysis.alb import AlbProvider
     from service.analysis.cloudwatch import CloudWatchProvider
     from service.analysis.prometheus import ADDRESS_ENV, PrometheusProvider
     from service.analysis.web import WebProvider
 
     env = os.environ if environ is None else environ
+    cloud_watch = CloudWatchProvider(clock, region=aws_region, endpoint_url=aws_endpoint_url,
+                                     session=aws_session, environ=env, rate=rate, burst=burst)
     return Providers({
         "prometheus": PrometheusProvider(clock, default_address=env.get(ADDRESS_ENV) or None,
                                          rate=rate, burst=burst),
         "web": WebProvider(clock, rate=rate, burst=burst),
-        "cloudWatch": CloudWatchProvider(clock, region=aws_region, endpoint_url=aws_endpoint_url,
-                                         session=aws_session, environ=env, rate=rate, burst=burst),
+        "cloudWatch": cloud_watch,
+        "alb": AlbProvider(cloud_watch),  # one client and one rate limit per region for both
     })
 
 
