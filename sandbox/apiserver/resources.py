@@ -90,12 +90,13 @@ BUILT_IN: tuple[ResourceInfo, ...] = (
     ResourceInfo(
         "elbv2.k8s.aws", ("v1beta1",), "TargetGroupBinding", "targetgroupbindings", True, (), True, True
     ),
-    # Argo Rollouts' analysis kinds (manifests/crds/analysis-*-crd.yaml): status as a subresource on runs.
+    # Argo Rollouts' analysis kinds (manifests/crds/analysis-*-crd.yaml): no subresources, not even status
+    # (`subresources: {}`): an AnalysisRun's status is written with the object.
     ResourceInfo("argoproj.io", ("v1alpha1",), "AnalysisTemplate", "analysistemplates", True, ("at",),
                  False, True),
     ResourceInfo("argoproj.io", ("v1alpha1",), "ClusterAnalysisTemplate", "clusteranalysistemplates", False,
                  ("cat",), False, True),
-    ResourceInfo("argoproj.io", ("v1alpha1",), "AnalysisRun", "analysisruns", True, ("ar",), True, True),
+    ResourceInfo("argoproj.io", ("v1alpha1",), "AnalysisRun", "analysisruns", True, ("ar",), False, True),
 )
 
 

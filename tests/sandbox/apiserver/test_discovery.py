@@ -55,11 +55,11 @@ async def test_resource_lists(kube_api):
     assert "endpoints/status" not in names
     _, _, argo = await get_json(f"{kube_api.url}/apis/argoproj.io/v1alpha1")
     assert [(r["name"], r.get("shortNames")) for r in argo["resources"]] == [
-        ("analysisruns", ["ar"]), ("analysisruns/status", None), ("analysistemplates", ["at"]),
+        ("analysisruns", ["ar"]), ("analysistemplates", ["at"]),
         ("clusteranalysistemplates", ["cat"]), ("rollouts", ["ro"]), ("rollouts/status", None),
         ("rollouts/scale", None),
     ]
-    scale = argo["resources"][6]
+    scale = argo["resources"][5]
     assert (scale["group"], scale["version"], scale["kind"]) == ("autoscaling", "v1", "Scale")
 
 
