@@ -6,6 +6,7 @@ never does I/O. Timestamps stay as the RFC 3339 strings the API carries so statu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ __all__ = [
     "AlbRouting",
     "AlbStatus",
     "Analysis",
+    "AnalysisRunRef",
     "AwsResourceRef",
     "CanaryStatus",
     "CanaryStrategy",
@@ -121,7 +123,10 @@ class Experiment:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """Unsupported for now (SPEC §7): kept so validation can name it."""
+    """An analysis step: its RolloutAnalysis as written (templates, args, dryRun, measurementRetention,
+    analysisRunMetadata); statemachine.canary_analysis reads it."""
+
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +202,8 @@ class CanaryStrategy:
     """`canary.antiAffinity` as written (statemachine.anti_affinity reads it; validation checks it)."""
     unsupported_fields: tuple[str, ...] = ()
     """Canary fields the reference honours and we do not yet (refused with InvalidSpec, never ignored)."""
+    analysis: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    """`canary.analysis` (background analysis, with `startingStep`) as written."""
 
     @property
     def basic(self) -> bool:
@@ -255,9 +262,22 @@ class AlbStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalysisRunRef:
+    """RolloutAnalysisRunStatus: the current AnalysisRun of one kind, its phase and message."""
+
+    name: str
+    status: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CanaryStatus:
     weights: TrafficWeights | None = None
     stable_ping_pong: str = ""
+    step_analysis: AnalysisRunRef | None = None
+    """`currentStepAnalysisRunStatus`."""
+    background_analysis: AnalysisRunRef | None = None
+    """`currentBackgroundAnalysisRunStatus`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,8 +229,8 @@ def _string_pairs(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), v) for k, v in value.items() if isinstance(v, str)))
 
 
-UNSUPPORTED_CANARY_FIELDS = ("analysis",)
-"""Honoured by the reference, not by us yet: a safety gate (background analysis) must not vanish silently."""
+UNSUPPORTED_CANARY_FIELDS: tuple[str, ...] = ()
+"""Honoured by the reference, not by us yet: a safety gate must not vanish silently (none left)."""
 
 
 def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
@@ -278,6 +278,7 @@ def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
         max_unavailable=_int_or_string(r, canary, "maxUnavailable"),
         unsupported_fields=tuple(name for name in UNSUPPORTED_CANARY_FIELDS if canary.get(name) is not None),
         anti_affinity=r.opt_mapping(canary, "antiAffinity", _CANARY),
+        analysis=r.opt_mapping(canary, "analysis", _CANARY),
     )
 
 
@@ -336,7 +337,7 @@ def _parse_step(r: _Reader, step: Any, index: int) -> models.Step:
     if kind == "experiment":
         return models.Experiment()
     if kind == "analysis":
-        return models.Analysis()
+        return models.Analysis(raw=r.mapping(step, kind, path))
     if kind == "plugin":
         body = r.mapping(step, kind, path)
         return models.Plugin(name=r.string(body, "name", f"{path}.plugin"))
@@ -420,10 +421,20 @@ def _parse_status(r: _Reader, status: dict[str, Any]) -> models.RolloutStatus:
         canary=models.CanaryStatus(
             weights=_parse_weights(r, r.opt_mapping(canary, "weights", "status.canary")),
             stable_ping_pong=r.string(canary, "stablePingPong", "status.canary"),
+            step_analysis=_run_ref(canary.get("currentStepAnalysisRunStatus")),
+            background_analysis=_run_ref(canary.get("currentBackgroundAnalysisRunStatus")),
         ),
         alb=_parse_alb_status(r.opt_mapping(status, "alb", "status")),
         albs=None if albs is None else tuple(_parse_alb_status(a) or models.AlbStatus() for a in albs),
     )
+
+
+def _run_ref(value: Any) -> models.AnalysisRunRef | None:
+    """A RolloutAnalysisRunStatus; None when absent or nameless."""
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
+        return None
+    return models.AnalysisRunRef(value["name"], str(value.get("status") or ""),
+                                 str(value.get("message") or ""))
 
 
 def _parse_destination(value: Any) -> models.WeightDestination:

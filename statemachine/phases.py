@@ -150,6 +150,8 @@ class ConditionFacts:
     revision: int
     new_rs_name: str
     total_available: int
+    abort_message: str = ""
+    """Why the controller aborted this cycle (a failed analysis): appended to the aborted condition."""
 
 
 def _progressed(old: models.RolloutStatus, new: models.RolloutStatus) -> bool:
@@ -218,8 +220,13 @@ def next_conditions(rollout: models.Rollout, new: models.RolloutStatus, facts: C
     reason = progress.reason if progress else ""
     paused = bool(new.pause_conditions) or rollout.paused
     if new.abort:
-        conditions = set_condition(conditions, PROGRESSING, "False", ROLLOUT_ABORTED,
-                                   aborted_message(facts.revision), now=now)
+        message = aborted_message(facts.revision)
+        if facts.abort_message:
+            message = f"{message}: {facts.abort_message}"
+        elif progress is not None and progress.reason == ROLLOUT_ABORTED and progress.message.startswith(
+                f"{message}: "):
+            message = progress.message  # the analysis that aborted it stays named while aborted
+        conditions = set_condition(conditions, PROGRESSING, "False", ROLLOUT_ABORTED, message, now=now)
     elif paused:
         if reason != ROLLOUT_PAUSED:
             conditions = set_condition(conditions, PROGRESSING, "Unknown", ROLLOUT_PAUSED,

@@ -14,6 +14,7 @@ from typing import Any
 
 from statemachine import (
     bluegreen_planning,
+    canary_analysis,
     events,
     machine,
     models,
@@ -35,6 +36,8 @@ __all__ = ["DEFAULT_VERIFY_RETRY_INTERVAL", "FIRST_VERIFY_DELAY", "Plan", "Traff
 DEFAULT_VERIFY_RETRY_INTERVAL = 10.0
 FIRST_VERIFY_DELAY = 1.0
 """Seconds between writing new weights and first asking AWS about them (the LBC needs a moment)."""
+ANALYSIS_SPEC_RETRY = 30.0
+"""Seconds between two looks at a Rollout whose analysis cannot be built (a template may be created)."""
 TARGET_WAIT_RETRY = 1.0
 """Seconds between two looks at EndpointSlices that traffic waits for (or a Service switch waits on); once
 they have switched, ELBv2 is asked once per verify retry interval."""
@@ -69,7 +72,8 @@ class Plan:
     `status_patch` the `/status` merge patch or None; `after` the Rollout once that status is written;
     `wait` the target group that traffic waits for (the `check_targets` effect asks about it); `others`
     (ReplicaSet, size) for older ReplicaSets a basic canary (or a blue-green plan) resizes; `deadlines`
-    (ReplicaSet, RFC 3339 or None to remove) the `scale-down-deadline` changes a blue-green plan decided.
+    (ReplicaSet, RFC 3339 or None to remove) the `scale-down-deadline` changes a blue-green plan decided;
+    `analysis` the AnalysisRuns to create and terminate (statemachine.canary_analysis).
     """
 
     move: Move
@@ -85,6 +89,7 @@ class Plan:
     wait: traffic_safety.Wait | None = None
     others: tuple[tuple[str, int], ...] = ()
     deadlines: tuple[tuple[str, str | None], ...] = ()
+    analysis: canary_analysis.AnalysisDecision | None = None
 
     @property
     def key(self) -> str:
@@ -147,6 +152,7 @@ class _Decided:
     decision: weights.WeightDecision | None = None
     wait: traffic_safety.Wait | None = None
     others: tuple[tuple[str, int], ...] = ()
+    analysis: canary_analysis.AnalysisDecision | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +182,10 @@ def plan(snapshot: Snapshot, *, now: datetime, source: States | None = None,
     if rollout.blue_green is not None:
         return _plan_blue_green(snapshot, now=now, source=source, verify_retry_interval=verify_retry_interval)
     source = source or states.state_from_status(rollout)
-    if snapshot.invalid_spec is not None:
-        return _plan_invalid(snapshot, source, snapshot.invalid_spec, now=now)
+    problem = snapshot.invalid_spec or canary_analysis.spec_error(snapshot)
+    if problem is not None:
+        return _plan_invalid(snapshot, source, problem, now=now,
+                             requeue=None if snapshot.invalid_spec else ANALYSIS_SPEC_RETRY)
     if snapshot.pod_hash != rollout.status.current_pod_hash:
         return _plan_new_revision(snapshot, source, now=now)
     return _plan_progress(snapshot, source, now=now, verify_retry_interval=verify_retry_interval)
@@ -200,7 +208,8 @@ def _plan_blue_green(snapshot: Snapshot, *, now: datetime, source: States | None
                 others=decided.others, deadlines=decided.deadlines)
 
 
-def _plan_invalid(snapshot: Snapshot, source: States, message: str, *, now: datetime) -> Plan:
+def _plan_invalid(snapshot: Snapshot, source: States, message: str, *, now: datetime,
+                  requeue: float | None = None) -> Plan:
     rollout = snapshot.rollout
     old = rollout.status
     facts = phases.ConditionFacts(message, snapshot.revision, "", 0)
@@ -211,7 +220,7 @@ def _plan_invalid(snapshot: Snapshot, source: States, message: str, *, now: date
     previous = old.condition(phases.INVALID_SPEC)
     fresh = previous is None or previous.status != "True" or previous.message != message
     found = (events.Event(events.WARNING, events.INVALID_SPEC, message),) if fresh else ()
-    return _finish(snapshot, source, _Decided(new, found, f"InvalidSpec: {message}"))
+    return _finish(snapshot, source, _Decided(new, found, f"InvalidSpec: {message}", requeue=requeue))
 
 
 def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> Plan:
@@ -306,7 +315,10 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
     else:
         counts, scale_requeue = _replica_counts(snapshot, now=now)
     requeue = _earliest(requeue, scale_requeue)
-    progress = _advance(snapshot, now=now, weight_ok=weight_ok)
+    analysis = canary_analysis.decide(snapshot)
+    if analysis.error is not None:
+        return _plan_invalid(snapshot, source, analysis.error, now=now, requeue=ANALYSIS_SPEC_RETRY)
+    progress = _advance(snapshot, now=now, weight_ok=weight_ok, analysis=analysis)
     found.extend(progress.events)
     paused = dataclasses.replace(old, current_step_index=progress.index,
                                  pause_conditions=progress.pause_conditions)
@@ -319,9 +331,11 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
         aborted_at=progress.aborted_at, pause_conditions=progress.pause_conditions,
         controller_pause=progress.controller_pause,
         promote_full=old.promote_full and snapshot.pod_hash != progress.stable_rs,
-        canary=models.CanaryStatus(weights=new_weights, stable_ping_pong=progress.ping_pong),
+        canary=models.CanaryStatus(weights=new_weights, stable_ping_pong=progress.ping_pong,
+                                   step_analysis=analysis.step, background_analysis=analysis.background),
     )
-    new = _with_conditions(snapshot, new, now=now)
+    found.extend(analysis.events)
+    new = _with_conditions(snapshot, new, now=now, abort_message=analysis.abort_message)
     step, _ = weights.current_step(rollout)
     timed_out = phases.deadline_abort_message(
         rollout, new, snapshot.new_rs.name if snapshot.new_rs else "", now=now,
@@ -339,7 +353,7 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
     old_condition = old.condition(phases.PROGRESSING)
     if (condition is not None and condition.reason == phases.ROLLOUT_ABORTED
             and (old_condition is None or old_condition.reason != phases.ROLLOUT_ABORTED)):
-        found.append(events.rollout_aborted(snapshot.revision))
+        found.append(events.Event(events.WARNING, phases.ROLLOUT_ABORTED, condition.message))
     reason = progress.reason or (wait.describe() if wait is not None
                                  else _weight_reason(decision, modified, verify, weight_ok))
     if verify and not weight_ok and snapshot.verify_error is not None:
@@ -351,7 +365,7 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
     return _finish(snapshot, source, _Decided(
         new, tuple(found), reason, traffic=traffic, replicas=counts, selectors=selectors,
         step_advanced=progress.step_advanced, verify_due=verify_due, requeue=requeue, decision=decision,
-        wait=wait, others=others))
+        wait=wait, others=others, analysis=analysis))
 
 
 def _weight_reason(decision: weights.WeightDecision, modified: bool, verify: bool, weight_ok: bool) -> str:
@@ -391,8 +405,11 @@ def _replica_counts(snapshot: Snapshot, *, now: datetime) -> tuple[Counts, float
     return weights.traffic_routed_counts(rollout, old.canary.weights), None
 
 
-def _advance(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> _Progress:
-    """Step advance, promotion, abort index and pauses (syncRolloutStatusCanary, CalculatePauseStatus)."""
+def _advance(snapshot: Snapshot, *, now: datetime, weight_ok: bool,
+             analysis: canary_analysis.AnalysisDecision | None = None) -> _Progress:
+    """Step advance, promotion, abort index and pauses (syncRolloutStatusCanary, CalculatePauseStatus);
+    `analysis` may complete an analysis step, pause (inconclusive) or abort (failed)."""
+    analysis = analysis or canary_analysis.AnalysisDecision()
     rollout = snapshot.rollout
     old = rollout.status
     count = len(rollout.steps)
@@ -406,7 +423,7 @@ def _advance(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> _Progress
         index = count if count else index
     if old.abort and states.is_promoted(rollout):
         remove_abort = True
-    aborted = old.abort and not remove_abort
+    aborted = (old.abort and not remove_abort) or bool(analysis.abort_message)
     promotion = "" if aborted else steps.should_full_promote(snapshot, weight_ok=weight_ok)
     if promotion:
         clear_pauses = remove_abort = True
@@ -421,7 +438,9 @@ def _advance(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> _Progress
         if count:
             index = count if old.stable_rs == snapshot.pod_hash else 0
         reason = phases.aborted_message(snapshot.revision)
-    elif steps.step_completed(snapshot, now=now, weight_ok=weight_ok):
+        if analysis.abort_message:
+            reason = f"{reason}: {analysis.abort_message}"
+    elif steps.step_completed(snapshot, now=now, weight_ok=weight_ok, analysis_ok=analysis.step_successful):
         step, current = weights.current_step(rollout)
         assert step is not None and current is not None  # step_completed is False without a current step
         found.append(events.step_completed(current, count, steps.step_string(step)))
@@ -440,6 +459,12 @@ def _advance(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> _Progress
         conditions = (*conditions, models.PauseCondition(steps.CANARY_PAUSE_STEP, models.format_time(now)))
         controller_pause = True
         reason = reason or f"paused: {steps.CANARY_PAUSE_STEP}"
+    if (analysis.inconclusive and not promotion
+            and all(c.reason != canary_analysis.INCONCLUSIVE_PAUSE for c in conditions)):
+        conditions = (*conditions, models.PauseCondition(canary_analysis.INCONCLUSIVE_PAUSE,
+                                                         models.format_time(now)))
+        controller_pause = True
+        reason = f"paused: {canary_analysis.INCONCLUSIVE_PAUSE}"
     if clear_pauses:
         conditions = ()
     controller_pause = controller_pause and bool(conditions)
@@ -447,7 +472,8 @@ def _advance(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> _Progress
                      tuple(found))
 
 
-def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: datetime) -> models.RolloutStatus:
+def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: datetime,
+                     abort_message: str = "") -> models.RolloutStatus:
     """Fill replica counts, observedGeneration, conditions, phase and message of a planned status."""
     rollout = snapshot.rollout
     sets = {rs.name: rs for rs in (snapshot.new_rs, snapshot.stable_rs, *snapshot.others) if rs is not None}
@@ -463,7 +489,7 @@ def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: date
         workload_observed_generation=workload_refs.observed_generation(rollout),
     )
     name = new_rs.name if new_rs else ""
-    facts = phases.ConditionFacts(None, snapshot.revision, name, new.available_replicas)
+    facts = phases.ConditionFacts(None, snapshot.revision, name, new.available_replicas, abort_message)
     new = dataclasses.replace(new, conditions=phases.next_conditions(rollout, new, facts, now=now))
     phase, message = phases.calculate_phase(rollout, new, now=now)
     return dataclasses.replace(new, phase=phase, message=message)
@@ -499,4 +525,5 @@ def _finish(snapshot: Snapshot, source: States, decided: _Decided) -> Plan:
         replicas=decided.replicas, selectors=decided.selectors,
         status_patch=status.status_patch(rollout.raw_status, decided.status), events=found,
         requeue_after=decided.requeue, after=after, wait=decided.wait, others=decided.others,
+        analysis=decided.analysis,
     )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from statemachine import models
 
-__all__ = ["ReplicaSetView", "Snapshot"]
+__all__ = ["AnalysisRunView", "ReplicaSetView", "Snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,34 @@ class ReplicaSetView:
         return self.spec_replicas if self.replicas is None else self.replicas
 
 
+def _mapping(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisRunView:
+    """What the planner reads of an AnalysisRun the Rollout controls."""
+
+    name: str
+    phase: str = ""
+    message: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    terminate: bool = False
+    created: str = ""
+
+    @staticmethod
+    def of(raw: Mapping[str, Any]) -> AnalysisRunView:
+        """From the raw object (anything malformed reads as empty)."""
+        metadata, spec, status = (_mapping(raw, key) for key in ("metadata", "spec", "status"))
+        labels = _mapping(metadata, "labels")
+        return AnalysisRunView(
+            name=str(metadata.get("name") or ""), phase=str(status.get("phase") or ""),
+            message=str(status.get("message") or ""),
+            labels={str(k): str(v) for k, v in labels.items()}, terminate=spec.get("terminate") is True,
+            created=str(metadata.get("creationTimestamp") or ""))
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """One reconcile's observations.
@@ -50,6 +79,9 @@ class Snapshot:
     Service to the pod-template hash its selector names now; `endpoints` to the pod-template hashes behind
     its ready endpoints (EndpointSlices); `targets` to the hash whose pods AWS found registered and healthy
     in every target group bound to it (with `--aws-verify-target-group`).
+    Analysis: `analysis_runs` the AnalysisRuns the Rollout controls; `analysis_templates` /
+    `cluster_analysis_templates` the templates by name (what the informers hold); `raw` the Rollout as read
+    (its fields feed `valueFrom.fieldRef` args).
     """
 
     rollout: models.Rollout
@@ -65,6 +97,10 @@ class Snapshot:
     selectors: Mapping[str, str] = field(default_factory=dict)
     endpoints: Mapping[str, frozenset[str]] = field(default_factory=dict)
     targets: Mapping[str, str] = field(default_factory=dict)
+    analysis_runs: tuple[AnalysisRunView, ...] = ()
+    analysis_templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cluster_analysis_templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def pod_hash(self) -> str:

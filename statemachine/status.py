@@ -20,7 +20,8 @@ MANAGED = (
     "updatedReplicas", "readyReplicas", "availableReplicas", "HPAReplicas", "selector",
     "workloadObservedGeneration",
 )
-_MANAGED_CANARY = ("weights", "stablePingPong")
+_MANAGED_CANARY = ("weights", "stablePingPong", "currentStepAnalysisRunStatus",
+                   "currentBackgroundAnalysisRunStatus")
 _KEEP_EMPTY = ("currentStepIndex",)
 
 
@@ -96,6 +97,11 @@ def status_fields(status: models.RolloutStatus) -> dict[str, Any]:
     canary: dict[str, Any] = {"stablePingPong": status.canary.stable_ping_pong}
     if status.canary.weights is not None:
         canary["weights"] = _weights(status.canary.weights)
+    for key, ref in (("currentStepAnalysisRunStatus", status.canary.step_analysis),
+                     ("currentBackgroundAnalysisRunStatus", status.canary.background_analysis)):
+        if ref is not None:  # RolloutAnalysisRunStatus: `status` is always written, `message` when set
+            canary[key] = {"name": ref.name, "status": ref.status, **({"message": ref.message}
+                                                                        if ref.message else {})}
     fields["canary"] = canary
     return _omit_empty(fields)
 

@@ -90,8 +90,9 @@ def wants_pause_condition(rollout: models.Rollout) -> bool:
     return pause_condition(rollout.status) is None and not rollout.status.controller_pause
 
 
-def step_completed(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> bool:
-    """Whether the current step is done; `weight_ok` is False while the weight is unverified."""
+def step_completed(snapshot: Snapshot, *, now: datetime, weight_ok: bool, analysis_ok: bool = False) -> bool:
+    """Whether the current step is done; `weight_ok` is False while the weight is unverified, `analysis_ok`
+    True once the step's AnalysisRun is Successful."""
     rollout = snapshot.rollout
     if rollout.paused:
         return False
@@ -105,6 +106,8 @@ def step_completed(snapshot: Snapshot, *, now: datetime, weight_ok: bool) -> boo
             return weights.at_desired_replica_counts(snapshot) and weight_ok
         case models.SetHeaderRoute() | models.SetMirrorRoute():
             return True
+        case models.Analysis():
+            return analysis_ok
     return False
 
 

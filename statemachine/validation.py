@@ -79,8 +79,7 @@ _CANARY_SCALE_UNROUTED = "SetCanaryScale requires TrafficRouting to be set"
 _HEADER_ROUTE_UNROUTED = "SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix"
 _UNSUPPORTED_FIELD = ("not supported by alb-rollouts yet (background analysis would not run: remove it, or "
                       "keep this Rollout on the Argo Rollouts controller)")
-_UNSUPPORTED_STEPS: dict[type, str] = {models.Experiment: "experiment", models.Analysis: "analysis",
-                                       models.Plugin: "plugin"}
+_UNSUPPORTED_STEPS: dict[type, str] = {models.Experiment: "experiment", models.Plugin: "plugin"}
 
 
 def invalid_spec_message(rollout_name: str, field_error: str) -> str:

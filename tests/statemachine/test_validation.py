@@ -258,14 +258,6 @@ OUR_ROWS = [
     pytest.param({f"{C}.steps": [{"setWeight": 10}, {"pause": {}}, {"setWeight": 20}, {"experiment": {}}]},
                  None, None, f'spec.strategy.canary.steps[3]: Invalid value: "experiment": {UNSUPPORTED}',
                  id="experiment-step"),
-    pytest.param({f"{C}.steps": [{"analysis": {"templates": []}}]}, None, None,
-                 f'spec.strategy.canary.steps[0]: Invalid value: "analysis": {UNSUPPORTED}',
-                 id="analysis-step"),
-    pytest.param({f"{C}.analysis": {"templates": [{"templateName": "rate"}], "startingStep": 1}}, None, None,
-                 'spec.strategy.canary.analysis: Invalid value: "analysis": not supported by alb-rollouts '
-                 "yet (background analysis would not run: remove it, or keep this Rollout on the Argo "
-                 "Rollouts controller)",
-                 id="background-analysis"),
     pytest.param({f"{C}.steps": [{"setWeight": 1}, {"plugin": {"name": "x"}}]}, None, None,
                  f'spec.strategy.canary.steps[1]: Invalid value: "plugin": {UNSUPPORTED}', id="plugin-step"),
     pytest.param({f"{C}.steps": [{"setCanaryScale": {"weight": 101}}]}, None, None,
@@ -388,14 +380,14 @@ def test_first_match_wins(changes: Changes, starts_with: str) -> None:
 
 def test_errors_lists_every_problem_in_order() -> None:
     rollout = parsing.parse_rollout(apply(rollout_dict(), {
-        f"{C}.canaryService": DELETE, f"{C}.steps": [{"setWeight": 101}, {"analysis": {}}],
+        f"{C}.canaryService": DELETE, f"{C}.steps": [{"setWeight": 101}, {"experiment": {}}],
         f"{TR}.alb.servicePort": 0}))
     assert validation.errors(rollout) == [
         PREFIX + 'spec.strategy.canaryService: Invalid value: "": '
         "Canary service and Stable service must to be set to use Traffic Routing",
         PREFIX + "spec.strategy.steps[0].setWeight: Invalid value: 101: SetWeight needs to be between 0 and "
                  "100",
-        PREFIX + f'spec.strategy.canary.steps[1]: Invalid value: "analysis": {UNSUPPORTED}',
+        PREFIX + f'spec.strategy.canary.steps[1]: Invalid value: "experiment": {UNSUPPORTED}',
         PREFIX + f"{ALB}.servicePort: Required value: "
         "the Services' port the ALB action forwards to (1-65535)",
     ]
