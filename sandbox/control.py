@@ -4,21 +4,27 @@
                     "targetInitialSeconds": S, "deregistrationDelaySeconds": S} -> the knobs in force
     GET  /lbc                                                              -> the knobs in force
     POST /faults   the API server's fault-hook JSON                        -> what was applied
-    GET  /traffic?requests=N&ingress=<ns>/<name>[&seed=S]  -> {"requests", "failed", "byService"}
+    POST /traffic  {"failingHashes": {"<pod-template-hash>": share}, "recordMetrics": bool,
+                    "recordResponseTimes": bool}                           -> the traffic knobs in force
+    GET  /traffic?requests=N&ingress=<ns>/<name>[&seed=S]  -> {"requests", "failed", "byService"} (and
+                   "target5xx", "target5xxByService" when a failing pod answered 5xx)
 
-It only forwards to the LBC simulator, the API server's Faults and the probe; it holds no state of its own.
+It forwards to the LBC simulator, the API server's Faults, the probe and the CloudWatch recorder; its only
+state is the traffic knobs (`traffic_knobs`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from sandbox import aws, traffic
+from sandbox import alb_metrics, aws, traffic
 from sandbox.apiserver import faults as faulting
 from sandbox.apiserver import storage as storing
 from sandbox.lbc import LoadBalancerController
@@ -68,6 +74,9 @@ class ControlServer:
         self._region = region
         self._exit = contextlib.AsyncExitStack()
         self._elbv2: Any = None
+        self._cloudwatch: Any = None
+        self._opening = asyncio.Lock()
+        self.traffic_knobs = alb_metrics.TrafficKnobs()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -80,6 +89,7 @@ class ControlServer:
         app.router.add_get("/lbc", self._get_lbc)
         app.router.add_post("/faults", self._post_faults)
         app.router.add_get("/traffic", self._get_traffic)
+        app.router.add_post("/traffic", self._post_traffic)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -90,6 +100,7 @@ class ControlServer:
             await self._runner.cleanup()
             self._runner = None
         await self._exit.aclose()
+        self._elbv2 = self._cloudwatch = None
 
     async def _post_lbc(self, request: web.Request) -> web.Response:
         try:
@@ -118,5 +129,25 @@ class ControlServer:
             return _error(400, "requests and seed must be integers")
         if not 0 < count <= _MAX_REQUESTS:
             return _error(400, f"requests must be between 1 and {_MAX_REQUESTS}")
-        result = await traffic.probe(self._storage, self._elbv2, namespace, name, requests=count, seed=seed)
+        knobs = self.traffic_knobs
+        result = await traffic.probe(self._storage, self._elbv2, namespace, name, requests=count, seed=seed,
+                                     failing=knobs.failing_hashes)
+        if knobs.record_metrics:
+            await alb_metrics.record(await self._cloudwatch_client(), result, at=datetime.now(UTC),
+                                     response_times=knobs.record_response_times)
         return web.json_response(result.as_dict())
+
+    async def _post_traffic(self, request: web.Request) -> web.Response:
+        try:
+            self.traffic_knobs = self.traffic_knobs.configure(await _body(request))
+        except ValueError as err:
+            return _error(400, str(err))
+        return web.json_response(self.traffic_knobs.as_dict())
+
+    async def _cloudwatch_client(self) -> Any:
+        """The CloudWatch client, opened on the first recording (most sandboxes never record)."""
+        async with self._opening:
+            if self._cloudwatch is None:
+                self._cloudwatch = await self._exit.enter_async_context(
+                    aws.client("cloudwatch", self._endpoint_url, region=self._region))
+            return self._cloudwatch

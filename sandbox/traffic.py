@@ -7,6 +7,12 @@ forward weights; a serving target at random. Serving means `healthy` (`initial`,
 `unhealthy`, requests go to all of them. A request fails when no forward applies, the chosen target group
 has no serving target, or the target's IP is not a Ready pod. Seeded, so runs are reproducible. It only
 reads, never writes.
+
+A served request may still fail at the target: `failing` maps a pod-template hash (the pods' label
+`rollouts-pod-template-hash`) to the share of its requests that answer 5xx (`target_5xx`, not `failed`:
+the ALB routed them). Each served request also gets a simulated target response time. Both are drawn
+from a second generator seeded like the first, so the routing of a seed never changes. Per target group,
+`by_target_group` holds what the ALB would report to CloudWatch (sandbox/alb_metrics.py records it).
 """
 
 from __future__ import annotations
@@ -14,17 +20,23 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.apiserver import storage as storing
 from sandbox.cluster import pods
 
-__all__ = ["ProbeResult", "Request", "probe", "ready_pod_ips", "serving_targets"]
+__all__ = ["HASH_LABEL", "ProbeResult", "Request", "TargetGroupTraffic", "probe", "ready_pod_ips",
+           "serving_targets"]
 
+HASH_LABEL = "rollouts-pod-template-hash"
 _INGRESSES = "ingresses.networking.k8s.io"
 _SERVING = "healthy"
 _UNHEALTHY = "unhealthy"
+# Target response time: a floor plus an exponential tail (mean 20 ms), kept to the millisecond.
+_RESPONSE_FLOOR = 0.005
+_RESPONSE_MEAN_TAIL = 0.015
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +50,49 @@ class Request:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetGroupTraffic:
+    """What one target group's targets answered: requests, 5xx among them, response times (s -> count)."""
+
+    requests: int
+    target_5xx: int = 0
+    response_times: tuple[tuple[float, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ProbeResult:
+    """`failed`: the ALB could not route; `target_5xx`: a target answered 5xx (served, so in `by_service`)."""
+
     requests: int
     failed: int
     by_service: dict[str, int] = field(default_factory=dict)
+    target_5xx: int = 0
+    target_5xx_by_service: dict[str, int] = field(default_factory=dict)
+    by_target_group: dict[str, TargetGroupTraffic] = field(default_factory=dict)
+    """Target-group ARN -> what its targets answered (only groups whose targets answered)."""
+    load_balancer_arn: str = field(default="", compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         by_service = dict(sorted(self.by_service.items()))
-        return {"requests": self.requests, "failed": self.failed, "byService": by_service}
+        answer: dict[str, Any] = {"requests": self.requests, "failed": self.failed, "byService": by_service}
+        if self.target_5xx:  # only then: a probe without failing pods answers as it always has
+            answer["target5xx"] = self.target_5xx
+            answer["target5xxByService"] = dict(sorted(self.target_5xx_by_service.items()))
+        return answer
 
 
 def ready_pod_ips(storage: storing.Storage) -> set[str]:
     """IPs of pods whose Ready condition is True and that are not being deleted."""
-    return {str(pod["status"]["podIP"]) for pod in storage.list("pods")
-            if pods.is_ready(pod) and (pod.get("status") or {}).get("podIP")}
+    return set(_ready_pod_hashes(storage))
+
+
+def _ready_pod_hashes(storage: storing.Storage) -> dict[str, str]:
+    """Ready pods' IP -> their `rollouts-pod-template-hash` label ("" without one)."""
+    hashes: dict[str, str] = {}
+    for pod in storage.list("pods"):
+        ip = (pod.get("status") or {}).get("podIP")
+        if ip and pods.is_ready(pod):
+            hashes[str(ip)] = str(((pod.get("metadata") or {}).get("labels") or {}).get(HASH_LABEL, ""))
+    return hashes
 
 
 def serving_targets(descriptions: list[dict[str, Any]]) -> list[str]:
@@ -141,7 +182,8 @@ async def _service_of(elbv2: Any, storage: storing.Storage, arns: list[str], pre
 
 
 async def probe(storage: storing.Storage, elbv2: Any, namespace: str, name: str, *, requests: int,
-                seed: int = 0, request: Request | None = None) -> ProbeResult:
+                seed: int = 0, request: Request | None = None,
+                failing: Mapping[str, float] | None = None) -> ProbeResult:
     """Send `requests` simulated requests to the ALB of Ingress namespace/name (see the module docstring)."""
     rng = random.Random(seed)
     ingress = storage.get(_INGRESSES, namespace, name)
@@ -152,20 +194,21 @@ async def probe(storage: storing.Storage, elbv2: Any, namespace: str, name: str,
         return ProbeResult(requests=requests, failed=requests)
     action = await _routed_action(elbv2, lb_arn, request or _request_for(ingress, hostname))
     if action is None or action.get("Type") != "forward":
-        return ProbeResult(requests=requests, failed=requests)
+        return ProbeResult(requests=requests, failed=requests, load_balancer_arn=lb_arn)
     tuples = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
     if not tuples and action.get("TargetGroupArn"):
         tuples = [{"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
     arns = [str(t["TargetGroupArn"]) for t in tuples]
     weights = [int(t.get("Weight", 1)) for t in tuples]
     if not arns or sum(weights) <= 0:
-        return ProbeResult(requests=requests, failed=requests)
+        return ProbeResult(requests=requests, failed=requests, load_balancer_arn=lb_arn)
     targets: dict[str, list[str]] = {}
     for arn in set(arns):
         health = await elbv2.describe_target_health(TargetGroupArn=arn)
         targets[arn] = serving_targets(health["TargetHealthDescriptions"])
     services = await _service_of(elbv2, storage, sorted(set(arns)), f"{namespace}/{name}-")
-    ready = ready_pod_ips(storage)
+    ready = _ready_pod_hashes(storage)
+    answers = _Answers(random.Random(f"target-answers-{seed}"), failing or {})
     served: Counter[str] = Counter()
     failed = 0
     for _ in range(requests):
@@ -173,8 +216,38 @@ async def probe(storage: storing.Storage, elbv2: Any, namespace: str, name: str,
         if not targets[arn]:
             failed += 1
             continue
-        if rng.choice(targets[arn]) in ready:
+        ip = rng.choice(targets[arn])
+        if ip in ready:
             served[services[arn]] += 1
+            answers.answer(arn, services[arn], ready[ip])
         else:
             failed += 1
-    return ProbeResult(requests=requests, failed=failed, by_service=dict(served))
+    return ProbeResult(requests=requests, failed=failed, by_service=dict(served),
+                       target_5xx=sum(answers.errors.values()), target_5xx_by_service=dict(answers.errors),
+                       by_target_group=answers.by_target_group(), load_balancer_arn=lb_arn)
+
+
+class _Answers:
+    """The targets' side of the served requests: 5xx by the `failing` knob, response times."""
+
+    def __init__(self, rng: random.Random, failing: Mapping[str, float]) -> None:
+        self._rng = rng
+        self._failing = failing
+        self.errors: Counter[str] = Counter()
+        self._requests: Counter[str] = Counter()
+        self._errors_by_group: Counter[str] = Counter()
+        self._times: dict[str, Counter[float]] = {}
+
+    def answer(self, arn: str, service: str, pod_hash: str) -> None:
+        self._requests[arn] += 1
+        share = self._failing.get(pod_hash, 0.0) if pod_hash else 0.0
+        if share > 0 and self._rng.random() < share:
+            self.errors[service] += 1
+            self._errors_by_group[arn] += 1
+        seconds = round(_RESPONSE_FLOOR + self._rng.expovariate(1 / _RESPONSE_MEAN_TAIL), 3)
+        self._times.setdefault(arn, Counter())[seconds] += 1
+
+    def by_target_group(self) -> dict[str, TargetGroupTraffic]:
+        return {arn: TargetGroupTraffic(requests=count, target_5xx=self._errors_by_group[arn],
+                                        response_times=tuple(sorted(self._times[arn].items())))
+                for arn, count in sorted(self._requests.items())}
