@@ -4,7 +4,8 @@ Room: start-up (around the whole flow). Order: logs → HTTP (/healthz, /readyz,
 the Kubernetes ApiClient with its one --qps/--burst limiter (every Lease call, LIST, WATCH start, write and
 Event takes a token of it) → leader election → the ELBv2 verifiers (only with --aws-verify-target-group: no
 AWS client exists otherwise) → informers feeding the queue → wait until every cache has synced → reconciler
-and workers (+ the --rollout-resync loop; the start-up cleanup queues what deleted Rollouts left behind). A
+and workers (+ the --rollout-resync loop; the start-up cleanup queues what deleted Rollouts left behind), and
+the AnalysisRun workers beside them (service.analysis.running: its queue is fed by the informers). A
 stop (SIGINT/SIGTERM, or `stop` set) lets reconciles in flight finish, then stops everything in reverse
 order. Losing the Lease ends the process with an error, as the reference does, so Kubernetes restarts it as a
 standby. It never decides anything about a Rollout.
@@ -38,6 +39,7 @@ from service import (
 )
 from service import clock as clocks
 from service import settings as config_module
+from service.analysis import running as analysis_running
 from service.aws import elbv2, verifying
 from service.http import debug, health, server
 from service.kube import informers as informing
@@ -291,8 +293,10 @@ class _Leader:
             queue: queueing.RateLimitingQueue[str] = queueing.RateLimitingQueue(
                 clock=self.clock, name="Rollouts", metrics=self.queue_metrics)
             stack.push_async_callback(self._close_queue, queue)
+            analysis = analysis_running.AnalysisWork(clock=self.clock, queue_metrics=self.queue_metrics)
+            stack.push_async_callback(analysis.close)
             informers = informing.build(
-                self.api, queue.add, namespace=self.namespace,
+                self.api, queue.add, namespace=self.namespace, analysis_enqueue=analysis.enqueue,
                 instance_id=settings.kube.instance_id or None,
                 target_group_binding_api_version=(settings.aws.target_group_binding_api_version
                                                   if settings.aws.verify_target_group else None),
@@ -320,6 +324,8 @@ class _Leader:
             self.process.workers = workers
             workers.start()
             stack.push_async_callback(self._stop_workers, workers)
+            stack.push_async_callback(self._stop_workers, analysis.start(
+                informers=informers, writer=writer, recorder=recorder, settings=settings))
             # once per term: what Rollouts deleted while no controller ran left on Ingresses and Services
             startup_cleanup.enqueue(informers, queue.add, classes=settings.aws.ingress_classes)
             resyncing = asyncio.create_task(

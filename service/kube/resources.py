@@ -1,7 +1,8 @@
 """The Kubernetes resources the controller watches, as group/version/plural coordinates and URL paths.
 
 Room: observe. Pure data: it names resources and builds collection paths and label selectors; it never calls
-the API.
+the API. Among them the analysis kinds (AnalysisRuns, AnalysisTemplates, the cluster-scoped
+ClusterAnalysisTemplates), whose caches `service.kube.informers` keeps.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from urllib.parse import quote
 from statemachine import models
 
 __all__ = [
+    "ANALYSIS_KINDS",
+    "ANALYSIS_RUNS",
+    "ANALYSIS_TEMPLATES",
+    "CLUSTER_ANALYSIS_TEMPLATES",
     "DEFAULT_TARGET_GROUP_BINDING_API_VERSION",
     "DEPLOYMENTS",
     "ENDPOINT_SLICES",
@@ -30,12 +35,14 @@ DEFAULT_TARGET_GROUP_BINDING_API_VERSION = "elbv2.k8s.aws/v1beta1"
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One namespaced API resource; `group` is "" for the core group."""
+    """One API resource; `group` is "" for the core group."""
 
     group: str
     version: str
     plural: str
     kind: str
+    namespaced: bool = True
+    """False for a cluster-scoped resource: its collection path never names a namespace."""
 
     @property
     def api_version(self) -> str:
@@ -50,7 +57,7 @@ class Resource:
     def collection_path(self, namespace: str | None = None) -> str:
         """The collection's URL path: in one namespace, or across all of them when `namespace` is None."""
         prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if namespace is None:
+        if namespace is None or not self.namespaced:
             return f"{prefix}/{self.plural}"
         return f"{prefix}/namespaces/{quote(namespace, safe='')}/{self.plural}"
 
@@ -62,6 +69,12 @@ ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "Endpoint
 REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet")
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 """Read for `spec.workloadRef` (their pod template) and scaled for `workloadRef.scaleDown`."""
+ANALYSIS_RUNS = Resource("argoproj.io", "v1alpha1", "analysisruns", "AnalysisRun")
+ANALYSIS_TEMPLATES = Resource("argoproj.io", "v1alpha1", "analysistemplates", "AnalysisTemplate")
+CLUSTER_ANALYSIS_TEMPLATES = Resource("argoproj.io", "v1alpha1", "clusteranalysistemplates",
+                                      "ClusterAnalysisTemplate", namespaced=False)
+ANALYSIS_KINDS = (ANALYSIS_RUNS, ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES)
+"""Argo Rollouts' analysis CRDs (the upstream ones): optional, a cluster may not serve them."""
 
 
 def target_group_bindings(api_version: str = DEFAULT_TARGET_GROUP_BINDING_API_VERSION) -> Resource:
@@ -79,14 +92,16 @@ def watched(
     target_group_binding_api_version: str | None = DEFAULT_TARGET_GROUP_BINDING_API_VERSION,
 ) -> tuple[Resource, ...]:
     """Every resource the controller keeps a cache of, Rollouts first; None leaves TargetGroupBindings out."""
-    core = (ROLLOUTS, INGRESSES, SERVICES, ENDPOINT_SLICES, REPLICA_SETS, DEPLOYMENTS)
+    core = (ROLLOUTS, INGRESSES, SERVICES, ENDPOINT_SLICES, REPLICA_SETS, DEPLOYMENTS, *ANALYSIS_KINDS)
     if target_group_binding_api_version is None:
         return core
     return (*core, target_group_bindings(target_group_binding_api_version))
 
 
 def instance_selector(instance_id: str | None) -> str:
-    """The Rollout label selector for `--instance-id`: that id only, or (none) only unlabelled Rollouts."""
+    """The label selector for `--instance-id`: that id only, or (none) only unlabelled objects.
+
+    The reference filters Rollouts, AnalysisRuns and (Cluster)AnalysisTemplates by it alike."""
     if instance_id:
         return f"{models.INSTANCE_ID_LABEL}={instance_id}"
     return f"!{models.INSTANCE_ID_LABEL}"

@@ -27,6 +27,7 @@ __all__ = [
     "LEASES",
     "MERGE_PATCH",
     "PODS",
+    "SECRETS",
     "Conflict",
     "Invalid",
     "KubeWriteError",
@@ -44,6 +45,7 @@ APPLICATION_JSON = "application/json"
 EVENTS = resources.Resource("", "v1", "events", "Event")
 LEASES = resources.Resource("coordination.k8s.io", "v1", "leases", "Lease")
 PODS = resources.Resource("", "v1", "pods", "Pod")
+SECRETS = resources.Resource("", "v1", "secrets", "Secret")
 _AUTH = ["BearerToken"]
 
 
@@ -219,6 +221,17 @@ class Writer(Protocol):
 
     async def get_replicaset(self, namespace: str, name: str) -> dict[str, Any]: ...
 
+    async def patch_analysis_run_status(self, namespace: str, name: str, body: Mapping[str, Any]
+                                        ) -> dict[str, Any]: ...
+
+    async def patch_analysis_run(self, namespace: str, name: str, body: Mapping[str, Any]
+                                 ) -> dict[str, Any]: ...
+
+    async def delete_analysis_run(self, namespace: str, name: str, *, uid: str | None = None
+                                  ) -> dict[str, Any]: ...
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any]: ...
+
 
 class KubeWriter:
     """Every write the controller makes, one request each, within `deadline` seconds, counted in `metrics`.
@@ -339,4 +352,28 @@ class KubeWriter:
     async def get_replicaset(self, namespace: str, name: str) -> dict[str, Any]:
         """A live GET of one ReplicaSet (the cache holds only hash-labelled ones); `NotFound` when absent."""
         path = object_path(resources.REPLICA_SETS, namespace, name)
+        return await self._send("GET", path, None, APPLICATION_JSON)
+
+    async def patch_analysis_run_status(self, namespace: str, name: str, body: Mapping[str, Any]
+                                        ) -> dict[str, Any]:
+        """Merge-patch an AnalysisRun's `/status` subresource; `NotFound` also when the CRD has none."""
+        return await self._patch(resources.ANALYSIS_RUNS, namespace, name, body, "status")
+
+    async def patch_analysis_run(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge-patch an AnalysisRun (spec, metadata, and `status` under the upstream CRD, which has no
+        status subresource); a `metadata.resourceVersion` in `body` is a precondition."""
+        return await self._patch(resources.ANALYSIS_RUNS, namespace, name, body)
+
+    async def delete_analysis_run(self, namespace: str, name: str, *, uid: str | None = None
+                                  ) -> dict[str, Any]:
+        """DELETE an AnalysisRun (its ttlStrategy expired); `uid` is a precondition (409 when replaced)."""
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if uid is not None:
+            options["preconditions"] = {"uid": uid}
+        path = object_path(resources.ANALYSIS_RUNS, namespace, name)
+        return await self._send("DELETE", path, options, APPLICATION_JSON)
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        """A live GET of one Secret (an analysis argument's `secretKeyRef`; never cached); `NotFound`."""
+        path = object_path(SECRETS, namespace, name)
         return await self._send("GET", path, None, APPLICATION_JSON)

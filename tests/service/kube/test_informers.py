@@ -38,13 +38,13 @@ async def test_changes_enqueue_rollout_keys(
     group = informers.build(
         api_client, sent.append, target_group_binding_api_version="elbv2.k8s.aws/v1beta1", settings=settings
     )
-    assert len(group.all) == 7
+    assert len(group.all) == 10
     assert not group.synced()
     group.start()
     try:
         assert await group.wait_synced(within=10)
         assert group.synced()
-        await until(lambda: api_server.open_watches == 7, what="seven watches")
+        await until(lambda: api_server.open_watches == 10, what="ten watches")
         assert sent == ["default/mine"]
         owner = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "mine", "uid": "u"}
         writes = [
@@ -78,7 +78,8 @@ async def test_bindings_only_when_asked(
     group = informers.build(api_client, lambda key: None, namespace="default", settings=settings)
     assert group.target_group_bindings is None
     assert [r.resource.plural for r in group.all] == [
-        "rollouts", "ingresses", "services", "endpointslices", "replicasets", "deployments"
+        "rollouts", "ingresses", "services", "endpointslices", "replicasets", "deployments", "analysisruns",
+        "analysistemplates", "clusteranalysistemplates"
     ]
     group.start()
     try:
@@ -86,7 +87,8 @@ async def test_bindings_only_when_asked(
     finally:
         await group.stop()
     paths = {r.path for r in api_server.faults.request_log}
-    assert all("/namespaces/default/" in path for path in paths)
+    cluster_scoped = {path for path in paths if path.endswith("/clusteranalysistemplates")}
+    assert cluster_scoped and all("/namespaces/default/" in path for path in paths - cluster_scoped)
 
 
 def test_binding_version_follows_the_flag(api_client: client.ApiClient) -> None:

@@ -1,6 +1,6 @@
-"""Resources: collection paths for core and grouped kinds, namespaced and cluster-wide (namespace quoted),
-apiVersion and kubectl names, the TargetGroupBinding version flag, the watched list, the instance-id
-selector."""
+"""Resources: collection paths for core and grouped kinds, namespaced and cluster-wide (namespace quoted; a
+cluster-scoped kind never names one), apiVersion and kubectl names, the TargetGroupBinding version flag, the
+watched list (analysis kinds included), the instance-id selector."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from service.kube import resources
         pytest.param(resources.ROLLOUTS, "a b", "/apis/argoproj.io/v1alpha1/namespaces/a%20b/rollouts",
                      id="grouped-quoted"),
         pytest.param(resources.INGRESSES, None, "/apis/networking.k8s.io/v1/ingresses", id="grouped-all"),
+        pytest.param(resources.CLUSTER_ANALYSIS_TEMPLATES, "team",
+                     "/apis/argoproj.io/v1alpha1/clusteranalysistemplates", id="cluster-scoped"),
     ],
 )
 def test_collection_path(resource: resources.Resource, namespace: str | None, path: str) -> None:
@@ -44,7 +46,8 @@ def test_target_group_binding_version_must_be_group_version(bad: str) -> None:
 
 def test_watched() -> None:
     core = ["rollouts.argoproj.io", "ingresses.networking.k8s.io", "services",
-            "endpointslices.discovery.k8s.io", "replicasets.apps", "deployments.apps"]
+            "endpointslices.discovery.k8s.io", "replicasets.apps", "deployments.apps",
+            "analysisruns.argoproj.io", "analysistemplates.argoproj.io", "clusteranalysistemplates.argoproj.io"]
     with_bindings = resources.watched("elbv2.k8s.aws/v1")
     assert [r.name for r in with_bindings] == [*core, "targetgroupbindings.elbv2.k8s.aws"]
     assert with_bindings[-1].version == "v1"
