@@ -188,7 +188,7 @@ async def test_rate_limit_per_host(peer: Peer) -> None:
 async def test_registry_precedence_and_errors(peer: Peer) -> None:
     providers = providers_for(SystemClock(), environ={})
     try:
-        assert providers.keys == ("prometheus", "web", "cloudWatch")
+        assert providers.keys == ("prometheus", "web", "cloudWatch", "alb")
         peer.json("/m", {"ok": True})
         chosen, config = providers.select("m", {"web": {"url": f"{peer.url}/m"}, "cloudWatch": {}})
         assert await chosen.measure(config, timeout=10) == Observation({"ok": True}, '{"ok":true}')
