@@ -7,27 +7,37 @@ another target group, or older than the window, left out); no data (zero counts,
 the value string; p99 as the largest per-period p99 (moto cannot compute percentiles: with TargetResponseTime
 data it answers HTTP 500, pinned here); fullName, dimension value and ARN forms; missing, unknown and bad
 fields as ProviderError naming the field; the registry's `alb` key; the template's YAML equal to builtin.py's,
-valid for the engine, its fieldRef args resolved from a Rollout's status.alb.
+valid for the engine, its fieldRef args resolved from a Rollout's status.alb; end to end, what the sandbox's
+traffic probe recorded for a canary ReplicaSet failing 30% of its requests fails the template's 5xx metric,
+read through the sandbox's AWS endpoint with the names as the Rollout status writes them, and passes once
+the knob is off and the window has only good batches.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from aiobotocore.session import AioSession
 
+from sandbox import aws
+from sandbox.running import Sandbox
 from service.analysis import builtin
 from service.analysis.alb import AlbProvider, cloudwatch_request, dimension_value
 from service.analysis.cloudwatch import CloudWatchProvider
 from service.analysis.providers import Observation, ProviderError, providers_for
 from service.clock import FakeClock
 from statemachine import analysis_args, analysis_checks, analysis_expr, analysis_spec
+from tests.sandbox.lbc import manifests
+from tests.sandbox.polling import eventually
 
 REGION = "us-east-1"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -245,3 +255,65 @@ def test_rollout_status_feeds_the_template_args() -> None:
                                                  ("stable-target-group", STABLE)]
     with pytest.raises(analysis_args.ArgError, match=r"invalid path status\.alb\.loadBalancer\.fullName"):
         analysis_args.rollout_args(raw_args[:1], {"status": {}}, stable_hash="s", latest_hash="l")
+
+
+async def _control(method: str, url: str, body: Any = None) -> Any:
+    async with aiohttp.ClientSession() as session, \
+            session.request(method, url, data=None if body is None else json.dumps(body)) as reply:
+        assert reply.status == 200, await reply.text()
+        return await reply.json()
+
+
+async def test_sandbox_recorded_traffic_end_to_end(moto_server: aws.MotoServer, aws_endpoint: str,
+                                                   cw_session: AioSession) -> None:
+    logging.getLogger("sandbox.lbc").setLevel(logging.ERROR)
+    async with Sandbox(moto=moto_server, bookmark_interval=0.2, watch_timeout=5.0) as sandbox:
+        control = sandbox.state.control
+        for name, replicas in (("stable", 2), ("canary", 1)):
+            sandbox.storage.create("services", manifests.service(name))
+            made = manifests.replica_set(name, replicas, app=name)
+            made["spec"]["template"]["metadata"]["labels"]["rollouts-pod-template-hash"] = f"{name}-hash"
+            sandbox.storage.create("replicasets.apps", made)
+        action = manifests.forward(("canary", 20), ("stable", 80))
+        sandbox.storage.create(manifests.INGRESSES, manifests.ingress(
+            annotations={"alb.ingress.kubernetes.io/actions.stable": action}))
+        probe = f"{control}/traffic?requests=1000&ingress=default/app"
+
+        async def served() -> None:
+            body = await _control("GET", probe)
+            assert body["failed"] == 0 and set(body["byService"]) == {"canary", "stable"}
+
+        await eventually(served)  # recording is still off: only the batches below reach CloudWatch
+        # The names as the controller writes them into status.alb (fullName: no app/ or targetgroup/).
+        async with aws.client("elbv2", sandbox.state.aws_endpoint_url) as elbv2:
+            (lb,) = (await elbv2.describe_load_balancers())["LoadBalancers"]
+        groups = {tgb["spec"]["serviceRef"]["name"]: tgb["spec"]["targetGroupARN"].split(":targetgroup/")[1]
+                  for tgb in sandbox.storage.list(manifests.TGBS)}
+        fields = {"loadBalancer": lb["LoadBalancerArn"].split(":loadbalancer/app/")[1],
+                  "canaryTargetGroup": groups["canary"], "stableTargetGroup": groups["stable"]}
+        metric = _template_metric("canary-5xx-ratio")
+
+        async def measured() -> Any:
+            # The window must end after the batches just recorded (moto: StartTime <= t < EndTime).
+            clock = FakeClock(start=datetime.now(UTC) + timedelta(seconds=2))
+            alb = AlbProvider(CloudWatchProvider(clock, region=REGION, session=cw_session,
+                                                 endpoint_url=sandbox.state.aws_endpoint_url))
+            try:
+                result = (await alb.measure({**metric.provider, **fields}, timeout=20)).result
+            finally:
+                await alb.aclose()
+            return result, analysis_expr.measurement_phase(result, metric.success_condition, "")
+
+        await _control("POST", f"{control}/traffic", {"recordMetrics": True})
+        for seed in range(3):
+            await _control("GET", f"{probe}&seed={seed}")
+        good, phase = await measured()
+        assert good["canary"]["requests"] + good["stable"]["requests"] == 3000
+        assert good["canary"]["errors"] == good["stable"]["errors"] == 0 and phase == "Successful"
+
+        await _control("POST", f"{control}/traffic", {"failingHashes": {"canary-hash": 0.3}})
+        for seed in range(3, 6):
+            await _control("GET", f"{probe}&seed={seed}")
+        bad, phase = await measured()  # half the canary's requests in the window came from a failing pod
+        assert 0.1 < bad["canary"]["errorRate"] < 0.2 and bad["stable"]["errors"] == 0
+        assert phase == "Failed"
