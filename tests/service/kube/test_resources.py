@@ -47,7 +47,8 @@ def test_target_group_binding_version_must_be_group_version(bad: str) -> None:
 def test_watched() -> None:
     core = ["rollouts.argoproj.io", "ingresses.networking.k8s.io", "services",
             "endpointslices.discovery.k8s.io", "replicasets.apps", "deployments.apps",
-            "analysisruns.argoproj.io", "analysistemplates.argoproj.io", "clusteranalysistemplates.argoproj.io"]
+            "analysisruns.argoproj.io", "analysistemplates.argoproj.io",
+            "clusteranalysistemplates.argoproj.io"]
     with_bindings = resources.watched("elbv2.k8s.aws/v1")
     assert [r.name for r in with_bindings] == [*core, "targetgroupbindings.elbv2.k8s.aws"]
     assert with_bindings[-1].version == "v1"
