@@ -181,7 +181,8 @@ async def test_an_unserved_analysis_crd_is_optional_and_said(api_server: ApiServ
                 clock.advance(running.REPORT_INTERVAL_SECONDS)
                 return any(entry["event"] == "analysis cache not synced" for entry in logged)
             await until(said, within=10, what="the reason logged")
-            assert built.synced() and built.unsynced() == []  # /readyz is not held back
+            await until(built.synced, within=10, what="readiness without the AnalysisRuns")  # /readyz
+            assert built.unsynced() == [] and not built.analysis_runs.synced.is_set()
         finally:
             api_server.faults.clear()
             if controller is not None:
