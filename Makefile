@@ -27,7 +27,9 @@ CHAOS_SEED ?= 1
 chaos: $(STAMP)
 	CHAOS=full CHAOS_SEED=$(CHAOS_SEED) $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos $(PYTEST_ARGS)
 
-# `make demo` runs the canary scenario; `make demo SCENARIO=bluegreen` a blue-green update (sandbox/demo_bluegreen.py).
+# `make demo` runs the canary scenario; `make demo SCENARIO=bluegreen` a blue-green update
+# (sandbox/demo_bluegreen.py); `make demo SCENARIO=analysis` a bad canary aborted by ALB-native analysis
+# (sandbox/demo_analysis.py).
 SCENARIO ?= canary
 demo: $(STAMP)
 	$(BIN)/python -m sandbox.demo --scenario $(SCENARIO)

@@ -6,7 +6,8 @@ It starts a sandbox, applies a demo namespace (two Services, an `alb` Ingress, a
 the step, the phase, the weights in the Ingress annotation, the weights the ALB carries in (moto's) ELBv2, and
 what a traffic probe through the ALB saw. It exits 0 once the Rollout is Healthy on the new image with no
 failed request, 1 otherwise (timeout, a failed request, the controller dying), saying why. `--scenario
-bluegreen` runs sandbox/demo_bluegreen.py's blue-green update instead, in the same way.
+bluegreen` runs sandbox/demo_bluegreen.py's blue-green update instead, in the same way, and `--scenario
+analysis` sandbox/demo_analysis.py's bad canary aborted by ALB-native analysis.
 Like all of `sandbox/`, it talks to the product only over the wire and never imports it.
 """
 
@@ -49,7 +50,7 @@ __all__ = ["DEMO_NAMESPACE", "SCENARIOS", "DemoError", "DemoResult", "Kube", "Ob
 
 _AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_EC2_METADATA_DISABLED": "true"}
-SCENARIOS = ("canary", "bluegreen")
+SCENARIOS = ("canary", "bluegreen", "analysis")
 VERIFY_RETRY_INTERVAL = "2s"
 """ROLLOUT_VERIFY_RETRY_INTERVAL for the demo's controller: an unverified step is looked at again after 2 s
 (default 10 s), so the timeline is not mostly waiting for a retry."""
@@ -377,13 +378,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=100, help="requests per traffic probe (100)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between two looks (0.5)")
     parser.add_argument("--scenario", choices=SCENARIOS, default="canary",
-                        help="canary (the default) or bluegreen (sandbox/demo_bluegreen.py)")
+                        help="canary (the default), bluegreen (sandbox/demo_bluegreen.py) or analysis "
+                             "(sandbox/demo_analysis.py)")
     args = parser.parse_args(argv)
     try:
         if args.scenario == "bluegreen":
             from sandbox import demo_bluegreen  # it imports this module
             asyncio.run(demo_bluegreen.run_bluegreen(within=args.timeout, requests=args.requests,
                                                      interval=args.interval))
+        elif args.scenario == "analysis":
+            from sandbox import demo_analysis  # it imports this module
+            asyncio.run(demo_analysis.run_analysis(within=args.timeout, requests=args.requests,
+                                                   interval=args.interval))
         else:
             asyncio.run(run_demo(within=args.timeout, requests=args.requests, interval=args.interval))
     except DemoError as exc:
