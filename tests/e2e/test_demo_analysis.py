@@ -47,8 +47,11 @@ async def test_demo_analysis_aborts_the_bad_canary(tmp_path: Path, moto_server: 
     assert all(seen.alb.get(CANARY) != 50 for seen in result.observations), printed
 
     ratios = [taken for taken in result.measurements if taken.metric == "canary-5xx-ratio"]
-    assert [taken.phase for taken in ratios] == ["Failed", "Failed"], printed
-    for taken in ratios:
+    # failureLimit 1: the second Failed ends the run (a first look at a window the canary has not served
+    # in yet, on a loaded machine, would pass: nothing to judge).
+    phases = [taken.phase for taken in ratios]
+    assert phases.count("Failed") == 2 and phases[-1] == "Failed", printed
+    for taken in ratios[-2:]:
         value = json.loads(taken.value)
         assert value["stable"]["errors"] == 0 and value["stable"]["requests"] > 0
         assert value["canary"]["errorRate"] > value["stable"]["errorRate"] + 0.01
@@ -57,8 +60,7 @@ async def test_demo_analysis_aborts_the_bad_canary(tmp_path: Path, moto_server: 
 
     assert result.failed == 0, printed
     assert set(result.target_5xx) == {CANARY} and 0 < result.target_5xx[CANARY] < result.by_service[CANARY]
-    assert "measurement canary-5xx-ratio #1: Failed" in printed
-    assert "measurement canary-5xx-ratio #2: Failed" in printed
+    assert f"measurement canary-5xx-ratio #{len(ratios)}: Failed     canary " in printed
     assert f"bad canary aborted by analysis after {result.seconds:.1f}s" in printed
     assert "every 5s over the last 10s instead of every 1m over 5m" in printed
 
