@@ -227,6 +227,27 @@ class Applier:
             revision_limit=replicaset_sync.scale_down_revision_limit(work.involved))
         work.look_again(wait)
 
+    async def _analysis_runs(self, work: Work) -> None:
+        """Terminate the AnalysisRuns the plan lets go (`spec.terminate`, as the reference's cancel), then
+        create the ones it wants; a run already there under that name (a cache that lagged) is taken."""
+        decision, namespace = work.plan.analysis, work.plan.after.namespace
+        if decision is None:
+            return
+        for name in decision.terminate:
+            try:
+                await self.writer.patch_analysis_run(namespace, name, {"spec": {"terminate": True}})
+            except writing.NotFound:
+                continue
+            work.outcomes.append(f"terminated AnalysisRun {name}")
+        for run in decision.create:
+            try:
+                created = await self.writer.create_analysis_run(namespace, run.body)
+            except writing.Conflict:
+                work.outcomes.append(f"AnalysisRun {run.name} already there")
+                continue
+            await results.wait_written(self.informers.analysis_runs, created, self.deadline)
+            work.outcomes.append(f"created AnalysisRun {run.name}")
+
     async def _released(self, work: Work, deadlines: dict[str, str | None],
                         sizes: dict[str, int]) -> tuple[dict[str, str | None], dict[str, int]]:
         """Blue-green, with `--aws-verify-target-group` (§14 item 3): an older ReplicaSet is dated (or, with
@@ -253,6 +274,7 @@ class Applier:
     async def write_status(self, work: Work) -> None:
         plan = work.plan
         rollout = plan.after
+        await self._analysis_runs(work)  # before the status that names them
         body = status_body(plan, work.check or work.answer)
         written = None
         if body is not None:

@@ -24,6 +24,7 @@ from transitions import MachineError
 from transitions.extensions.asyncio import AsyncMachine
 
 from service import (
+    analysis_observing,
     applying,
     deletion,
     pod_restarter,
@@ -242,7 +243,8 @@ class Reconciler:
                             template_hash=new_rs.hash if new_rs else "", verify_weights=self.verifying,
                             verified=answer.verified if answer is not None else None,
                             verify_error=answer.error if answer is not None else None,
-                            selectors=seen.selectors, endpoints=seen.endpoints, targets=targets)
+                            selectors=seen.selectors, endpoints=seen.endpoints, targets=targets,
+                            raw=raw, **analysis_observing.observe(self.informers, rollout))
         plan = planning.plan(snapshot, now=now, source=memory.model.state,
                              verify_retry_interval=self.settings.aws.verify_retry_interval_seconds)
         memory.services = _blue_green_view(snapshot)

@@ -224,6 +224,8 @@ class Writer(Protocol):
     async def patch_analysis_run_status(self, namespace: str, name: str, body: Mapping[str, Any]
                                         ) -> dict[str, Any]: ...
 
+    async def create_analysis_run(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
     async def patch_analysis_run(self, namespace: str, name: str, body: Mapping[str, Any]
                                  ) -> dict[str, Any]: ...
 
@@ -358,6 +360,10 @@ class KubeWriter:
                                         ) -> dict[str, Any]:
         """Merge-patch an AnalysisRun's `/status` subresource; `NotFound` also when the CRD has none."""
         return await self._patch(resources.ANALYSIS_RUNS, namespace, name, body, "status")
+
+    async def create_analysis_run(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST an AnalysisRun (a Rollout's analysis); `Conflict` (AlreadyExists) when the name is taken."""
+        return await self._create(resources.ANALYSIS_RUNS, namespace, body)
 
     async def patch_analysis_run(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Merge-patch an AnalysisRun (spec, metadata, and `status` under the upstream CRD, which has no

@@ -1,0 +1,45 @@
+"""What a Rollout's analysis is made of, read from the informer caches for its snapshot.
+
+Room: reconcile (observe). The AnalysisRuns the Rollout controls (its uid in their controller
+ownerReference) and the AnalysisTemplates of its namespace and the ClusterAnalysisTemplates, by name, as
+`Snapshot` fields (`statemachine.canary_analysis` decides from them). Caches that are not served (the
+analysis CRDs missing) read as empty. Our built-in ClusterAnalysisTemplates (`alb-canary-health`,
+service.analysis.builtin) are there even when not applied to the cluster; one applied under the same name
+wins. Never calls the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from service.analysis import builtin
+from service.kube import informers as informers_mod
+from statemachine import models
+from statemachine.snapshot import AnalysisRunView
+
+__all__ = ["observe"]
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def _controlled_by(obj: Mapping[str, Any], uid: str) -> bool:
+    refs = _meta(obj).get("ownerReferences")
+    return bool(uid) and isinstance(refs, list) and any(
+        isinstance(ref, Mapping) and ref.get("controller") is True and ref.get("uid") == uid for ref in refs)
+
+
+def observe(informers: informers_mod.Informers, rollout: models.Rollout) -> dict[str, Any]:
+    """`analysis_runs`, `analysis_templates` and `cluster_analysis_templates` for the Rollout's snapshot."""
+    runs = tuple(sorted(
+        (AnalysisRunView.of(run) for run in informers.analysis_runs.store.list()
+         if _meta(run).get("namespace") == rollout.namespace and _controlled_by(run, rollout.uid)),
+        key=lambda view: view.name))
+    templates = {str(_meta(t).get("name")): t for t in informers.analysis_templates.store.list()
+                 if _meta(t).get("namespace") == rollout.namespace}
+    cluster = {**builtin.BUILTIN_TEMPLATES,
+               **{str(_meta(t).get("name")): t for t in informers.cluster_analysis_templates.store.list()}}
+    return {"analysis_runs": runs, "analysis_templates": templates, "cluster_analysis_templates": cluster}
