@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from statemachine import events, models, status
+from statemachine.bluegreen_analysis import BlueGreenAnalysis
 from statemachine.bluegreen_status import BlueGreenStatus, blue_green_patch
 from statemachine.guards import Move
 from statemachine.snapshot import ReplicaSetView, Snapshot
@@ -70,6 +71,8 @@ class BlueGreenDecision:
     move: Move
     trigger: str | None
     after: models.Rollout
+    analysis: BlueGreenAnalysis | None = None
+    """The pre/post-promotion AnalysisRuns to create and terminate (statemachine.bluegreen_analysis)."""
 
     @property
     def source(self) -> States:

@@ -16,10 +16,10 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 
+from statemachine import bluegreen_analysis, events, machine, models, phases, steps, traffic_safety
 from statemachine import bluegreen_rules as rules
 from statemachine import bluegreen_scaledown as scaledown
 from statemachine import bluegreen_status as bgstatus
-from statemachine import events, machine, models, phases, steps, traffic_safety
 from statemachine.bluegreen_decision import (
     BlueGreenDecision,
     accounted,
@@ -146,6 +146,7 @@ class _Cycle:
         self.requeue: float | None = None
         self.widening = ""
         """The hash the active Service is (being) widened for this cycle: the cutover waits for its pods."""
+        self.analysis: bluegreen_analysis.BlueGreenAnalysis | None = None
 
     @property
     def rollout(self) -> models.Rollout:
@@ -310,15 +311,17 @@ class _Cycle:
         self.deadline_changes.extend(olds.deadlines)
         self.requeue = _earliest(self.requeue, olds.requeue_after)
         self.notes.extend(olds.notes)
+        # the pre/post-promotion analysis (§3.10), which gates the pause, the switch and the promotion
+        analysis = self.analysis = self.analyze(cycle, new_size)
         # 9: the pause; 10: the active Service
         ready = rules.ready_for_pause(cycle, new_size)
-        pause = rules.pause_decision(cycle, ready=ready)
+        pause = rules.pause_decision(cycle, ready=ready, pre_analysis_done=analysis.pre_done)
         self.requeue = _earliest(self.requeue, pause.requeue_after)
         pause_done = rules.completed_pause(cycle, added=pause.action is rules.PauseAction.ADD)
         if not aborted:
             saturated = rules.is_saturated(rollout, new_rs, new_size)
             active_after = rules.desired_active(cycle, ready=ready, saturated=saturated,
-                                                pause_done=pause_done)
+                                                pause_done=pause_done, pre_analysis_done=analysis.pre_done)
         widened = rules.widened(old, self.old_bg, active_observed, active_after)
         if not widened:
             self.restored(restore)
@@ -350,12 +353,16 @@ class _Cycle:
         new = dataclasses.replace(old, current_pod_hash=new_rs.hash,
                                   promote_full=old.promote_full and new_rs.hash != old.stable_rs)
         new = self.pause_fields(new, pause, clear=old.promote_full or steps.rollback_within_window(snapshot))
-        bg = dataclasses.replace(self.old_bg, active_selector=active_after, preview_selector=preview_after)
+        new = self.analysis_fields(new, analysis)
+        bg = dataclasses.replace(self.old_bg, active_selector=active_after, preview_selector=preview_after,
+                                 pre_promotion_analysis_run_status=analysis.pre,
+                                 post_promotion_analysis_run_status=analysis.post)
         reason = rules.full_promote_reason(cycle, active_after=active_after, current_pod_hash=new_rs.hash,
-                                           targets_ok=targets_ok, aborted=new.abort)
+                                           targets_ok=targets_ok, aborted=new.abort,
+                                           post_analysis_done=analysis.post_done)
         if not reason:
             bg = dataclasses.replace(bg, scale_up_preview_check_point=rules.scale_up_checkpoint(
-                cycle, pause_done=pause_done))
+                cycle, pause_done=pause_done, pre_analysis_done=analysis.pre_done))
         sizes = (new_size, stable_size)
         for rs, size in ((new_rs, new_size), (stable_rs, stable_size)):
             if rs is not None and size is not None and size != rs.spec_replicas:
@@ -364,6 +371,34 @@ class _Cycle:
         self.events.extend(scaling_event(by_name[name], size) for name, size in olds.sizes)
         return self.finish(cycle, new, bg, reason, sizes=sizes, others=olds.sizes, verify_hash=verify_hash,
                            waiting=waiting)
+
+    def analyze(self, cycle: rules.Cycle, new_size: int) -> bluegreen_analysis.BlueGreenAnalysis:
+        """bluegreen_analysis.decide with this cycle's facts; its events join the cycle's."""
+        rollout, new_rs, strategy = self.rollout, self.new_rs, self.strategy
+        saturated = rules.is_saturated(rollout, new_rs, new_size)
+        preview = strategy.preview_replica_count
+        preview_ready = saturated if preview is None else (
+            new_rs.spec_replicas == preview and new_rs.available_replicas == preview)
+        analysis = bluegreen_analysis.decide(
+            self.snapshot, active_selector=self.old_bg.active_selector, saturated=saturated,
+            preview_ready=preview_ready, targets_ok=self.targets_ok(new_rs.hash),
+            fast_rollback=rules.is_fast_rollback(cycle))
+        self.events.extend(analysis.events)
+        return analysis
+
+    def analysis_fields(self, new: models.RolloutStatus,
+                        analysis: bluegreen_analysis.BlueGreenAnalysis) -> models.RolloutStatus:
+        """A failed run aborts (setPauseOrAbortForBlueGreen), an inconclusive one pauses."""
+        if analysis.abort_message and not new.abort:
+            self.notes.insert(0, analysis.abort_message)
+            return dataclasses.replace(new, abort=True, aborted_at=models.format_time(self.now),
+                                       pause_conditions=(), controller_pause=False)
+        if analysis.inconclusive and not new.abort and all(
+                c.reason != bgstatus.INCONCLUSIVE_ANALYSIS for c in new.pause_conditions):
+            condition = models.PauseCondition(bgstatus.INCONCLUSIVE_ANALYSIS, models.format_time(self.now))
+            return dataclasses.replace(new, pause_conditions=(*new.pause_conditions, condition),
+                                       controller_pause=True)
+        return new
 
     def pause_fields(self, new: models.RolloutStatus, pause: rules.PauseDecision, *,
                      clear: bool) -> models.RolloutStatus:
@@ -445,6 +480,7 @@ class _Cycle:
         facts = bgstatus.ConditionFacts(
             revision=revision, new_rs_name=self.new_rs.name,
             active_saturated=rules.is_saturated(rollout, active_rs, active_size),
+            abort_message=self.analysis.abort_message if self.analysis is not None else "",
             waiting_for_scale_down=any(rs.name in self.deadlines for rs in snapshot.others))
         new = self.conditions(new, bg, facts)
         new = _phase(rollout, new, bg, self.strategy)
@@ -459,7 +495,7 @@ class _Cycle:
             selectors=tuple(self.selectors), others=others, deadlines=tuple(self.deadline_changes),
             events=tuple(self.events), requeue_after=self.requeue, reason=reason,
             verify_active=bool(verify_hash), verify_hash=verify_hash, move=move, trigger=machine.choose(move),
-            after=after)
+            after=after, analysis=self.analysis)
 
     def conditions(self, new: models.RolloutStatus, bg: bgstatus.BlueGreenStatus,
                    facts: bgstatus.ConditionFacts) -> models.RolloutStatus:

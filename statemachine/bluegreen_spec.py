@@ -20,7 +20,6 @@ from statemachine import anti_affinity, ingress_checks, models, parsing, revisio
 from statemachine.raw import mapping as _map
 
 __all__ = [
-    "ANALYSIS_NOT_SUPPORTED",
     "DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS",
     "DEFAULT_SCALE_DOWN_DELAY_SECONDS",
     "BlueGreenStrategy",
@@ -32,9 +31,6 @@ __all__ = [
 
 DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30
 DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS = 30
-ANALYSIS_NOT_SUPPORTED = ("not supported by alb-rollouts yet (the promotion analysis would not run: "
-                          "remove it, or keep this Rollout on the Argo Rollouts controller)")
-
 _BG = "spec.strategy.blueGreen"
 _S = "spec.strategy"
 _INVALID = "Invalid value"
@@ -170,7 +166,7 @@ def _invalid(path: str, value: Any, detail: str) -> str:
 
 
 def spec_errors(strategy: BlueGreenStrategy, *, revision_history_limit: int) -> Iterator[str]:
-    """ValidateRolloutStrategyBlueGreen, then ours (analysis refused until the analysis issue lands)."""
+    """ValidateRolloutStrategyBlueGreen, then ours (analyses: canary_analysis.spec_error)."""
     if strategy.active_service == strategy.preview_service:
         yield _invalid(f"{_S}.activeService", strategy.active_service, _DUPLICATED)
     elif not strategy.active_service:  # ours: the CRD requires it, a reconcile would fail on Service ""
@@ -179,10 +175,6 @@ def spec_errors(strategy: BlueGreenStrategy, *, revision_history_limit: int) -> 
     if limit is not None and revision_history_limit < limit:
         yield _invalid(f"{_S}.scaleDownDelayRevisionLimit", limit, _SCALE_DOWN_LIMIT)
     yield from anti_affinity.errors(strategy.anti_affinity)
-    for name, present in (("prePromotionAnalysis", strategy.pre_promotion_analysis),
-                          ("postPromotionAnalysis", strategy.post_promotion_analysis)):
-        if present:
-            yield _invalid(f"{_BG}.{name}", name, ANALYSIS_NOT_SUPPORTED)
 
 
 def service_errors(strategy: BlueGreenStrategy, *, rollout_name: str, template_labels: Mapping[str, Any],

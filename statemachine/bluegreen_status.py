@@ -177,8 +177,12 @@ def next_conditions(rollout: models.Rollout, preview_service: str, old_bg: BlueG
         became_unhealthy = conditions != before
     if new.abort:
         message = phases.aborted_message(facts.revision)
+        progress = next((c for c in conditions if c.type == phases.PROGRESSING), None)
         if facts.abort_message:
             message = f"{message}: {facts.abort_message}"
+        elif (progress is not None and progress.reason == phases.ROLLOUT_ABORTED
+              and progress.message.startswith(f"{message}: ")):
+            message = progress.message  # the analysis that aborted it stays named while aborted
         conditions = phases.set_condition(conditions, phases.PROGRESSING, "False", phases.ROLLOUT_ABORTED,
                                           message, now=now)
     else:

@@ -28,7 +28,8 @@ from statemachine import (
 )
 from statemachine.snapshot import AnalysisRunView, Snapshot
 
-__all__ = ["BACKGROUND", "INCONCLUSIVE_PAUSE", "STEP", "AnalysisDecision", "NewRun", "decide", "spec_error"]
+__all__ = ["BACKGROUND", "INCONCLUSIVE_PAUSE", "STEP", "AnalysisDecision", "NewRun", "build_run", "decide",
+           "spec_error", "status_event", "terminated"]
 
 ROLLOUT_TYPE = "rollout-type"
 STEP_INDEX = "step-index"
@@ -113,7 +114,7 @@ def _free_name(base: str, taken: set[str]) -> str:
 
 
 def build_run(snapshot: Snapshot, analysis: Raw, kind: str, index: int | None, *,
-              lenient: bool = False) -> NewRun:
+              lenient: bool = False, infix: str | None = None) -> NewRun:
     """newAnalysisRunFromRollout: the AnalysisRun for `analysis` (a RolloutAnalysis); SpecError when its
     templates are missing or its args cannot be resolved (`lenient`: a Rollout field not there yet reads
     as "", as validation does)."""
@@ -139,7 +140,8 @@ def build_run(snapshot: Snapshot, analysis: Raw, kind: str, index: int | None, *
                                       if isinstance(analysis.get(k), list)})
     spec = analysis_templates.new_run_spec(templates, cluster_templates, args, rules.dry_run,
                                            rules.measurement_retention)
-    infix = "" if index is None else str(index)
+    if infix is None:
+        infix = "" if index is None else str(index)
     revision = str(rollout.revision)
     base = "-".join(part for part in (rollout.name, pod_hash, revision, infix) if part)
     name = _free_name(base, {run.name for run in snapshot.analysis_runs})
@@ -161,14 +163,17 @@ def spec_error(snapshot: Snapshot) -> str | None:
     """Whether the Rollout's analysis can be built at all (templates there, args resolvable, metrics valid):
     the InvalidSpec message, else None. Checked for every RolloutAnalysis it names."""
     canary = snapshot.rollout.canary
-    if canary is None:
-        return None
     found: list[tuple[str, Raw]] = []
-    if canary.analysis is not None and canary.analysis.get("templates"):
+    if canary is not None and canary.analysis is not None and canary.analysis.get("templates"):
         found.append(("spec.strategy.canary.analysis", canary.analysis))
-    for i, step in enumerate(canary.steps):
+    for i, step in enumerate(canary.steps if canary is not None else ()):
         if isinstance(step, models.Analysis):
             found.append((f"spec.strategy.canary.steps[{i}].analysis", step.raw))
+    blue_green = _mapping(_mapping(_mapping(snapshot.raw, "spec"), "strategy"), "blueGreen")
+    for field_name in ("prePromotionAnalysis", "postPromotionAnalysis"):
+        analysis = _mapping(blue_green, field_name)
+        if analysis.get("templates"):
+            found.append((f"spec.strategy.blueGreen.{field_name}", analysis))
     for path, analysis in found:
         try:
             run = build_run(snapshot, analysis, STEP, None, lenient=True)
@@ -191,7 +196,7 @@ def _resolved(metric: analysis_spec.Metric, args: tuple[analysis_spec.Argument, 
         return metric
 
 
-def _status_event(kind: str, before: models.AnalysisRunRef | None,
+def status_event(kind: str, before: models.AnalysisRunRef | None,
                   run: AnalysisRunView | None) -> events.Event | None:
     """emitAnalysisRunStatusChanges: `AnalysisRun<Phase>` when the current run's phase changed."""
     if run is None or not run.phase:
@@ -199,7 +204,7 @@ def _status_event(kind: str, before: models.AnalysisRunRef | None,
     if before is not None and (before.name != run.name or before.status == run.phase):
         return None
     previous = "NoPreviousStatus" if before is None else before.status
-    kind_text = "Step" if kind == STEP else "Background"
+    kind_text = kind
     severity = events.WARNING if run.phase in _FAILED else events.NORMAL
     message = f"{kind_text} Analysis Run '{run.name}' Status New: '{run.phase}' Previous: '{previous}'"
     return events.Event(severity, f"AnalysisRun{run.phase}", message)
@@ -226,7 +231,7 @@ def decide(snapshot: Snapshot) -> AnalysisDecision:
     background_run = _find(snapshot, old.canary.background_analysis)
     cancel = (weights.is_fully_promoted(rollout) or old.abort or old.promote_full or not old.stable_rs)
     if canary is None or cancel:
-        return AnalysisDecision(terminate=_terminate(snapshot, keep=()))
+        return AnalysisDecision(terminate=terminated(snapshot, keep=()))
     creates: list[NewRun] = []
     outcome: dict[str, Any] = {"step_successful": False, "inconclusive": False, "abort": ""}
     try:
@@ -235,8 +240,8 @@ def decide(snapshot: Snapshot) -> AnalysisDecision:
     except analysis_spec.SpecError as error:
         return AnalysisDecision(error=str(error), step=old.canary.step_analysis,
                                 background=old.canary.background_analysis)
-    found = tuple(e for e in (_status_event(STEP, old.canary.step_analysis, step_run),
-                              _status_event(BACKGROUND, old.canary.background_analysis, background_run))
+    found = tuple(e for e in (status_event(STEP, old.canary.step_analysis, step_run),
+                              status_event(BACKGROUND, old.canary.background_analysis, background_run))
                   if e is not None)
     keep = tuple(run.name for run in (step_run, background_run) if run is not None)
     step_ref = _ref(step_run) or next(
@@ -248,12 +253,12 @@ def decide(snapshot: Snapshot) -> AnalysisDecision:
         outcome["step_successful"] = (step_run.phase == "Successful"
                                       and step_run.labels.get(STEP_INDEX) == str(index))
     return AnalysisDecision(
-        create=tuple(creates), terminate=_terminate(snapshot, keep=keep), step=step_ref,
+        create=tuple(creates), terminate=terminated(snapshot, keep=keep), step=step_ref,
         background=background_ref, step_successful=outcome["step_successful"],
         inconclusive=outcome["inconclusive"], abort_message=outcome["abort"], events=found)
 
 
-def _terminate(snapshot: Snapshot, *, keep: tuple[str, ...]) -> tuple[str, ...]:
+def terminated(snapshot: Snapshot, *, keep: tuple[str, ...]) -> tuple[str, ...]:
     """cancelAnalysisRuns: every run of ours but those kept, unless completed or already terminating."""
     return tuple(run.name for run in snapshot.analysis_runs
                  if run.name not in keep and not run.terminate and run.phase not in _COMPLETED)

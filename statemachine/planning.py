@@ -194,6 +194,8 @@ def plan(snapshot: Snapshot, *, now: datetime, source: States | None = None,
 def _plan_blue_green(snapshot: Snapshot, *, now: datetime, source: States | None,
                      verify_retry_interval: float) -> Plan:
     """A blue-green cycle (statemachine.bluegreen_planning) as the one Plan the machine and effects take."""
+    if snapshot.invalid_spec is None and (problem := canary_analysis.spec_error(snapshot)) is not None:
+        snapshot = dataclasses.replace(snapshot, invalid_spec=problem)  # an analysis that cannot be built
     sets = (snapshot.new_rs, snapshot.stable_rs, *snapshot.others)
     deadlines = {rs.name: rs.scale_down_deadline for rs in sets if rs is not None and rs.scale_down_deadline}
     decided = bluegreen_planning.plan_blue_green(snapshot, now=now, source=source, deadlines=deadlines,
@@ -202,10 +204,13 @@ def _plan_blue_green(snapshot: Snapshot, *, now: datetime, source: States | None
     wait = None
     if decided.verify_active and strategy is not None and decided.verify_hash:
         wait = traffic_safety.Wait(strategy.active_service, decided.verify_hash)
+    runs = decided.analysis
+    analysis = (canary_analysis.AnalysisDecision(create=runs.create, terminate=runs.terminate)
+                if runs is not None else None)
     return Plan(move=decided.move, trigger=decided.trigger, reason=decided.reason, traffic=Traffic(),
                 replicas=decided.replicas, selectors=decided.selectors, status_patch=decided.status_patch,
                 events=decided.events, requeue_after=decided.requeue_after, after=decided.after, wait=wait,
-                others=decided.others, deadlines=decided.deadlines)
+                others=decided.others, deadlines=decided.deadlines, analysis=analysis)
 
 
 def _plan_invalid(snapshot: Snapshot, source: States, message: str, *, now: datetime,
@@ -241,7 +246,8 @@ def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> 
         found = (events.Event(events.NORMAL, events.SKIP_STEPS, reason),)
     new = dataclasses.replace(old, current_pod_hash=snapshot.pod_hash, current_step_index=index,
                               abort=False, aborted_at=None, pause_conditions=(), controller_pause=False,
-                              promote_full=False)
+                              promote_full=False, canary=dataclasses.replace(
+                                  old.canary, step_analysis=None, background_analysis=None))
     after = dataclasses.replace(rollout, status=new)
     counts: Counts = weights.traffic_routed_counts(after, old.canary.weights)
     others: tuple[tuple[str, int], ...] = ()

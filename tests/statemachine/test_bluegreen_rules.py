@@ -305,12 +305,6 @@ _P = 'The Rollout "demo" is invalid: '
                  "spec.strategy.antiAffinity.weight: Invalid value: 0: "
                  "AntiAffinity weight must be between 1-100",
                  id="anti-affinity weight"),
-    pytest.param(bg_dict(prePromotionAnalysis={"templates": [{"templateName": "t"}]}),
-                 'spec.strategy.blueGreen.prePromotionAnalysis: Invalid value: "prePromotionAnalysis": '
-                 + bluegreen_spec.ANALYSIS_NOT_SUPPORTED, id="pre-promotion analysis"),
-    pytest.param(bg_dict(postPromotionAnalysis={"templates": [{"templateName": "t"}]}),
-                 'spec.strategy.blueGreen.postPromotionAnalysis: Invalid value: "postPromotionAnalysis": '
-                 + bluegreen_spec.ANALYSIS_NOT_SUPPORTED, id="post-promotion analysis"),
 ])
 def test_spec_messages(raw: dict[str, Any], message: str) -> None:
     assert bluegreen_spec.errors(raw) == [_P + message]
