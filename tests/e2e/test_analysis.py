@@ -1,13 +1,14 @@
 """Canary analysis end to end (issue 11): `kubectl apply` of an AnalysisTemplate and two canary Rollouts
-with an analysis step, `alb-rollouts run --aws-verify-target-group` as a real process (the Rollout side
-and the AnalysisRun controller), and a web metric served by an aiohttp peer this test controls.
+with background analysis (from step 1) and an analysis step, `alb-rollouts run --aws-verify-target-group`
+as a real process (the Rollout side and the AnalysisRun controller), and a web metric served by an aiohttp
+peer this test controls.
 
-Covers: the Rollout whose metric passes gets its step's AnalysisRun measured to Successful and is promoted
-(phase Healthy); the one whose metric fails is aborted by its Failed run (phase Degraded, the reference's
-message naming the analysis, canary weight back to 0); `kubectl get analysisrun -o yaml` reads like
-upstream's (owner, labels, the template's metric with the args put in, `status.metricResults` with
-measurements, `runSummary`); what Argo CD's Rollout health check reads (`status.phase`) is Progressing
-while the analysis runs and Degraded once aborted.
+Covers: the Rollout whose metric passes gets its background and step AnalysisRuns measured to Successful
+and is promoted (phase Healthy); the one whose metric fails is aborted by its Failed background run (phase
+Degraded, the reference's message naming the analysis, canary weight back to 0); `kubectl get analysisrun
+-o yaml` reads like upstream's (owner, labels, the template's metric with the args put in,
+`status.metricResults` with measurements, `runSummary`); what Argo CD's Rollout health check reads
+(`status.phase`) is Progressing while the analysis runs and Degraded once aborted.
 """
 
 from __future__ import annotations
@@ -54,10 +55,8 @@ def _objects(name: str, path: str, image: str = "nginx:1.27") -> list[dict[str, 
                "metadata": {"name": name, "annotations": {"alb.ingress.kubernetes.io/target-type": "ip"}},
                "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [
                    {"path": "/", "pathType": "Prefix", "backend": backend}]}}]}}
-    steps = [{"setWeight": 20},
-             {"analysis": {"templates": [{"templateName": "health"}],
-                           "args": [{"name": "path", "value": path}]}},
-             {"setWeight": 50}]
+    analysis = {"templates": [{"templateName": "health"}], "args": [{"name": "path", "value": path}]}
+    steps = [{"setWeight": 20}, {"analysis": analysis}, {"setWeight": 50}, {"pause": {"duration": "2s"}}]
     rollout = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": name},
                "spec": {"replicas": 2, "selector": {"matchLabels": labels},
                         "template": {"metadata": {"labels": labels}, "spec": {"containers": [
@@ -66,6 +65,7 @@ def _objects(name: str, path: str, image: str = "nginx:1.27") -> list[dict[str, 
                         "strategy": {"canary": {
                             "canaryService": f"{name}-canary", "stableService": f"{name}-stable",
                             "trafficRouting": {"alb": {"ingress": name, "servicePort": 80}},
+                            "analysis": {**analysis, "startingStep": 1},
                             "steps": steps}}}}
     return [*services, ingress, rollout]
 
@@ -130,13 +130,17 @@ async def test_a_passing_analysis_promotes_and_a_failing_one_aborts(
         assert "Progressing" in phases["good"] and "Progressing" in phases["bad"]  # Argo CD: Progressing
         bad = _status(world, "bad")
         assert bad["abort"] is True
-        assert bad["message"].startswith(
-            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: ")
+        assert bad["message"].startswith("RolloutAborted: Rollout aborted update to revision 2: ")
+        assert "analysis phase error/failed: " in bad["message"]
 
         runs = {r["metadata"]["name"]: r for r in yaml.safe_load(
             await kubectl("get", "analysisrun", "-n", NS, "-o", "yaml"))["items"]}
         good_hash, bad_hash = _status(world, "good")["currentPodHash"], bad["currentPodHash"]
-        good_run, bad_run = runs[f"good-{good_hash}-2-1"], runs[f"bad-{bad_hash}-2-1"]
+        good_run, bad_run = runs[f"good-{good_hash}-2-1"], runs[f"bad-{bad_hash}-2"]
+        background = runs[f"good-{good_hash}-2"]
+        assert background["metadata"]["labels"]["rollout-type"] == "Background"
+        assert background["status"]["phase"] == "Successful"
+        assert bad_run["metadata"]["labels"]["rollout-type"] == "Background"
         assert good_run["metadata"]["ownerReferences"][0]["name"] == "good"
         assert good_run["metadata"]["labels"] == {"rollouts-pod-template-hash": good_hash,
                                                   "rollout-type": "Step", "step-index": "1", "app": "good"}
