@@ -42,4 +42,5 @@ def observe(informers: informers_mod.Informers, rollout: models.Rollout) -> dict
                  if _meta(t).get("namespace") == rollout.namespace}
     cluster = {**builtin.BUILTIN_TEMPLATES,
                **{str(_meta(t).get("name")): t for t in informers.cluster_analysis_templates.store.list()}}
-    return {"analysis_runs": runs, "analysis_templates": templates, "cluster_analysis_templates": cluster}
+    return {"analysis_runs": runs, "analysis_templates": templates, "cluster_analysis_templates": cluster,
+            "analysis_observed": True}

@@ -105,6 +105,9 @@ def decide(snapshot: Snapshot, *, active_selector: str, saturated: bool, preview
     post_spec = _mapping(blue_green, "postPromotionAnalysis")
     cancel = (weights.is_fully_promoted(rollout) or old.abort or old.promote_full or fast_rollback
               or not old.stable_rs)
+    if not snapshot.analysis_observed:  # offline: the runs are not known, nothing is decided about them
+        return BlueGreenAnalysis(pre=kept_pre, post=kept_post, pre_done=not pre_spec.get("templates"),
+                                 post_done=not post_spec.get("templates"))
     if cancel:  # the current runs are kept in status once stable, and terminated if still running
         return BlueGreenAnalysis(terminate=terminated(snapshot, keep=()), pre=kept_pre, post=kept_post,
                                  pre_done=not pre_spec.get("templates") or _successful(pre_run),

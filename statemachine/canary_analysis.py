@@ -162,6 +162,8 @@ def build_run(snapshot: Snapshot, analysis: Raw, kind: str, index: int | None, *
 def spec_error(snapshot: Snapshot) -> str | None:
     """Whether the Rollout's analysis can be built at all (templates there, args resolvable, metrics valid):
     the InvalidSpec message, else None. Checked for every RolloutAnalysis it names."""
+    if not snapshot.analysis_observed:
+        return None
     canary = snapshot.rollout.canary
     found: list[tuple[str, Raw]] = []
     if canary is not None and canary.analysis is not None and canary.analysis.get("templates"):
@@ -229,6 +231,8 @@ def decide(snapshot: Snapshot) -> AnalysisDecision:
     old = rollout.status
     step_run = _find(snapshot, old.canary.step_analysis)
     background_run = _find(snapshot, old.canary.background_analysis)
+    if not snapshot.analysis_observed:  # offline: the runs are not known, nothing is decided about them
+        return AnalysisDecision(step=old.canary.step_analysis, background=old.canary.background_analysis)
     cancel = (weights.is_fully_promoted(rollout) or old.abort or old.promote_full or not old.stable_rs)
     if canary is None or cancel:
         return AnalysisDecision(terminate=terminated(snapshot, keep=()))

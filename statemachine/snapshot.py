@@ -101,6 +101,9 @@ class Snapshot:
     analysis_templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     cluster_analysis_templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    analysis_observed: bool = False
+    """The analysis fields above were read (the reconciler); offline snapshots (`alb-rollouts plan`) leave
+    runs and templates alone."""
 
     @property
     def pod_hash(self) -> str:

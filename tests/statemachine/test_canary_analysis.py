@@ -31,7 +31,7 @@ CLUSTER = {"new_rs": rs("new", 2, revision=2), "stable_rs": rs("old", 10)}
 
 def snapshot(source: dict[str, Any], **kwargs: Any) -> Snapshot:
     """The observed world, with the raw Rollout the args read."""
-    return Snapshot(rollout=parsing.parse_rollout(source), raw=source, **kwargs)
+    return Snapshot(rollout=parsing.parse_rollout(source), raw=source, analysis_observed=True, **kwargs)
 
 
 def _raw(index: int = 1, steps: list[dict[str, Any]] | None = None, **status: Any) -> dict[str, Any]:
@@ -191,3 +191,14 @@ def test_no_spec_error_without_analysis_or_when_valid() -> None:
     assert canary_analysis.spec_error(snapshot(raw, analysis_templates=TEMPLATES, **CLUSTER)) is None
     plain = _raw(steps=[{"setWeight": 20}])
     assert canary_analysis.spec_error(snapshot(plain, **CLUSTER)) is None
+
+
+def test_offline_nothing_is_decided_about_runs() -> None:
+    raw = _raw(**_current("demo-new-2-1", "Running"))
+    offline = Snapshot(rollout=parsing.parse_rollout(raw), raw=raw, **CLUSTER)
+    assert canary_analysis.spec_error(offline) is None
+    decision = canary_analysis.decide(offline)
+    assert (decision.create, decision.terminate, decision.error) == ((), (), None)
+    assert decision.step is not None and decision.step.name == "demo-new-2-1"
+    plan = planning.plan(offline, now=NOW)
+    assert plan.after.status.current_step_index == 1 and plan.after.status.phase != "Degraded"
