@@ -381,17 +381,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="canary (the default), bluegreen (sandbox/demo_bluegreen.py) or analysis "
                              "(sandbox/demo_analysis.py)")
     args = parser.parse_args(argv)
+    from sandbox import demo_analysis, demo_bluegreen  # they import this module
+    scenario = {"bluegreen": demo_bluegreen.run_bluegreen, "analysis": demo_analysis.run_analysis}.get(
+        args.scenario, run_demo)
     try:
-        if args.scenario == "bluegreen":
-            from sandbox import demo_bluegreen  # it imports this module
-            asyncio.run(demo_bluegreen.run_bluegreen(within=args.timeout, requests=args.requests,
-                                                     interval=args.interval))
-        elif args.scenario == "analysis":
-            from sandbox import demo_analysis  # it imports this module
-            asyncio.run(demo_analysis.run_analysis(within=args.timeout, requests=args.requests,
-                                                   interval=args.interval))
-        else:
-            asyncio.run(run_demo(within=args.timeout, requests=args.requests, interval=args.interval))
+        asyncio.run(scenario(within=args.timeout, requests=args.requests, interval=args.interval))
     except DemoError as exc:
         print(f"demo failed: {exc}", file=sys.stderr, flush=True)
         return 1
