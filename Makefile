@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,dev,sandbox]'
 	touch $(STAMP)
 
+# Tests run in parallel (pytest-xdist, one process per core, at most 4): each worker has its own sandbox.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check service statemachine sandbox tests benchmarks
