@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from statemachine import (
     bluegreen_planning,
     canary_analysis,
+    canary_progress,
     events,
     machine,
     models,
@@ -25,8 +26,8 @@ from statemachine import (
     steps,
     traffic_safety,
     weights,
-    workload_refs,
 )
+from statemachine.canary_progress import earliest as _earliest
 from statemachine.guards import Move
 from statemachine.snapshot import Snapshot
 from statemachine.states import States
@@ -155,22 +156,6 @@ class _Decided:
     analysis: canary_analysis.AnalysisDecision | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Progress:
-    """The step/pause/abort outcome of one cycle before it is turned into a status."""
-
-    index: int | None
-    stable_rs: str
-    ping_pong: str
-    abort: bool
-    aborted_at: str | None
-    pause_conditions: tuple[models.PauseCondition, ...]
-    controller_pause: bool
-    step_advanced: bool
-    reason: str
-    events: tuple[events.Event, ...]
-
-
 def plan(snapshot: Snapshot, *, now: datetime, source: States | None = None,
          verify_retry_interval: float = DEFAULT_VERIFY_RETRY_INTERVAL) -> Plan:
     """Decide the next desired world for one Rollout.
@@ -255,7 +240,7 @@ def _plan_new_revision(snapshot: Snapshot, source: States, *, now: datetime) -> 
         counts, others = _basic_scale(snapshot, after)
     elif snapshot.stable_rs is None:
         counts = (rollout.replicas, None)
-    new = _with_conditions(snapshot, new, now=now)
+    new = canary_progress.with_conditions(snapshot, new, now=now)
     return _finish(snapshot, source, _Decided(new, found, reason, traffic=Traffic(weights=old.canary.weights),
                                               replicas=counts, new_revision=True, others=others))
 
@@ -319,12 +304,12 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
     if basic:  # no abort delay either: without routing the canary's pods serve until they are gone
         (counts, others), scale_requeue = _basic_scale(snapshot, rollout), None
     else:
-        counts, scale_requeue = _replica_counts(snapshot, now=now)
+        counts, scale_requeue = canary_progress.replica_counts(snapshot, now=now)
     requeue = _earliest(requeue, scale_requeue)
     analysis = canary_analysis.decide(snapshot)
     if analysis.error is not None:
         return _plan_invalid(snapshot, source, analysis.error, now=now, requeue=ANALYSIS_SPEC_RETRY)
-    progress = _advance(snapshot, now=now, weight_ok=weight_ok, analysis=analysis)
+    progress = canary_progress.advance(snapshot, now=now, weight_ok=weight_ok, analysis=analysis)
     found.extend(progress.events)
     paused = dataclasses.replace(old, current_step_index=progress.index,
                                  pause_conditions=progress.pause_conditions)
@@ -341,13 +326,13 @@ def _plan_progress(snapshot: Snapshot, source: States, *, now: datetime,
                                    step_analysis=analysis.step, background_analysis=analysis.background),
     )
     found.extend(analysis.events)
-    new = _with_conditions(snapshot, new, now=now, abort_message=analysis.abort_message)
+    new = canary_progress.with_conditions(snapshot, new, now=now, abort_message=analysis.abort_message)
     step, _ = weights.current_step(rollout)
     timed_out = phases.deadline_abort_message(
         rollout, new, snapshot.new_rs.name if snapshot.new_rs else "", now=now,
         indefinite_step=isinstance(step, models.Pause) and step.duration_seconds is None)
     if timed_out is not None:  # spec.progressDeadlineAbort: the update is aborted as if a user asked
-        new = _with_conditions(snapshot, dataclasses.replace(
+        new = canary_progress.with_conditions(snapshot, dataclasses.replace(
             new, abort=True, aborted_at=models.format_time(now), pause_conditions=(), controller_pause=False),
             now=now)
         found.append(events.Event(events.WARNING, events.ROLLOUT_ABORTED, timed_out))
@@ -381,124 +366,6 @@ def _weight_reason(decision: weights.WeightDecision, modified: bool, verify: boo
         return f"waiting for AWS to confirm canary weight {decision.weight}"
     verb = "setting" if modified else "keeping"
     return f"{verb} canary weight {decision.weight} ({decision.row})"
-
-
-def _earliest(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    return a if b is None else min(a, b)
-
-
-def _replica_counts(snapshot: Snapshot, *, now: datetime) -> tuple[Counts, float | None]:
-    """Desired (canary, stable) sizes; an aborted canary keeps its size for abortScaleDownDelaySeconds."""
-    rollout = snapshot.rollout
-    old = rollout.status
-    replicas = rollout.replicas
-    if states.is_promoted(rollout):
-        return (replicas, replicas), None
-    if snapshot.stable_rs is None:
-        return (replicas, None), None  # nothing to shift from: the first ReplicaSet takes every replica
-    dynamic = rollout.canary is not None and rollout.canary.dynamic_stable_scale
-    if old.abort and not dynamic:
-        keep = snapshot.new_rs.spec_replicas if snapshot.new_rs else 0
-        delay = weights.abort_scale_down_delay(rollout)
-        if delay == 0:
-            return (keep, replicas), None
-        deadline = (models.parse_time(old.aborted_at) or now) + timedelta(seconds=delay)
-        if now < deadline:
-            return (keep, replicas), (deadline - now).total_seconds()
-        return (0, replicas), None
-    return weights.traffic_routed_counts(rollout, old.canary.weights), None
-
-
-def _advance(snapshot: Snapshot, *, now: datetime, weight_ok: bool,
-             analysis: canary_analysis.AnalysisDecision | None = None) -> _Progress:
-    """Step advance, promotion, abort index and pauses (syncRolloutStatusCanary, CalculatePauseStatus);
-    `analysis` may complete an analysis step, pause (inconclusive) or abort (failed)."""
-    analysis = analysis or canary_analysis.AnalysisDecision()
-    rollout = snapshot.rollout
-    old = rollout.status
-    count = len(rollout.steps)
-    index = weights.step_index(rollout)
-    stable_rs, ping_pong = old.stable_rs, old.canary.stable_ping_pong
-    clear_pauses = remove_abort = remove_step_pause = advanced = False
-    reason = ""
-    found: list[events.Event] = []
-    if old.promote_full:
-        clear_pauses = remove_abort = True
-        index = count if count else index
-    if old.abort and states.is_promoted(rollout):
-        remove_abort = True
-    aborted = (old.abort and not remove_abort) or bool(analysis.abort_message)
-    promotion = "" if aborted else steps.should_full_promote(snapshot, weight_ok=weight_ok)
-    if promotion:
-        clear_pauses = remove_abort = True
-        index = count if count else None
-        reason = promotion
-        if old.stable_rs != snapshot.pod_hash:
-            if rollout.canary is not None and rollout.canary.ping_pong is not None:
-                ping_pong = "pong" if ping_pong == "ping" else "ping"
-            stable_rs = snapshot.pod_hash
-            found.append(events.rollout_completed(snapshot.revision, snapshot.pod_hash, promotion))
-    elif aborted:
-        if count:
-            index = count if old.stable_rs == snapshot.pod_hash else 0
-        reason = phases.aborted_message(snapshot.revision)
-        if analysis.abort_message:
-            reason = f"{reason}: {analysis.abort_message}"
-    elif steps.step_completed(snapshot, now=now, weight_ok=weight_ok, analysis_ok=analysis.step_successful):
-        step, current = weights.current_step(rollout)
-        assert step is not None and current is not None  # step_completed is False without a current step
-        found.append(events.step_completed(current, count, steps.step_string(step)))
-        index = current + 1
-        remove_step_pause = advanced = True
-        reason = found[-1].message
-    if aborted:
-        aborted_at = old.aborted_at or models.format_time(now)
-        return _Progress(index, stable_rs, ping_pong, True, aborted_at, (), False, advanced, reason,
-                         tuple(found))
-    conditions = old.pause_conditions
-    controller_pause = old.controller_pause
-    if remove_step_pause:
-        conditions = tuple(c for c in conditions if c.reason != steps.CANARY_PAUSE_STEP)
-    elif not promotion and steps.wants_pause_condition(rollout):
-        conditions = (*conditions, models.PauseCondition(steps.CANARY_PAUSE_STEP, models.format_time(now)))
-        controller_pause = True
-        reason = reason or f"paused: {steps.CANARY_PAUSE_STEP}"
-    if (analysis.inconclusive and not promotion
-            and all(c.reason != canary_analysis.INCONCLUSIVE_PAUSE for c in conditions)):
-        conditions = (*conditions, models.PauseCondition(canary_analysis.INCONCLUSIVE_PAUSE,
-                                                         models.format_time(now)))
-        controller_pause = True
-        reason = f"paused: {canary_analysis.INCONCLUSIVE_PAUSE}"
-    if clear_pauses:
-        conditions = ()
-    controller_pause = controller_pause and bool(conditions)
-    return _Progress(index, stable_rs, ping_pong, False, None, conditions, controller_pause, advanced, reason,
-                     tuple(found))
-
-
-def _with_conditions(snapshot: Snapshot, new: models.RolloutStatus, *, now: datetime,
-                     abort_message: str = "") -> models.RolloutStatus:
-    """Fill replica counts, observedGeneration, conditions, phase and message of a planned status."""
-    rollout = snapshot.rollout
-    sets = {rs.name: rs for rs in (snapshot.new_rs, snapshot.stable_rs, *snapshot.others) if rs is not None}
-    new_rs = snapshot.new_rs
-    new = dataclasses.replace(
-        new, observed_generation=str(rollout.generation),
-        replicas=sum(rs.current_replicas for rs in sets.values()),
-        updated_replicas=new_rs.current_replicas if new_rs else 0,
-        ready_replicas=sum(rs.ready_replicas for rs in sets.values()),
-        available_replicas=sum(rs.available_replicas for rs in sets.values()),
-        hpa_replicas=sum(rs.current_replicas for rs in sets.values()),
-        selector=status.label_selector(rollout.selector),
-        workload_observed_generation=workload_refs.observed_generation(rollout),
-    )
-    name = new_rs.name if new_rs else ""
-    facts = phases.ConditionFacts(None, snapshot.revision, name, new.available_replicas, abort_message)
-    new = dataclasses.replace(new, conditions=phases.next_conditions(rollout, new, facts, now=now))
-    phase, message = phases.calculate_phase(rollout, new, now=now)
-    return dataclasses.replace(new, phase=phase, message=message)
 
 
 # a wait shows as its own state only where traffic is moving; paused or aborted Rollouts just hold it
