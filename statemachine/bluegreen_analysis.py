@@ -12,15 +12,17 @@ run gates the active Service's switch, the post-promotion run the new stable Rep
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from statemachine import events, models, weights
 from statemachine.canary_analysis import NewRun, build_run, status_event, terminated
 from statemachine.snapshot import AnalysisRunView, Snapshot
 
-__all__ = ["POST", "PRE", "BlueGreenAnalysis", "decide"]
+__all__ = ["POST", "PRE", "BlueGreenAnalysis", "decide", "status_fields"]
 
 PRE, POST = "PrePromotion", "PostPromotion"
 _FAILED = ("Failed", "Error")
@@ -158,3 +160,18 @@ def decide(snapshot: Snapshot, *, active_selector: str, saturated: bool, preview
 
 def _successful(run: AnalysisRunView | None) -> bool:
     return run is not None and run.phase == "Successful"
+
+
+def status_fields(new: models.RolloutStatus, analysis: BlueGreenAnalysis, *,
+                  now: datetime) -> tuple[models.RolloutStatus, str]:
+    """setPauseOrAbortForBlueGreen on the planned status: a failed run aborts (the abort message comes
+    back for the cycle's reason), an inconclusive one pauses with `InconclusiveAnalysisRun`."""
+    if analysis.abort_message and not new.abort:
+        return dataclasses.replace(new, abort=True, aborted_at=models.format_time(now), pause_conditions=(),
+                                   controller_pause=False), analysis.abort_message
+    paused = any(c.reason == _INCONCLUSIVE for c in new.pause_conditions)
+    if analysis.inconclusive and not new.abort and not paused:
+        condition = models.PauseCondition(_INCONCLUSIVE, models.format_time(now))
+        return dataclasses.replace(new, pause_conditions=(*new.pause_conditions, condition),
+                                   controller_pause=True), ""
+    return new, ""

@@ -16,10 +16,11 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 
-from statemachine import bluegreen_analysis, events, machine, models, phases, steps, traffic_safety
+from statemachine import bluegreen_analysis, events, machine, models, phases, steps
 from statemachine import bluegreen_rules as rules
 from statemachine import bluegreen_scaledown as scaledown
 from statemachine import bluegreen_status as bgstatus
+from statemachine.bluegreen_cutover import TARGET_WAIT_RETRY, CutOver
 from statemachine.bluegreen_decision import (
     BlueGreenDecision,
     accounted,
@@ -29,7 +30,6 @@ from statemachine.bluegreen_decision import (
     scaling_event,
     selector_restored,
     switch_service,
-    widen_service,
 )
 from statemachine.bluegreen_spec import BlueGreenStrategy
 from statemachine.guards import Move
@@ -40,8 +40,6 @@ __all__ = ["INVALID_SPEC_REQUEUE", "TARGET_WAIT_RETRY", "VERIFY_RETRY_INTERVAL",
 
 VERIFY_RETRY_INTERVAL = 10.0
 """ROLLOUT_VERIFY_RETRY_INTERVAL's default: how often unverified target groups are asked again."""
-TARGET_WAIT_RETRY = 1.0
-"""While the active Service's EndpointSlices still show other pods, Kubernetes alone is looked at again."""
 INVALID_SPEC_REQUEUE = 20.0
 
 
@@ -125,7 +123,7 @@ def _earliest(a: float | None, b: float | None) -> float | None:
     return a if b is None else min(a, b)
 
 
-class _Cycle:
+class _Cycle(CutOver):
     """One reconcile with a new ReplicaSet and no pending pause-condition write (§2 steps 1, 5 to 13)."""
 
     def __init__(self, snapshot: Snapshot, strategy: BlueGreenStrategy, old_bg: bgstatus.BlueGreenStatus,
@@ -180,85 +178,6 @@ class _Cycle:
         """ServiceSelectorRestored first among the events, as the drift is found before anything else."""
         if restore:
             self.events.insert(0, selector_restored(self.strategy.active_service, restore))
-
-    def point_active(self, active_observed: str, active_after: str) -> None:
-        service = self.strategy.active_service
-        if not active_after:
-            return
-        self.selectors.append((service, active_after))
-        if active_after != active_observed:
-            self.events.append(switch_service(service, active_observed, active_after))
-
-    def cut_over(self, observed: str, current: str, wanted: str, *, widened: bool, aborted: bool) -> str:
-        """reconcileActiveService's switch (§3.7) from `current` (activeSelector) to `wanted`, made before it
-        breaks; returns the activeSelector after this cycle.
-
-        Ours (§14 item 5, docs/bluegreen.md): the reference sets the new hash at once, and the LBC deregisters
-        the old pods before the new ones are registered and healthy: the target group serves nothing for a
-        while. Here the first cycle drops the hash key instead (`WidenService`): the Service selects the old
-        and the new pods, and the LBC registers the new ones while the old keep serving. Each cycle after
-        keeps it widened until the new pods are among its ready endpoints and, with
-        --aws-verify-target-group, every endpoint is registered and healthy in its target groups; then the new
-        hash is set (`SwitchService` from the old hash, as the reference says it) and recorded in
-        activeSelector, the old pods drain while the new serve, and §3.8 gates the promotion as before. The
-        rules decide every cycle as if the switch had not happened yet, so an abort sets `current` back at
-        once (so does anything else that keeps it, as drift: `bluegreen_rules.widened`). The reference's
-        direct switch stays for an abort, a Service not observed (planner tests without a cluster), and while
-        a third ReplicaSet has pods (a widened selector would send them traffic).
-        """
-        service = self.strategy.active_service
-        switching = bool(current) and bool(wanted) and wanted != current and not aborted
-        if switching and (widened or self.may_widen(current, wanted)):
-            if widened and self.widened_serving(wanted):
-                self.selectors.append((service, wanted))
-                self.events.append(switch_service(service, current, wanted))
-                self.notes.append(f"Service {service} switched from {current} to {wanted}: the new pods "
-                                  "serve, the old drain")
-                return wanted
-            self.selectors.append((service, traffic_safety.WIDE))
-            if not widened:
-                self.events.append(widen_service(service, current, wanted))
-            self.widening = wanted
-            self.notes.append(f"Service {service} widened to pods {current} and {wanted}: waiting for its "
-                              f"targets to serve pods {wanted}")
-            return current
-        if widened:  # an abort: straight back, and the reference never saw the Service leave `current`
-            self.selectors.append((service, wanted or current))
-            self.notes.append(f"Service {service} set back to {wanted or current} from widened")
-            if wanted and wanted != current:
-                self.events.append(switch_service(service, current, wanted))
-            return wanted or current
-        self.point_active(observed, wanted)
-        return wanted
-
-    def may_widen(self, current: str, wanted: str) -> bool:
-        """Can the active Service select every ReplicaSet's pods for a while? Only when it is observed (its
-        endpoints are what the wait reads), `wanted` has ready pods to wait for (none with 0 replicas), and no
-        ReplicaSet but `current` and `wanted` has pods."""
-        snapshot, service = self.snapshot, self.strategy.active_service
-        target = rules.by_hash(snapshot, wanted)
-        if service not in snapshot.endpoints or target is None or target.ready_replicas <= 0:
-            return False
-        sets = (snapshot.new_rs, snapshot.stable_rs, *snapshot.others)
-        busy = sorted(rs.name for rs in sets if rs is not None and rs.hash not in (current, wanted)
-                      and (rs.spec_replicas > 0 or rs.ready_replicas > 0))
-        if busy:
-            self.notes.append(f"Service {service} switched directly: widened, it would also select the pods "
-                              f"of {', '.join(busy)}")
-        return not busy
-
-    def widened_serving(self, pod_hash: str) -> bool:
-        """Does the widened active Service serve the pods of `pod_hash`: they are among its ready endpoints
-        and, with --aws-verify-target-group, AWS found every endpoint registered and healthy (the answer
-        passed in, else the snapshot's targets)?"""
-        snapshot, service = self.snapshot, self.strategy.active_service
-        if not traffic_safety.caught_up(snapshot.endpoints.get(service), pod_hash, widened=True):
-            return False
-        if not snapshot.verify_weights:
-            return True
-        if self.targets_verified is not None:
-            return self.targets_verified
-        return snapshot.targets.get(service) == pod_hash
 
     def template_changed(self, cycle: rules.Cycle, active_observed: str, active_now: str,
                          preview_after: str) -> BlueGreenDecision:
@@ -353,7 +272,9 @@ class _Cycle:
         new = dataclasses.replace(old, current_pod_hash=new_rs.hash,
                                   promote_full=old.promote_full and new_rs.hash != old.stable_rs)
         new = self.pause_fields(new, pause, clear=old.promote_full or steps.rollback_within_window(snapshot))
-        new = self.analysis_fields(new, analysis)
+        new, abort_note = bluegreen_analysis.status_fields(new, analysis, now=self.now)
+        if abort_note:
+            self.notes.insert(0, abort_note)
         bg = dataclasses.replace(self.old_bg, active_selector=active_after, preview_selector=preview_after,
                                  pre_promotion_analysis_run_status=analysis.pre,
                                  post_promotion_analysis_run_status=analysis.post)
@@ -386,20 +307,6 @@ class _Cycle:
         self.events.extend(analysis.events)
         return analysis
 
-    def analysis_fields(self, new: models.RolloutStatus,
-                        analysis: bluegreen_analysis.BlueGreenAnalysis) -> models.RolloutStatus:
-        """A failed run aborts (setPauseOrAbortForBlueGreen), an inconclusive one pauses."""
-        if analysis.abort_message and not new.abort:
-            self.notes.insert(0, analysis.abort_message)
-            return dataclasses.replace(new, abort=True, aborted_at=models.format_time(self.now),
-                                       pause_conditions=(), controller_pause=False)
-        if analysis.inconclusive and not new.abort and all(
-                c.reason != bgstatus.INCONCLUSIVE_ANALYSIS for c in new.pause_conditions):
-            condition = models.PauseCondition(bgstatus.INCONCLUSIVE_ANALYSIS, models.format_time(self.now))
-            return dataclasses.replace(new, pause_conditions=(*new.pause_conditions, condition),
-                                       controller_pause=True)
-        return new
-
     def pause_fields(self, new: models.RolloutStatus, pause: rules.PauseDecision, *,
                      clear: bool) -> models.RolloutStatus:
         """CalculatePauseStatus (§4.1 persist step 2): abort wins, then a clear, then removals, additions.
@@ -431,29 +338,6 @@ class _Cycle:
         kept = bool(conditions) or bool(self.widening) or pause.row == rules.HALTED_ROW
         return dataclasses.replace(new, pause_conditions=conditions,
                                    controller_pause=controller_pause and kept)
-
-    def targets_ok(self, pod_hash: str) -> bool:
-        """Do the active Service's targets serve the pods of `pod_hash` (§3.8, better per §14 items 1-2)?
-
-        Without `--aws-verify-target-group` nothing is checked. With it, the lead's answer counts, but never
-        while fresh EndpointSlices still show other pods; without an answer the snapshot's targets decide.
-        """
-        snapshot, service = self.snapshot, self.strategy.active_service
-        if not snapshot.verify_weights or not pod_hash:
-            return True
-        endpoints = snapshot.endpoints.get(service)
-        if endpoints is not None and endpoints != frozenset({pod_hash}):
-            return False
-        if self.targets_verified is not None:
-            return self.targets_verified
-        return traffic_safety.serving(snapshot, service, pod_hash)
-
-    def wait_interval(self, pod_hash: str, *, widened: bool = False) -> float:
-        """Kubernetes is looked at again soon while endpoints lag, ELBv2 once per verify retry interval."""
-        endpoints = self.snapshot.endpoints.get(self.strategy.active_service)
-        if endpoints is not None and not traffic_safety.caught_up(endpoints, pod_hash, widened=widened):
-            return TARGET_WAIT_RETRY
-        return self.retry if self.snapshot.verify_weights else TARGET_WAIT_RETRY
 
     def finish(self, cycle: rules.Cycle, new: models.RolloutStatus, bg: bgstatus.BlueGreenStatus,
                promotion: str, *, sizes: tuple[int | None, int | None],
