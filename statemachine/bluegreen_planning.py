@@ -6,8 +6,9 @@ the active Service (§3.7), target verification (§3.8), then the status (§4) a
 Differences from the reference, each where §14 says so, are named in `bluegreen_rules`/`bluegreen_scaledown`;
 here: the scale-down of old ReplicaSets never resizes one up, a template change always resets
 scaleUpPreviewCheckPoint (the reference's recalculation reads the old status and can keep it set), and the
-active Service's switch from one hash to another is made before it breaks (ours, `_Cycle.cut_over`,
-docs/bluegreen.md): widened first, its new hash set only once the new pods serve.
+active Service's switch from one hash to another is made before it breaks (ours,
+`bluegreen_cutover.CutOver.cut_over`, docs/bluegreen.md): widened first, its new hash set only once the new
+pods serve.
 """
 
 from __future__ import annotations
