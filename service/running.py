@@ -2,13 +2,15 @@
 
 Room: start-up (around the whole flow). Order: logs → HTTP (/healthz, /readyz, /metrics, the debug API) →
 the Kubernetes ApiClient with its one --qps/--burst limiter (every Lease call, LIST, WATCH start, write and
-Event takes a token of it) → leader election → the ELBv2 verifiers (only with --aws-verify-target-group: no
+Event takes a token of it) → (with --aws-verify-target-group, beside what follows: whether botocore finds AWS
+credentials) → leader election → the ELBv2 verifiers (only with --aws-verify-target-group: no
 AWS client exists otherwise) → informers feeding the queue → wait until every cache has synced → reconciler
 and workers (+ the --rollout-resync loop; the start-up cleanup queues what deleted Rollouts left behind), and
 the AnalysisRun workers beside them (service.analysis.running: its queue is fed by the informers). A
 stop (SIGINT/SIGTERM, or `stop` set) lets reconciles in flight finish, then stops everything in reverse
 order. Losing the Lease ends the process with an error, as the reference does, so Kubernetes restarts it as a
-standby. It never decides anything about a Rollout.
+standby. Whatever start-up waits for (the Lease, a cache, AWS credentials) is logged at ERROR with what to do
+and named on /readyz (service.startup_checks). It never decides anything about a Rollout.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from service import (
     queueing,
     reconciling,
     rollout_metrics,
+    startup_checks,
     startup_cleanup,
     workqueue_metrics,
 )
@@ -49,7 +52,6 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "SHUTDOWN_GRACE_SECONDS",
-    "SYNC_LOG_INTERVAL_SECONDS",
     "Reconciler",
     "ReconcilerFactory",
     "StartError",
@@ -64,8 +66,6 @@ log = structlog.get_logger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
 SHUTDOWN_GRACE_SECONDS = 10.0
 """How long reconciles in flight may finish after a stop signal (the Pod's grace period is 30 s)."""
-SYNC_LOG_INTERVAL_SECONDS = 5.0
-"""While caches have not synced, say so this often."""
 DEFAULT_KUBECONFIG = "~/.kube/config"
 """Read when neither --kubeconfig nor KUBECONFIG names a file and it exists (else: in-cluster)."""
 
@@ -193,10 +193,11 @@ async def run(
     on_started: Callable[[Started], None] | None = None,
     identity: str | None = None,
     environ: Mapping[str, str] | None = None,
+    check_aws_credentials: startup_checks.CredentialsCheck = startup_checks.aws_credentials_problem,
 ) -> None:
     """Run the controller until `stop` is set; raises StartError, server.ListenError or LeadershipLost.
 
-    `reconciler_factory`, `open_verifiers` and `registry` are replaced in tests (None: the real ones).
+    `reconciler_factory`, `open_verifiers`, `check_aws_credentials` and `registry` are replaced in tests.
     """
     clock = clock or clocks.SystemClock()
     registry = registry if registry is not None else CollectorRegistry()
@@ -204,6 +205,7 @@ async def run(
     probes = health.Health()
     probes.add_liveness("workers", process.workers_alive)
     probes.add_readiness("informers-synced", process.ready, process.not_ready_because)
+    problems = startup_checks.Problems(probes, clock)
     metrics = rollout_metrics.RolloutMetrics(registry, rollouts=process.rollouts)
     kube_metrics = client_metrics.KubeClientMetrics(registry)
     queue_metrics = workqueue_metrics.WorkqueueMetrics(registry)
@@ -221,9 +223,13 @@ async def run(
                                             metrics=kube_metrics)
         if on_started is not None:
             on_started(Started(listeners.healthz_port, listeners.metrics_port, debug_port))
+        if settings.aws.verify_target_group:  # every replica, so a standby's /readyz says it too
+            credentials = asyncio.create_task(
+                startup_checks.check_aws_credentials(problems, check_aws_credentials), name="aws-credentials")
+            stack.push_async_callback(_cancel, credentials)
         leader = _Leader(
             settings=settings, api=api, limiter=limiter, clock=clock, process=process, registry=registry,
-            metrics=metrics,
+            metrics=metrics, problems=problems,
             kube_metrics=kube_metrics, queue_metrics=queue_metrics,
             namespace=context_namespace if settings.kube.namespaced else None,
             reconciler_factory=reconciler_factory or reconciling.Reconciler, open_verifiers=open_verifiers,
@@ -243,6 +249,8 @@ class _Leader:
     """--qps/--burst: shared by every request on `api`."""
     clock: clocks.Clock
     process: _Process
+    problems: startup_checks.Problems
+    """What start-up waits for: logged once, named on /readyz."""
     registry: CollectorRegistry
     metrics: rollout_metrics.RolloutMetrics
     kube_metrics: client_metrics.KubeClientMetrics
@@ -271,8 +279,14 @@ class _Leader:
             work.result()  # LeadershipLost or a start-up error
 
     async def _lead(self) -> None:
-        async with leases.leading(self.api, self.settings.leader, self.identity, clock=self.clock,
-                                  metrics=self.kube_metrics, limiter=self.limiter) as leadership:
+        lease = self.settings.leader
+
+        def report(problem: str | None) -> None:
+            self.problems.report(startup_checks.LEADER_ELECTION, problem, namespace=lease.namespace,
+                                 lease=lease.lease_name)
+
+        async with leases.leading(self.api, lease, self.identity, clock=self.clock, metrics=self.kube_metrics,
+                                  limiter=self.limiter, report=report) as leadership:
             self.process.leadership = leadership
             self.process.leading = True
             try:
@@ -305,7 +319,7 @@ class _Leader:
             self.process.informers = informers
             informers.start()
             stack.push_async_callback(informers.stop)
-            if not await self._wait_synced(informers):
+            if not await startup_checks.wait_synced(informers, self.stop, self.problems):
                 return
             if not informers.synced():  # the optional TargetGroupBindings: say it once, loudly
                 log.error("starting without every cache", waiting_for=informers.unsynced(),
@@ -338,30 +352,6 @@ class _Leader:
                      namespace=self.namespace or "*")
             await self.stop.wait()
             log.info("stopping: letting reconciles in flight finish", grace_seconds=SHUTDOWN_GRACE_SECONDS)
-
-    async def _wait_synced(self, informers: informing.Informers) -> bool:
-        """True once every required cache has synced; False when `stop` came first.
-
-        The TargetGroupBindings are not waited for: without their CRD they never sync, and that must not
-        block every Rollout silently. /readyz then fails with the reason, and each Rollout that needs target
-        verification says so in its status (service.reconciling) instead of moving on unverified.
-        """
-        synced: asyncio.Future[Any] = asyncio.ensure_future(
-            asyncio.gather(*(r.synced.wait() for r in informers.required)))
-        stopping: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
-        try:
-            while True:
-                done, _ = await asyncio.wait({synced, stopping}, timeout=SYNC_LOG_INTERVAL_SECONDS,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if synced in done:
-                    return True
-                if stopping in done:
-                    return False
-                log.error("caches not synced yet", waiting_for=informers.unsynced())
-        finally:
-            for future in (synced, stopping):
-                future.cancel()
-            await asyncio.wait({synced, stopping})
 
     async def _stop_workers(self, workers: controller.Controller) -> None:
         # Without the Lease another replica may already lead: stop at once rather than act beside it.

@@ -17,7 +17,7 @@ from kubernetes_asyncio import client
 
 from service.kube import caches, enqueuing, indexes, resources, throttling, watching
 
-__all__ = ["OPTIONAL_UNSERVED", "REPLICA_SET_SELECTOR", "Informers", "build", "unsynced_reason"]
+__all__ = ["ARGO_CRDS", "OPTIONAL_UNSERVED", "REPLICA_SET_SELECTOR", "Informers", "build", "unsynced_reason"]
 
 REPLICA_SET_SELECTOR = "rollouts-pod-template-hash"
 """Only ReplicaSets a Rollout controller made (ours or the reference's) carry this label: the rest of the
@@ -100,15 +100,27 @@ class Informers:
         return await watching.wait_synced(self.all, within)
 
 
+ARGO_CRDS = "kubectl apply -k 'https://github.com/argoproj/argo-rollouts/manifests/crds?ref=stable'"
+"""How Argo Rollouts' own documentation installs its CRDs (which alb-rollouts serves unchanged)."""
+
+
 def unsynced_reason(reflector: watching.Reflector) -> str:
-    """"<resource> not synced: <last error>", with a hint where the cause is known (a missing CRD)."""
-    text = f"{reflector.resource.name} not synced"
+    """"<resource> not synced: <last error>", with what to do where the cause is known (a missing CRD or
+    RBAC grant)."""
+    resource = reflector.resource
+    text = f"{resource.name} not synced"
     if reflector.last_error:
         text += f": {reflector.last_error}"
         if reflector.last_error.startswith("404"):
-            resource = reflector.resource
             text += (f" (is the {resource.kind} CustomResourceDefinition {resource.name} "
                      f"({resource.api_version}) installed?)")
+            if resource.group == "argoproj.io":
+                text += f"; install Argo Rollouts' CRDs: {ARGO_CRDS}"
+        elif reflector.last_error.startswith("403"):
+            scope = f"in namespace {reflector.namespace}" if reflector.namespace else "in all namespaces"
+            text += (f" (RBAC forbids it: grant the controller's service account list and watch on "
+                     f"{resource.name} {scope}: the ClusterRole of k8s/base, or with --namespaced the Role "
+                     "of k8s/namespaced)")
     return text
 
 

@@ -4,7 +4,9 @@ Room: start-up (around the whole flow). Only the replica holding the Lease recon
 this process holds it, renews it in the background, cancels the leader's work when a renewal deadline passes
 or another holder shows up, and releases the Lease on a clean exit so a successor takes over at once. A try
 the server answered with a Retry-After is not followed by the next sooner than that; every Lease request takes
-a token of the --qps/--burst limiter when one is given.
+a token of the --qps/--burst limiter when one is given. While the Lease cannot be had, each failed try's
+cause (its namespace missing, RBAC refusing it, ...) and what to do about it goes to `report` (service.running
+logs it and shows it on /readyz), None once the cause is gone.
 kubernetes_asyncio's LeaderElection is not used: it reads `time.time`, writes local time as UTC, has no
 request deadlines, never releases, and leaves the leader's task running when it is cancelled. This module
 never decides anything about Rollouts.
@@ -32,9 +34,13 @@ from service import clock as clocks
 from service import settings as config
 from service.kube import throttling, writing
 
-__all__ = ["Leadership", "LeadershipLost", "default_identity", "leading", "micro_time"]
+__all__ = ["Leadership", "LeadershipLost", "Report", "default_identity", "explain", "leading", "micro_time"]
 
 log = structlog.get_logger(__name__)
+
+
+Report = Callable[[str | None], None]
+"""Told after every try to acquire the Lease: why it failed and what to do, or None (held, or by another)."""
 
 
 class LeadershipLost(Exception):
@@ -97,6 +103,8 @@ class _Elector:
         self.limiter = limiter
         self.retry_after = 0.0
         """The longest Retry-After the server sent during the last attempt (0: none)."""
+        self.problem: str | None = None
+        """Why the last attempt failed and what to do about it (None: it did not fail)."""
         self.path = writing.object_path(writing.LEASES, settings.namespace, settings.lease_name)
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
@@ -128,11 +136,19 @@ class _Elector:
     async def attempt(self, deadline: float) -> _Attempt:
         """One try to acquire or renew the Lease within `deadline` seconds; any error is a failed try."""
         self.retry_after = 0.0
+        self.problem = None
         try:
             return await self._attempt(deadline)
-        except Exception:  # e.g. a token refresh failing: a renewal task that died would lead forever
+        except Exception as exc:  # e.g. a token refresh failing: a renewal task that died would lead forever
             log.exception("leader election: attempt failed")
+            self.problem = f"leader election failed ({type(exc).__name__}: {exc}); retrying"
             return _Attempt.FAILED
+
+    def _failed(self, verb: str, exc: writing.KubeWriteError) -> _Attempt:
+        """Note why `verb` on the Lease failed (at debug level: `report` says it louder, once)."""
+        log.debug(f"leader election: cannot {verb} the lease", error=str(exc))
+        self.problem = explain(verb, exc, self.settings)
+        return _Attempt.FAILED
 
     async def _attempt(self, deadline: float) -> _Attempt:
         now = self.clock.now()
@@ -149,13 +165,11 @@ class _Elector:
                 collection = writing.LEASES.collection_path(self.settings.namespace)
                 self._lease = await self._send("POST", collection, body, deadline)
             except writing.KubeWriteError as exc:
-                log.debug("leader election: cannot create the lease", error=str(exc))
-                return _Attempt.FAILED
+                return self._failed("create", exc)
             self._observe(self._lease.get("spec"))
             return _Attempt.HOLDING
         except writing.KubeWriteError as exc:
-            log.debug("leader election: cannot read the lease", error=str(exc))
-            return _Attempt.FAILED
+            return self._failed("get", exc)
         spec = _spec_of(lease)
         self._observe(spec)
         holder = str(spec.get("holderIdentity") or "")
@@ -173,8 +187,7 @@ class _Elector:
         try:
             self._lease = await self._send("PUT", self.path, body, deadline)
         except writing.KubeWriteError as exc:
-            log.debug("leader election: cannot update the lease", error=str(exc))
-            return _Attempt.FAILED
+            return self._failed("update", exc)
         self._observe(self._lease.get("spec"))
         return _Attempt.HOLDING
 
@@ -187,9 +200,14 @@ class _Elector:
             self._observed = record
             self._observed_at = self.clock.monotonic()
 
-    async def acquire(self) -> None:
-        """Return once we hold the Lease, trying every retry period."""
-        while await self.attempt(self.deadline) is not _Attempt.HOLDING:
+    async def acquire(self, report: Report | None = None) -> None:
+        """Return once we hold the Lease, trying every retry period; `report` hears each try's problem."""
+        while True:
+            outcome = await self.attempt(self.deadline)
+            if report is not None:
+                report(self.problem)
+            if outcome is _Attempt.HOLDING:
+                return
             await self.clock.sleep(self._pause())
 
     async def keep(self, leadership: Leadership, lose: Callable[[str], None]) -> None:
@@ -247,6 +265,25 @@ class _Elector:
                 return
 
 
+def explain(verb: str, error: writing.KubeWriteError, settings: config.LeaderSettings) -> str:
+    """Why `verb` on the Lease failed and what to do about it, in one sentence for the log and /readyz."""
+    namespace, lease = settings.namespace, f"{settings.namespace}/{settings.lease_name}"
+    if error.code == 404 and verb == "create" and "namespace" in error.message:
+        return (f"the Lease namespace {namespace} does not exist ({error}): create it (kubectl create "
+                f"namespace {namespace}), or set POD_NAMESPACE to the namespace that should hold the Lease, "
+                "or run with --leader-elect=false")
+    if error.code == 403:
+        return (f"RBAC forbids {verb} on the Lease {lease} ({error}): grant the controller's service account "
+                f"get, create and update on leases.coordination.k8s.io in namespace {namespace} "
+                "(the Role in k8s/base)")
+    if error.code == 401:
+        return (f"the API server does not accept our credentials ({error}): check --kubeconfig, or the "
+                "service account token in the cluster")
+    if error.code == 0:
+        return f"cannot reach the API server to {verb} the Lease {lease} ({error}); retrying"
+    return f"cannot {verb} the Lease {lease} ({error}); retrying"
+
+
 @contextlib.asynccontextmanager
 async def leading(
     api: client.ApiClient,
@@ -257,20 +294,23 @@ async def leading(
     deadline: float | None = None,
     metrics: client_metrics.KubeClientMetrics | None = None,
     limiter: throttling.RequestLimiter | None = None,
+    report: Report | None = None,
 ) -> AsyncIterator[Leadership]:
     """Enter once this process leads; the body is cancelled (then LeadershipLost raised) if the Lease is lost.
 
     With `settings.elect` false the body runs at once. Each Lease request gets `deadline` seconds (default:
     the renew deadline) after its `limiter` token (None: no limit). Tries are a retry period apart, or the
-    server's Retry-After when longer. A clean exit, or a cancellation from outside, releases the Lease.
+    server's Retry-After when longer; `report` hears why each try to acquire failed (None: it did not).
+    A clean exit, or a cancellation from outside, releases the Lease.
     """
     if not settings.elect:
         yield Leadership(identity, elected=False)
         return
     elector = _Elector(api, settings, identity, clock=clock, metrics=metrics, limiter=limiter,
                        deadline=deadline if deadline is not None else settings.renew_deadline_seconds)
-    log.info("leader election: waiting for the lease", identity=identity, lease=settings.lease_name)
-    await elector.acquire()
+    log.info("leader election: waiting for the lease", identity=identity, lease=settings.lease_name,
+             namespace=settings.namespace)
+    await elector.acquire(report)
     log.info("leader election: leading", identity=identity, lease=settings.lease_name)
     current = asyncio.current_task()
     assert current is not None

@@ -94,6 +94,11 @@ class Factory:
         return made
 
 
+async def credentials_found() -> None:
+    """The AWS credentials check, answering "found"."""
+    return None
+
+
 class Process:
     """One `running.run` in a task, with its ports once listening."""
 
@@ -101,6 +106,7 @@ class Process:
         self.stop = asyncio.Event()
         self.started: running.Started | None = None
         self.factory = factory
+        kwargs.setdefault("check_aws_credentials", credentials_found)  # the fake openers need none
         self.task = asyncio.create_task(running.run(
             config, stop=self.stop, reconciler_factory=factory, on_started=self._on_started,
             identity="test-replica", environ={}, **kwargs))
