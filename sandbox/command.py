@@ -1,7 +1,9 @@
 """`alb-rollouts sandbox`: runs a local Kubernetes API, cluster, moto ELBv2 and LBC simulator until Ctrl-C.
 
 When ready it writes the state file (JSON: kubeconfig, apiServer, awsEndpointUrl, awsRegion, control) and
-prints `sandbox ready` with the same values. It never imports the product (`service/`, `statemachine/`).
+prints `sandbox ready` with the same values, then `controller: ...`, the `alb-rollouts run` command line to
+run against it with everything it needs (dummy AWS credentials, a Lease namespace that exists). It never
+imports the product (`service/`, `statemachine/`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,19 @@ import json
 import logging
 import math
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
 
 from sandbox import running
 
-__all__ = ["configure", "run"]
+__all__ = ["CONTROLLER_ENV", "configure", "controller_command", "run"]
+
+CONTROLLER_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                  "POD_NAMESPACE": "default"}
+"""What the controller needs from its environment here: moto takes any credentials, but botocore signs nothing
+without some; the Lease lives in POD_NAMESPACE (else argo-rollouts, which the sandbox does not have)."""
 
 
 def _seconds(text: str) -> float:
@@ -50,6 +58,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="how long the LBC simulator takes to apply a change to AWS (default 0)")
 
 
+def controller_command(state: running.SandboxState, program: str = "alb-rollouts") -> str:
+    """The shell line that runs the controller against this sandbox, verifying the ALB in its moto."""
+    env = " ".join(f"{name}={value}" for name, value in CONTROLLER_ENV.items())
+    args = [program, "run", "--kubeconfig", state.kubeconfig, "--aws-verify-target-group",
+            "--aws-endpoint-url", state.aws_endpoint_url, "--aws-region", state.aws_region]
+    return f"{env} {shlex.join(args)}"
+
+
+def _program() -> str:
+    # The console script as the user typed it (e.g. .venv/bin/alb-rollouts), so the line runs as printed.
+    typed = sys.argv[0] if sys.argv else ""
+    return typed if Path(typed).name == "alb-rollouts" else "alb-rollouts"
+
+
 def _write_state(path: Path, state: running.SandboxState) -> None:
     """Atomically, so a poller never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +96,7 @@ async def _serve(args: argparse.Namespace) -> None:
         print("sandbox ready")
         for key, value in sandbox.state.as_dict().items():
             print(f"{key}: {value}")
+        print(f"controller: {controller_command(sandbox.state, _program())}")
         sys.stdout.flush()
         await stopping.wait()
         print("sandbox stopping")

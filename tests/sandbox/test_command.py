@@ -1,13 +1,19 @@
 """`alb-rollouts sandbox` as a user runs it (a subprocess): ready in under 10 s with the state file and the
-printed values, `kubectl get ns` answers through the kubeconfig, the control endpoint answers, bad flag values
-are refused naming the flag, a port in use and a missing moto are reported, and SIGINT stops it cleanly
-(exit 0, state file removed). Tests here run in file order: the last one stops the shared process."""
+printed values, the printed controller command runs as printed (its env assignments are all it needs: it
+leads, turns ready and reports no start-up problem), `kubectl get ns` answers through the kubeconfig, the
+control endpoint answers, bad flag values are refused naming the flag, a port in use and a missing moto are
+reported, and SIGINT stops it cleanly (exit 0, state file removed). Tests here run in file order: the last one
+stops the shared process."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
+import itertools
 import json
+import os
+import shlex
 import shutil
 import signal
 import socket
@@ -19,7 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+
+from sandbox import command
+from sandbox.running import SandboxState
+from tests.sandbox.polling import until
 
 READY_WITHIN = 10.0
 
@@ -30,6 +41,8 @@ class Running:
         self.state_file = state_file
         self.ready_after = ready_after
         self.state: dict[str, Any] = json.loads(state_file.read_text())
+        assert process.stdout is not None
+        self.printed = [process.stdout.readline().rstrip("\n") for _ in range(7)]
 
 
 def _command(*args: str) -> list[str]:
@@ -62,9 +75,66 @@ def test_ready_in_under_ten_seconds_with_state_file_and_output(running: Running)
     assert state["awsRegion"] == "us-east-1"
     assert state["kubeconfig"] == str(running.state_file.with_name("x.kubeconfig"))
     assert state["apiServer"] in Path(state["kubeconfig"]).read_text()
-    assert running.process.stdout is not None
-    lines = [running.process.stdout.readline().rstrip("\n") for _ in range(6)]
-    assert lines == ["sandbox ready", *(f"{key}: {value}" for key, value in state.items())]
+    assert running.printed[:6] == ["sandbox ready", *(f"{key}: {value}" for key, value in state.items())]
+    assert running.printed[6] == (
+        "controller: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing POD_NAMESPACE=default "
+        f"alb-rollouts run --kubeconfig {shlex.quote(state['kubeconfig'])} --aws-verify-target-group "
+        f"--aws-endpoint-url {state['awsEndpointUrl']} --aws-region us-east-1")
+    made = SandboxState(kubeconfig=state["kubeconfig"], api_server=state["apiServer"],
+                        aws_endpoint_url=state["awsEndpointUrl"], aws_region="us-east-1",
+                        control=state["control"])
+    assert running.printed[6] == f"controller: {command.controller_command(made)}"
+
+
+async def test_the_printed_controller_command_runs_as_printed(running: Running, tmp_path: Path) -> None:
+    words = shlex.split(running.printed[6].removeprefix("controller: "))
+    assignments = list(itertools.takewhile(lambda word: "=" in word, words))
+    program, verb, *args = words[len(assignments):]
+    assert (program, verb) == ("alb-rollouts", "run")
+    # Nothing but the printed line may supply credentials or the Lease namespace.
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("AWS_") and key != "POD_NAMESPACE"}
+    env.update(AWS_CONFIG_FILE=str(empty), AWS_SHARED_CREDENTIALS_FILE=str(empty),
+               AWS_EC2_METADATA_DISABLED="true", PYTHONUNBUFFERED="1")
+    env.update(dict(word.split("=", 1) for word in assignments))
+    # `python -m service.commands.run` is `alb-rollouts run`; free ports so parallel tests never collide.
+    argv = [sys.executable, "-m", "service.commands.run", *args, "--metricsPort", "0", "--healthzPort", "0",
+            "--debug-address", "", "--logformat", "json"]
+    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.STDOUT, env=env)
+    lines: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            try:
+                lines.append(json.loads(raw))
+            except ValueError:
+                lines.append({"msg": raw.decode()})
+
+    def logged(msg: str) -> list[dict[str, Any]]:
+        return [line for line in lines if line.get("msg") == msg]
+
+    reader = asyncio.create_task(read())
+    try:
+        listening = await until(lambda: logged("listening"), within=30, what="the listening line")
+        await until(lambda: logged("controller started"), within=30, what="leading and started")
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+
+            async def ready() -> bool:
+                async with http.get(f"http://127.0.0.1:{listening[0]['healthz_port']}/readyz") as reply:
+                    return reply.status == 200
+
+            await until(ready, within=30, what="/readyz 200")
+        assert logged("start-up problem") == [], lines
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+        await reader
+    assert code == 0, lines
 
 
 def test_kubectl_get_ns_answers(running: Running) -> None:
