@@ -216,7 +216,7 @@ async def launch(world: Sandbox, tmp_path: Path) -> AsyncIterator[Launch]:
         argv = [sys.executable, "-m", "service.commands.run", "--kubeconfig", str(kubeconfig),
                 "--leader-elect", *flags, "--metricsPort", "0", "--healthzPort", "0",
                 "--debug-address", "127.0.0.1:0", "--logformat", "json"]
-        # As k8s/deployment.yaml sets them from the downward API.
+        # As k8s/base/deployment.yaml sets them from the downward API.
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "POD_NAMESPACE": CONTROLLER_NAMESPACE, "POD_NAME": name}
         process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
                                                        stderr=asyncio.subprocess.STDOUT, env=env)
