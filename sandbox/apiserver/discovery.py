@@ -12,6 +12,8 @@ from sandbox.apiserver import errors, resources
 __all__ = ["api_group", "api_group_list", "api_resource_list", "api_versions", "discover", "version_info"]
 
 _STATUS_VERBS = ["get", "patch", "update"]
+_POD_STREAMS = (("attach", "PodAttachOptions"), ("exec", "PodExecOptions"), ("log", "Pod"),
+                ("portforward", "PodPortForwardOptions"))
 
 
 def version_info() -> dict[str, Any]:
@@ -70,6 +72,8 @@ def api_resource_list(registry: resources.Registry, group: str, version: str) ->
         }
         if info.short_names:
             entry["shortNames"] = list(info.short_names)
+        if info.categories:
+            entry["categories"] = list(info.categories)
         listed.append(entry)
         if info.status:
             listed.append(
@@ -82,6 +86,11 @@ def api_resource_list(registry: resources.Registry, group: str, version: str) ->
                 }
             )
         if info.key == "pods":
+            listed.extend(
+                {"name": f"pods/{sub}", "singularName": "", "namespaced": True, "kind": kind,
+                 "verbs": ["get"] if sub == "log" else ["create", "get"]}
+                for sub, kind in _POD_STREAMS
+            )
             listed.append(
                 {
                     "name": "pods/eviction",

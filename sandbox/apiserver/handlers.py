@@ -11,9 +11,19 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox.apiserver import errors, eviction, patching, routing, scaling, storage, tables
+from sandbox.apiserver import (
+    errors,
+    eviction,
+    patching,
+    protobuf,
+    routing,
+    scaling,
+    storage,
+    tables,
+    validation,
+)
 
-__all__ = ["body_of", "json_response", "printer_columns", "serve_resource"]
+__all__ = ["body_of", "include_object", "json_response", "printer_columns", "serve_resource"]
 
 _PATCH_TYPES = (patching.MERGE_PATCH, patching.JSON_PATCH, patching.STRATEGIC_PATCH)
 
@@ -25,10 +35,12 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 async def body_of(request: web.Request) -> Any:
-    """The request body as JSON (YAML tolerated, as the real server does for some clients)."""
+    """The request body as JSON (YAML tolerated, as a real server does for some clients; protobuf decoded)."""
     raw = await request.read()
     if not raw.strip():
         raise errors.bad_request("the body of the request was empty")
+    if request.content_type == protobuf.PROTOBUF:
+        return protobuf.decode(raw)
     try:
         return json.loads(raw)
     except ValueError:
@@ -80,13 +92,26 @@ def printer_columns(store: storage.Storage, route: routing.Route) -> list[dict[s
     return None
 
 
+def include_object(request: web.Request) -> str:
+    """The `includeObject` policy of a Table request; 400 for an unknown one, as a real server answers."""
+    policy = request.query.get("includeObject") or "Metadata"
+    if policy not in tables.INCLUDE_OBJECT:
+        raise errors.bad_request(
+            f'includeObject: Unsupported value: "{policy}": supported values: "Metadata", "None", "Object"'
+        )
+    return policy
+
+
 def _listing(
     request: web.Request, route: routing.Route, store: storage.Storage, items: list[dict[str, Any]]
 ) -> web.Response:
     rv = store.resource_version
     if tables.wants_table(request.headers.get("Accept", "")):
         columns = printer_columns(store, route)
-        return json_response(tables.as_table(route.info, items, rv, printer_columns=columns))
+        table = tables.as_table(
+            route.info, items, rv, printer_columns=columns, include_object=include_object(request)
+        )
+        return json_response(table)
     return json_response(_list_body(route, items, rv))
 
 
@@ -122,12 +147,29 @@ def _delete_options(request: web.Request, raw: bytes) -> tuple[str | None, str |
     return preconditions.get("resourceVersion"), preconditions.get("uid"), str(propagation)
 
 
+_STREAMING_WHAT = {"log": "no logs to show", "exec": "nothing to exec into", "attach": "nothing to attach to",
+                   "portforward": "nothing to forward ports to"}
+
+
+def _no_containers(route: routing.Route, store: storage.Storage) -> errors.ApiError:
+    """404 for a missing pod, else a 400 saying why: the sandbox simulates pods and runs no containers."""
+    assert route.name is not None
+    if store.get(route.info.key, route.namespace, route.name) is None:
+        return errors.not_found(route.info.group, route.info.plural, route.name)
+    return errors.bad_request(
+        f'pod "{route.name}" has {_STREAMING_WHAT[route.subresource or "log"]}: the alb-rollouts sandbox '
+        "simulates pods and runs no containers (see `kubectl describe pod` and `kubectl get events`)"
+    )
+
+
 async def serve_resource(request: web.Request, route: routing.Route, store: storage.Storage) -> web.Response:
     """Serve every verb except watch."""
     key, query = route.info.key, request.query
     dry_run = query.get("dryRun") == "All"
     if route.subresource == "scale":
         return await _serve_scale(request, route, store, dry_run=dry_run)
+    if route.subresource in routing.STREAMING:
+        raise _no_containers(route, store)
     if route.subresource == "eviction":
         evicted = eviction.evict(route, store, await body_of(request), dry_run=dry_run)
         return json_response(evicted, status=201)
@@ -142,29 +184,39 @@ async def serve_resource(request: web.Request, route: routing.Route, store: stor
         if route.subresource is None and tables.wants_table(request.headers.get("Accept", "")):
             return _listing(request, route, store, [obj])
         return json_response(obj)
+    directive = query.get("fieldValidation", "")
     if route.verb == "create":
         body = _object_body(await body_of(request))
+        warnings = validation.check(route, store, body, directive, patch=False)
         _check_namespace(route, body)
-        return json_response(store.create(key, body, dry_run=dry_run), status=201)
+        created = store.create(key, body, dry_run=dry_run)
+        return json_response(created, status=201, headers=validation.warning_header(warnings))
     if route.verb == "update":
         body = _object_body(await body_of(request))
+        warnings = validation.check(route, store, body, directive, patch=False)
         _check_namespace(route, body)
         body_name = body["metadata"].get("name")
         if body_name != route.name:
             raise errors.bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL ({route.name})"
             )
-        return json_response(store.replace(key, body, subresource=route.subresource, dry_run=dry_run))
+        replaced = store.replace(key, body, subresource=route.subresource, dry_run=dry_run)
+        return json_response(replaced, headers=validation.warning_header(warnings))
     if route.verb == "patch":
         assert route.name is not None
         media = request.content_type
         if media not in _PATCH_TYPES:
             raise errors.unsupported_media_type(media, patching.ACCEPTED_FOR_CUSTOM)
+        body = await body_of(request)
+        warnings = []
+        # A JSON patch's operations name no fields to check; a missing object is a 404 before any check.
+        if isinstance(body, dict) and store.get(key, route.namespace, route.name) is not None:
+            warnings = validation.check(route, store, body, directive, patch=True)
         patched = store.patch(
-            key, route.namespace, route.name, await body_of(request), content_type=media,
+            key, route.namespace, route.name, body, content_type=media,
             subresource=route.subresource, dry_run=dry_run,
         )
-        return json_response(patched)
+        return json_response(patched, headers=validation.warning_header(warnings))
     if route.verb == "delete":
         assert route.name is not None
         rv, uid, propagation = _delete_options(request, await request.read())

@@ -30,6 +30,8 @@ class ResourceInfo:
     singular: str = field(default="")
     # The scale subresource's (specReplicasPath, statusReplicasPath, labelSelectorPath), when served.
     scale: tuple[str, str, str] | None = None
+    # Discovery categories: `kubectl get all` lists the resources in "all".
+    categories: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -51,26 +53,37 @@ class ResourceInfo:
 
 
 def _core(
-    kind: str, plural: str, short: tuple[str, ...] = (), *, status: bool = False, ns: bool = True
+    kind: str, plural: str, short: tuple[str, ...] = (), *, status: bool = False, ns: bool = True,
+    categories: tuple[str, ...] = (),
 ) -> ResourceInfo:
-    return ResourceInfo("", ("v1",), kind, plural, ns, short, status)
+    return ResourceInfo("", ("v1",), kind, plural, ns, short, status, categories=categories)
+
+
+_ALL = ("all",)  # the kinds a real API server puts in the "all" category that the sandbox serves
 
 
 _APPS_SCALE = (".spec.replicas", ".status.replicas", ".status.selector")
 
 BUILT_IN: tuple[ResourceInfo, ...] = (
     _core("Namespace", "namespaces", ("ns",), status=True, ns=False),
-    _core("Pod", "pods", ("po",), status=True),
-    _core("Service", "services", ("svc",), status=True),
+    _core("Pod", "pods", ("po",), status=True, categories=_ALL),
+    _core("Service", "services", ("svc",), status=True, categories=_ALL),
     _core("Endpoints", "endpoints", ("ep",)),
     _core("Event", "events", ("ev",)),
     _core("ConfigMap", "configmaps", ("cm",)),
     _core("Secret", "secrets"),
     _core("ServiceAccount", "serviceaccounts", ("sa",)),
-    ResourceInfo("apps", ("v1",), "ReplicaSet", "replicasets", True, ("rs",), status=True, scale=_APPS_SCALE),
     ResourceInfo(
-        "apps", ("v1",), "Deployment", "deployments", True, ("deploy",), status=True, scale=_APPS_SCALE
+        "apps", ("v1",), "ReplicaSet", "replicasets", True, ("rs",), status=True, scale=_APPS_SCALE,
+        categories=_ALL,
     ),
+    ResourceInfo(
+        "apps", ("v1",), "Deployment", "deployments", True, ("deploy",), status=True, scale=_APPS_SCALE,
+        categories=_ALL,
+    ),
+    # Stored only: the sandbox runs no Job or CronJob controller.
+    ResourceInfo("batch", ("v1",), "Job", "jobs", True, (), status=True, categories=_ALL),
+    ResourceInfo("batch", ("v1",), "CronJob", "cronjobs", True, ("cj",), status=True, categories=_ALL),
     ResourceInfo("discovery.k8s.io", ("v1",), "EndpointSlice", "endpointslices"),
     ResourceInfo("networking.k8s.io", ("v1",), "Ingress", "ingresses", True, ("ing",), status=True),
     ResourceInfo("networking.k8s.io", ("v1",), "IngressClass", "ingressclasses", False),
@@ -150,6 +163,7 @@ def from_crd(crd: dict[str, Any]) -> ResourceInfo:
         custom=True,
         singular=str(names.get("singular") or ""),
         scale=scale,
+        categories=tuple(str(c) for c in names.get("categories") or ()),
     )
 
 

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 from sandbox.apiserver import errors, resources
 
-__all__ = ["Route", "is_true", "parse"]
+__all__ = ["STREAMING", "Route", "is_true", "parse"]
+
+# Pod subresources that stream from a running container (`kubectl logs`, `exec`, `attach`, `port-forward`).
+STREAMING = ("log", "exec", "attach", "portforward")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +86,13 @@ def parse(
     if info.scale is not None:
         served.add("scale")
     if info.key == "pods":
-        served.add("eviction")
+        served.update(("eviction", *STREAMING))
     if subresource is not None and subresource not in served:
         raise _not_found()
     if info.namespaced and namespace is None and name is not None:
         raise _not_found()
+    if subresource in STREAMING:  # answered with why not (no containers run here), whatever the method
+        return Route(info, version, namespace, name, subresource, "get" if method == "GET" else "create")
     if subresource == "eviction":  # create-only: POST .../pods/<name>/eviction
         if method != "POST":
             raise errors.method_not_allowed()

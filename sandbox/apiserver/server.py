@@ -11,7 +11,17 @@ import logging
 
 from aiohttp import web
 
-from sandbox.apiserver import discovery, errors, faults, handlers, routing, storage, streams, watching
+from sandbox.apiserver import (
+    discovery,
+    errors,
+    faults,
+    handlers,
+    openapi,
+    routing,
+    storage,
+    streams,
+    watching,
+)
 
 __all__ = ["ApiServer"]
 
@@ -32,6 +42,7 @@ class ApiServer:
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
         self.faults = faults.Faults(close_watches=self.close_watches, compact=self._compact)
+        self.openapi = openapi.OpenApi(self.storage)
         self.url = ""
         self._watches: set[streams.Subscription] = set()
         self._runner: web.AppRunner | None = None
@@ -127,6 +138,9 @@ class ApiServer:
                 return await self._faults(request)
             if request.method != "GET":
                 raise errors.method_not_allowed()
+            if request.path.startswith("/openapi/"):
+                body, content_type = self.openapi.serve(request.path, request.headers.get("Accept", ""))
+                return web.Response(body=body, headers={"Content-Type": content_type})
             host = request.host or self._host
             return handlers.json_response(discovery.discover(self.storage.registry, request.path, host))
         if route.verb == "watch":

@@ -11,7 +11,9 @@ from typing import Any
 
 from sandbox.apiserver import resources, selectors
 
-__all__ = ["as_table", "human_age", "wants_table"]
+__all__ = ["INCLUDE_OBJECT", "as_table", "human_age", "wants_table"]
+
+INCLUDE_OBJECT = ("Object", "Metadata", "None")  # the `includeObject` policies; Metadata is the default
 
 Obj = dict[str, Any]
 Column = tuple[str, Callable[[Obj], Any], int]  # (header, cell, priority)
@@ -81,6 +83,33 @@ def _ingress_address(ing: Obj) -> str:
     return ",".join(str(lb.get("hostname") or lb.get("ip")) for lb in lbs)
 
 
+def _deployment_ready(deploy: Obj) -> str:
+    ready = (deploy.get("status") or {}).get("readyReplicas") or 0
+    return f"{ready}/{(deploy.get('spec') or {}).get('replicas', 1)}"
+
+
+def _job_status(job: Obj) -> str:
+    status = job.get("status") or {}
+    done = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
+    for condition in ("Complete", "Failed", "Suspended"):
+        if condition in done:
+            return condition
+    return "Running"
+
+
+def _job_completions(job: Obj) -> str:
+    wanted = (job.get("spec") or {}).get("completions")
+    return f"{(job.get('status') or {}).get('succeeded', 0)}/{1 if wanted is None else wanted}"
+
+
+def _since(stamp_path: str) -> Callable[[Obj], str]:
+    """How long ago a timestamp field was, `<none>` when unset."""
+    def cell(o: Obj) -> str:
+        stamp = selectors.field_value(o, stamp_path)
+        return human_age(str(stamp), datetime.now(UTC)) if stamp else "<none>"
+    return cell
+
+
 _COLUMNS: dict[str, list[Column]] = {
     "pods": [
         ("Ready", _pod_ready, 0),
@@ -88,6 +117,23 @@ _COLUMNS: dict[str, list[Column]] = {
         ("Restarts", lambda o: 0, 0),
         ("IP", _field("status.podIP"), 1),
         ("Node", _field("spec.nodeName"), 1),
+    ],
+    "deployments.apps": [
+        ("Ready", _deployment_ready, 0),
+        ("Up-to-date", _field("status.updatedReplicas", 0), 0),
+        ("Available", _field("status.availableReplicas", 0), 0),
+    ],
+    "jobs.batch": [
+        ("Status", _job_status, 0),
+        ("Completions", _job_completions, 0),
+        ("Duration", lambda o: "", 0),  # the sandbox runs no Job controller: nothing ever starts
+    ],
+    "cronjobs.batch": [
+        ("Schedule", _field("spec.schedule", ""), 0),
+        ("Timezone", _field("spec.timeZone"), 0),
+        ("Suspend", _field("spec.suspend", False), 0),
+        ("Active", lambda o: len((o.get("status") or {}).get("active") or []), 0),
+        ("Last Schedule", _since("status.lastScheduleTime"), 0),
     ],
     "replicasets.apps": [
         ("Desired", _field("spec.replicas", 0), 0),
@@ -164,6 +210,16 @@ def _layout(info: resources.ResourceInfo, printer_columns: list[Obj] | None, now
             *((h, cell, p, "") for h, cell, p in found if p)]
 
 
+def _row_object(obj: Obj, include_object: str) -> Obj | None:
+    """What a row carries: the whole object (kubectl's `--sort-by` sorts on it), its metadata, or nothing."""
+    if include_object == "Object":
+        return obj
+    if include_object == "None":
+        return None
+    meta = obj.get("metadata") or {}
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
+
+
 def as_table(
     info: resources.ResourceInfo,
     objects: list[Obj],
@@ -171,14 +227,17 @@ def as_table(
     *,
     printer_columns: list[Obj] | None = None,
     now: datetime | None = None,
+    include_object: str = "Metadata",
 ) -> Obj:
     """A meta.k8s.io/v1 Table of `objects`: Name, the kind's columns, Age (events: as kubectl shows them)."""
     layout = _layout(info, printer_columns, now or datetime.now(UTC))
     rows = []
     for obj in objects:
-        meta = obj.get("metadata") or {}
-        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
-        rows.append({"cells": [cell(obj) for _, cell, _, _ in layout], "object": partial})
+        row: Obj = {"cells": [cell(obj) for _, cell, _, _ in layout]}
+        carried = _row_object(obj, include_object)
+        if carried is not None:
+            row["object"] = carried
+        rows.append(row)
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

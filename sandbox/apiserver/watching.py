@@ -94,12 +94,13 @@ async def serve_watch(
 
     as_table = tables.wants_table(request.headers.get("Accept", ""))
     columns = handlers.printer_columns(store, route) if as_table else None
+    include = handlers.include_object(request) if as_table else "Metadata"
 
     def line(event_type: str, obj: dict[str, Any]) -> bytes:
         # kubectl's `get -w` asks for Tables: each event then carries a one-row Table.
         if as_table and event_type in ("ADDED", "MODIFIED", "DELETED"):
             rv = obj["metadata"]["resourceVersion"]
-            obj = tables.as_table(route.info, [obj], rv, printer_columns=columns)
+            obj = tables.as_table(route.info, [obj], rv, printer_columns=columns, include_object=include)
         return _line(event_type, obj)
 
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})

@@ -1,8 +1,8 @@
 """Emulator discovery and client configuration.
 
 Covers: `/version`, `/api`, `/apis` (groups with preferred versions), `/apis/<group>`, resource lists with
-verbs, namespaced, kind, shortNames, `/status` and `/scale` entries, a CRD appearing in discovery once
-created, 404 Status for `/openapi/v2` and unknown paths, 405 for writes to discovery, and kubeconfig files
+verbs, namespaced, kind, shortNames, categories, `/status` and `/scale` entries, a CRD appearing in discovery
+once created, 404 Status for an unknown OpenAPI group-version and unknown paths, 405 for writes to discovery, and kubeconfig files
 loaded by kubernetes-asyncio's own loader.
 """
 
@@ -48,8 +48,9 @@ async def test_resource_lists(kube_api):
     assert names["pods"] == {
         "name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod",
         "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-        "shortNames": ["po"],
+        "shortNames": ["po"], "categories": ["all"],
     }
+    assert "categories" not in names["configmaps"]
     assert names["pods/status"]["verbs"] == ["get", "patch", "update"]
     assert names["namespaces"]["namespaced"] is False
     assert "endpoints/status" not in names
@@ -80,7 +81,7 @@ async def test_crd_appears_in_discovery(api_client, kube_api):
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param("/openapi/v2", id="openapi"),
+    pytest.param("/openapi/v3/apis/nope.io/v1", id="openapi"),
     pytest.param("/apis/nope.io", id="unknown-group"),
     pytest.param("/apis/apps/v9", id="unknown-version"),
     pytest.param("/healthz/x", id="unknown-path"),
