@@ -32,7 +32,15 @@ import structlog
 
 from service import ingress_sync, pod_relabelling, replicaset_sync, results, service_release, verify_step
 from service.kube import informers, recording, writing
-from statemachine import ingress_checks, machine, models, revision_history, services, traffic_safety
+from statemachine import (
+    ingress_checks,
+    machine,
+    models,
+    replicasets,
+    revision_history,
+    services,
+    traffic_safety,
+)
 from statemachine.planning import Plan
 from statemachine.snapshot import Snapshot
 
@@ -262,7 +270,14 @@ class Applier:
         if not retiring:
             return deadlines, sizes
         service = rollout.blue_green.active_service
-        released, why = await self.verifier.released(rollout, service)
+        # The ready endpoints are what the target check compares with: while they still list a retiring
+        # ReplicaSet's pods (a cache that has not seen the narrowing yet), its targets would count as wanted
+        hashes = {replicasets.replicaset_hash(rs) for rs in owned.others if _name(rs) in retiring}
+        listed = sorted(hashes & set(work.snapshot.endpoints.get(service, frozenset())))
+        if listed:
+            released, why = False, f"its endpoints still list pods {', '.join(listed)}"
+        else:
+            released, why = await self.verifier.released(rollout, service)
         if released:
             return deadlines, sizes
         work.outcomes.append(f"ELBv2: Service {service} still routes to older pods, "
