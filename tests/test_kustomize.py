@@ -6,7 +6,8 @@ namespaced overlay renders the same objects but that the ClusterRole is a Role i
 with the same rules less the cluster-scoped ClusterAnalysisTemplates, the ClusterRoleBinding a RoleBinding to
 it, and the Deployment's args gain `--namespaced` (they still parse with the controller's flags, namespaced);
 an overlay setting another namespace moves every namespaced object, the Namespace and the bindings' subject
-there (how docs/migrate.md installs elsewhere). Skipped where kubectl is not installed.
+there; the overlay docs/migrate.md shows renders with its image, IAM role and carried-over flag applied.
+Skipped where kubectl is not installed.
 """
 
 from __future__ import annotations
@@ -86,3 +87,21 @@ def test_an_overlay_installs_everything_in_another_namespace(tmp_path: Path) -> 
     for kind in ("ClusterRoleBinding", "RoleBinding"):
         (binding,) = [doc for key, doc in rendered.items() if key[0] == kind]
         assert [subject["namespace"] for subject in binding["subjects"]] == ["ops"]
+
+
+def test_the_overlay_of_the_migration_guide_renders(tmp_path: Path) -> None:
+    guide = (ROOT / "docs" / "migrate.md").read_text()
+    start = guide.index("   # alb-rollouts/kustomization.yaml\n")
+    block = guide[start:guide.index("   ```", start)]
+    overlay = tmp_path / "alb-rollouts"
+    overlay.mkdir()
+    text = "\n".join(line.removeprefix("   ") for line in block.splitlines())
+    (overlay / "kustomization.yaml").write_text(text)
+    (tmp_path / "k8s").symlink_to(ROOT / "k8s")  # the guide's `../k8s/base`
+    rendered = render(overlay)
+    account = rendered[("ServiceAccount", NAMESPACE, "alb-rollouts")]
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/alb-rollouts")
+    deployment = rendered[("Deployment", NAMESPACE, "alb-rollouts")]
+    assert parsed_args(deployment).aws.client.region == "eu-west-1"
+    (main,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert main["image"].endswith(".amazonaws.com/alb-rollouts:0.1.0")
