@@ -54,7 +54,9 @@ def _operation(info: resources.ResourceInfo, version: str, action: str, ref: str
     if action in ("post", "put"):
         op["requestBody"] = {"content": {"*/*": {"schema": schema}}, "required": True}
     if action == "patch":
-        content = {t: {"schema": {"type": "object"}} for t in _PATCH_TYPES}
+        # Custom resources take no strategic merge patch: kubectl then computes a merge patch for them.
+        accepted = [t for t in _PATCH_TYPES if not (info.custom and "strategic" in t)]
+        content = {t: {"schema": {"type": "object"}} for t in accepted}
         op["requestBody"] = {"content": content, "required": True}
     return op
 

@@ -10,56 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
-from sandbox.apiserver.kubeconfig import write_kubeconfig
+from tests.sandbox.apiserver.kubectl import needs_kubectl
 from tests.sandbox.polling import DEADLINE, until
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(
-    KUBECTL is None, reason="kubectl is not installed (apt-get install kubernetes-client)"
-)
+pytestmark = needs_kubectl
 
 ROLLOUT = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r1\nspec:\n  replicas: 2\n"
 SERVICE = (
     "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  selector: {app: %s}\n"
     "  ports:\n  - port: %d\n    name: http\n"
 )
-
-
-class Kubectl:
-    def __init__(self, tmp: Path, url: str) -> None:
-        self.tmp = tmp
-        self.kubeconfig = str(write_kubeconfig(tmp / "kubeconfig", url))
-        self.env = {**os.environ, "HOME": str(tmp)}
-
-    async def start(self, *args: str) -> asyncio.subprocess.Process:
-        assert KUBECTL is not None
-        return await asyncio.create_subprocess_exec(
-            KUBECTL, "--kubeconfig", self.kubeconfig, *args, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-
-    async def __call__(self, *args: str) -> tuple[int, str, str]:
-        proc = await self.start(*args)
-        out, err = await asyncio.wait_for(proc.communicate(), DEADLINE)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
-
-    def file(self, name: str, text: str) -> str:
-        path = self.tmp / name
-        path.write_text(text)
-        return str(path)
-
-
-@pytest.fixture
-def kubectl(kube_api, tmp_path) -> Kubectl:
-    return Kubectl(tmp_path, kube_api.url)
 
 
 async def test_get_namespaces(kubectl):

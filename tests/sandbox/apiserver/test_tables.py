@@ -1,6 +1,7 @@
 """Server-side Table printing: Accept detection, HumanDuration ages, column order (Name, columns, Age, wide),
-per-kind cells, the event layout (Last Seen, Type, Reason, Object, Message), and Tables over HTTP for list,
-get and watch."""
+per-kind cells (pods, Deployments, Jobs, CronJobs), the event layout (Last Seen, Type, Reason, Object,
+Message), what rows carry under `includeObject` (Object, Metadata by default, None; 400 for another), and
+Tables over HTTP for list, get and watch."""
 
 from __future__ import annotations
 
@@ -74,6 +75,46 @@ def test_event_table_leads_with_last_seen_and_names_the_object():
         ("Last Seen", 0), ("Type", 0), ("Reason", 0), ("Object", 0), ("Message", 0), ("Name", 1)]
     assert table["rows"][0]["cells"] == [
         "30s", "Warning", "FailedBuildModel", "ingress/app", "Failed build model due to x", "app.1"]
+
+
+@pytest.mark.parametrize(("resource", "obj", "cells"), [
+    pytest.param("deployments.apps", {"spec": {"replicas": 3}, "status": {"readyReplicas": 2,
+                 "updatedReplicas": 3, "availableReplicas": 2}}, ["d", "2/3", 3, 2, "60s"], id="deployment"),
+    pytest.param("jobs.batch", {"spec": {"completions": 2}, "status": {"succeeded": 2, "conditions": [
+                 {"type": "Complete", "status": "True"}]}}, ["d", "Complete", "2/2", "", "60s"], id="job"),
+    pytest.param("cronjobs.batch", {"spec": {"schedule": "* * * * *"}},
+                 ["d", "* * * * *", "<none>", False, 0, "<none>", "60s"], id="cronjob"),
+])
+def test_workload_cells(resource, obj, cells):
+    info = resources.Registry().get(resource)
+    obj = {"metadata": {"name": "d", "creationTimestamp": "2026-01-02T11:59:00Z"}, **obj}
+    assert tables.as_table(info, [obj], "1", now=NOW)["rows"][0]["cells"] == cells
+
+
+@pytest.mark.parametrize(("policy", "carried"), [
+    pytest.param("Object", {"metadata": {"name": "c"}, "data": {"a": "1"}}, id="object"),
+    pytest.param("Metadata", {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                              "metadata": {"name": "c"}}, id="metadata"),
+    pytest.param("None", None, id="none"),
+])
+def test_include_object(policy, carried):
+    info = resources.Registry().get("configmaps")
+    row = tables.as_table(info, [{"metadata": {"name": "c"}, "data": {"a": "1"}}], "1",
+                          include_object=policy)["rows"][0]
+    assert row.get("object") == carried
+
+
+async def test_include_object_over_http(kube_api):
+    kube_api.storage.create("configmaps", {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    base = f"{kube_api.url}/api/v1/namespaces/default/configmaps"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}?includeObject=Object", headers={"Accept": TABLE_ACCEPT}) as resp:
+            listed = await resp.json()
+        async with http.get(f"{base}?includeObject=All", headers={"Accept": TABLE_ACCEPT}) as resp:
+            status, refused = resp.status, await resp.json()
+    assert [(r["object"]["kind"], r["object"]["data"]) for r in listed["rows"]] == [("ConfigMap", {"a": "1"})]
+    assert (status, refused["message"]) == (400, 'includeObject: Unsupported value: "All": supported values: '
+                                                 '"Metadata", "None", "Object"')
 
 
 async def test_tables_over_http_for_list_get_and_watch(kube_api):
