@@ -54,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/machine_memory.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

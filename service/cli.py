@@ -31,7 +31,11 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     for name, (module_path, help_text) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         if name == selected:
-            module = importlib.import_module(module_path)
+            try:
+                module = importlib.import_module(module_path)
+            except ModuleNotFoundError as missing:  # the image ships the controller only, not the sandbox
+                parser.exit(2, f"alb-rollouts {name}: not in this install ({missing.name} is missing); it "
+                               "comes with a source checkout (`make demo`)\n")
             module.configure(sub)
             sub.set_defaults(_run=module.run)
     return parser
