@@ -2,8 +2,8 @@
 
 Covers: `/version`, `/api`, `/apis` (groups with preferred versions), `/apis/<group>`, resource lists with
 verbs, namespaced, kind, shortNames, categories, `/status` and `/scale` entries, a CRD appearing in discovery
-once created, 404 Status for an unknown OpenAPI group-version and unknown paths, 405 for writes to discovery, and kubeconfig files
-loaded by kubernetes-asyncio's own loader.
+once created, 404 Status for an unknown OpenAPI group-version and unknown paths, 405 for writes to
+discovery, and kubeconfig files loaded by kubernetes-asyncio's own loader.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ command), service clusterip/nodeport/headless, serviceaccount, job, cronjob, ing
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -21,9 +23,9 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "namespace")
 
 
-def comparable(obj: dict, resource: str) -> dict:
+def comparable(obj: dict[str, Any], resource: str) -> dict[str, Any]:
     """The object without what the server sets: identity fields, status and a Service's cluster IPs."""
-    obj = json.loads(json.dumps(obj))
+    obj = copy.deepcopy(obj)
     for name in SERVER_FIELDS:
         obj["metadata"].pop(name, None)
     obj.pop("status", None)

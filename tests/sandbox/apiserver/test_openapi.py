@@ -52,7 +52,7 @@ async def send(method: str, url: str, body: Any, content_type: str = JSON) -> tu
 async def group_version(kube_api, path: str) -> dict[str, Any]:
     _, root, _ = await fetch(f"{kube_api.url}/openapi/v3")
     status, doc, _ = await fetch(kube_api.url + root["paths"][path]["serverRelativeURL"])
-    assert status == 200
+    assert status == 200 and isinstance(doc, dict)
     return doc
 
 
