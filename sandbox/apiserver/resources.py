@@ -87,6 +87,12 @@ BUILT_IN: tuple[ResourceInfo, ...] = (
     ResourceInfo("discovery.k8s.io", ("v1",), "EndpointSlice", "endpointslices"),
     ResourceInfo("networking.k8s.io", ("v1",), "Ingress", "ingresses", True, ("ing",), status=True),
     ResourceInfo("networking.k8s.io", ("v1",), "IngressClass", "ingressclasses", False),
+    # Stored only: the sandbox enforces neither network policies nor RBAC (`kubectl apply -k k8s/base` works).
+    ResourceInfo("networking.k8s.io", ("v1",), "NetworkPolicy", "networkpolicies", True, ("netpol",)),
+    ResourceInfo("rbac.authorization.k8s.io", ("v1",), "Role", "roles"),
+    ResourceInfo("rbac.authorization.k8s.io", ("v1",), "RoleBinding", "rolebindings"),
+    ResourceInfo("rbac.authorization.k8s.io", ("v1",), "ClusterRole", "clusterroles", False),
+    ResourceInfo("rbac.authorization.k8s.io", ("v1",), "ClusterRoleBinding", "clusterrolebindings", False),
     ResourceInfo("coordination.k8s.io", ("v1",), "Lease", "leases"),
     ResourceInfo(
         "policy", ("v1",), "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",), status=True
