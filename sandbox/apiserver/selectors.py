@@ -11,7 +11,14 @@ from typing import Any
 
 from sandbox.apiserver import errors
 
-__all__ = ["Matcher", "field_matcher", "field_value", "label_matcher", "labels_match_map"]
+__all__ = [
+    "Matcher",
+    "equality_pairs",
+    "field_matcher",
+    "field_value",
+    "label_matcher",
+    "labels_match_map",
+]
 
 Matcher = Callable[[dict[str, Any]], bool]
 
@@ -71,6 +78,25 @@ def label_matcher(selector: str | None) -> Matcher:
         return all(req(labels) for req in requirements)
 
     return match
+
+
+def equality_pairs(selector: str | None) -> list[tuple[str, str]]:
+    """The (label, value) pairs a selector requires outright (`a=b`, `a==b`, `a in (b)`), for index lookups.
+
+    Matching still goes through `label_matcher`: these only narrow the candidates. A selector that does not
+    parse yields no pairs here; `label_matcher` reports it.
+    """
+    if not selector or not selector.strip():
+        return []
+    pairs: list[tuple[str, str]] = []
+    for part in _split(selector):
+        if (m := _CMP_RE.match(part)) and m.group(2) != "!=":
+            pairs.append((m.group(1), m.group(3)))
+        elif (m := _SET_RE.match(part)) and m.group(2) == "in":
+            values = {v.strip() for v in m.group(3).split(",") if v.strip()}
+            if len(values) == 1:
+                pairs.append((m.group(1), values.pop()))
+    return pairs
 
 
 def field_value(obj: dict[str, Any], dotted: str) -> Any:

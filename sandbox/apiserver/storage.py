@@ -1,7 +1,9 @@
 """In-memory object store of the API emulator, with the API server's write semantics and change notification.
 
 Part of the sandbox API emulator. Every mutator is synchronous and runs on the one event loop; it never hands
-out references to stored objects (callers get deep copies) and never does I/O.
+out references to stored objects (callers get deep copies of what they asked for, and only of that) and never
+does I/O. Stored dicts are never changed in place: a write stores a new dict, which lets the indexes
+(`indexes.Indexes`, kept on the one write path `_put`/`_pop`) and watch events share them safely.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import copy
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.apiserver import defaulting, errors, patching, resources, selectors, streams
+from sandbox.apiserver import defaulting, errors, indexes, patching, resources, selectors, streams
 
 __all__ = ["ApiError", "Storage", "Subscription", "WatchEvent"]
 
@@ -33,6 +35,7 @@ _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 Obj = dict[str, Any]
 ObjList = list[dict[str, Any]]
 EventList = list[streams.WatchEvent]
+Pairs = list[tuple[str, str]]  # (label, value) pairs a selector requires
 
 
 def _timestamp(now: datetime) -> str:
@@ -59,6 +62,7 @@ class Storage:
         self.history = streams.History(history)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
+        self._index = indexes.Indexes()
         self._rv = 0
         self._service_ips = 0
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
@@ -76,24 +80,37 @@ class Storage:
         obj = self._bucket(info).get(self._key(info, namespace, name))
         return copy.deepcopy(obj) if obj is not None else None
 
-    def list(
-        self,
-        resource: str,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> ObjList:
+    def list(self, resource: str, namespace: str | None = None, label_selector: str | None = None,
+             field_selector: str | None = None) -> ObjList:
         """Deep copies of matching objects sorted by namespace and name; `namespace=None` means all."""
         info = self.registry.get(resource)
         by_label = selectors.label_matcher(label_selector)
         by_field = selectors.field_matcher(field_selector)
-        out = []
-        for (ns, _name), obj in sorted(self._bucket(info).items()):
-            if namespace is not None and info.namespaced and ns != namespace:
-                continue
-            if by_label(obj) and by_field(obj):
-                out.append(copy.deepcopy(obj))
-        return out
+        pairs = selectors.equality_pairs(label_selector)
+        found = self._candidates(info, namespace, pairs)
+        return [copy.deepcopy(o) for o in found if by_label(o) and by_field(o)]
+
+    def selected(self, resource: str, namespace: str, match_labels: Mapping[str, Any]) -> ObjList:
+        """Deep copies of one namespace's objects whose labels include every pair of `match_labels` (an
+        equality-map selector such as a Service's); an empty map selects nothing, as upstream."""
+        # Values that are not strings are not indexed: those selectors fall back to the namespace's objects.
+        pairs = [(str(k), v) for k, v in match_labels.items() if isinstance(v, str)]
+        found = self._candidates(self.registry.get(resource), namespace, pairs) if match_labels else []
+        return [copy.deepcopy(o) for o in found
+                if selectors.labels_match_map(match_labels, o["metadata"].get("labels"))]
+
+    def owned(self, resource: str, owner_uid: str) -> ObjList:
+        """Deep copies of the objects of `resource` with an ownerReference to `owner_uid`, sorted."""
+        info = self.registry.get(resource)
+        bucket = self._bucket(info)
+        return [copy.deepcopy(bucket[key]) for res, key in self._index.dependents(owner_uid)
+                if res == info.key and key in bucket]
+
+    def uid_of(self, resource: str, namespace: str | None, name: str) -> str | None:
+        """The uid of a stored object, or None: an existence check that copies nothing."""
+        info = self.registry.get(resource)
+        obj = self._bucket(info).get(self._key(info, namespace, name))
+        return None if obj is None else str(obj["metadata"]["uid"])
 
     def subscribe(self, resource: str | None = None) -> streams.Subscription:
         """Live events from now on for one resource key, or every resource when None."""
@@ -145,7 +162,7 @@ class Storage:
         if dry_run:
             return new
         meta["resourceVersion"] = self._next_rv()
-        self._bucket(info)[key] = new
+        self._put(info, key, new)
         self._emit("ADDED", info, new)
         return copy.deepcopy(new)
 
@@ -171,17 +188,9 @@ class Storage:
             raise errors.conflict(info.group, info.plural, name)
         return self._update(info, stored, incoming, subresource, dry_run=dry_run)
 
-    def patch(
-        self,
-        resource: str,
-        namespace: str | None,
-        name: str,
-        patch: Any,
-        *,
-        content_type: str = patching.MERGE_PATCH,
-        subresource: str | None = None,
-        dry_run: bool = False,
-    ) -> Obj:
+    def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
+              content_type: str = patching.MERGE_PATCH, subresource: str | None = None,
+              dry_run: bool = False) -> Obj:
         """PATCH by media type; a resourceVersion the patch sets is a precondition (409 when stale)."""
         info = self.registry.get(resource)
         stored = self._stored(info, namespace, name)
@@ -203,17 +212,8 @@ class Storage:
             resource, namespace, name, patch, content_type=patching.MERGE_PATCH, subresource=subresource
         )
 
-    def delete(
-        self,
-        resource: str,
-        namespace: str | None,
-        name: str,
-        *,
-        resource_version: str | None = None,
-        uid: str | None = None,
-        propagation: str = "Background",
-        dry_run: bool = False,
-    ) -> Obj | None:
+    def delete(self, resource: str, namespace: str | None, name: str, *, resource_version: str | None = None,
+               uid: str | None = None, propagation: str = "Background", dry_run: bool = False) -> Obj | None:
         """Delete (None when absent); finalizers only set deletionTimestamp; dependents are collected."""
         info = self.registry.get(resource)
         stored = self._bucket(info).get(self._key(info, namespace, name))
@@ -244,7 +244,7 @@ class Storage:
             new["metadata"]["deletionTimestamp"] = _timestamp(self._clock())
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             new["metadata"]["resourceVersion"] = self._next_rv()
-            self._bucket(info)[self._key(info, namespace, name)] = new
+            self._put(info, self._key(info, namespace, name), new)
             self._emit("MODIFIED", info, new, stored)
             return copy.deepcopy(new)
         return self._remove(info, stored, propagation)
@@ -252,6 +252,24 @@ class Storage:
     # ---- internals ---------------------------------------------------------------------------------------
     def _bucket(self, info: resources.ResourceInfo) -> dict[tuple[str, str], Obj]:
         return self._objects.setdefault(info.key, {})
+
+    def _candidates(self, info: resources.ResourceInfo, namespace: str | None, pairs: Pairs) -> ObjList:
+        scoped = namespace if namespace is not None and info.namespaced else None
+        return self._index.candidates(info.key, self._bucket(info), scoped, pairs)
+
+    def _put(self, info: resources.ResourceInfo, key: tuple[str, str], obj: Obj) -> None:
+        """Store `obj` under `key` (replacing what was there): the one write path, so indexes stay current."""
+        bucket = self._bucket(info)
+        old = bucket.get(key)
+        if old is not None:
+            self._index.remove(info.key, key, old)
+        bucket[key] = obj
+        self._index.add(info.key, key, obj)
+
+    def _pop(self, info: resources.ResourceInfo, key: tuple[str, str]) -> None:
+        old = self._bucket(info).pop(key, None)
+        if old is not None:
+            self._index.remove(info.key, key, old)
 
     @staticmethod
     def _key(info: resources.ResourceInfo, namespace: str | None, name: str) -> tuple[str, str]:
@@ -286,15 +304,8 @@ class Storage:
         n = self._service_ips
         return f"10.96.{n // 254}.{n % 254 + 1}"
 
-    def _update(
-        self,
-        info: resources.ResourceInfo,
-        stored: Obj,
-        incoming: Obj,
-        subresource: str | None,
-        *,
-        dry_run: bool = False,
-    ) -> Obj:
+    def _update(self, info: resources.ResourceInfo, stored: Obj, incoming: Obj, subresource: str | None, *,
+                dry_run: bool = False) -> Obj:
         if subresource == "status" and info.status:
             new = copy.deepcopy(stored)
             if "status" in incoming:
@@ -334,7 +345,7 @@ class Storage:
         if new == stored:
             return copy.deepcopy(stored)
         new_meta["resourceVersion"] = self._next_rv()
-        self._bucket(info)[self._key(info, new_meta.get("namespace"), new_meta["name"])] = new
+        self._put(info, self._key(info, new_meta.get("namespace"), new_meta["name"]), new)
         if info.key == "customresourcedefinitions.apiextensions.k8s.io":
             self.registry.register(resources.from_crd(new))
         self._emit("MODIFIED", info, new, stored)
@@ -345,7 +356,7 @@ class Storage:
         if info.key == "namespaces":
             for other in self.registry.all():
                 if other.namespaced:
-                    for dependent in [o for (ns, _), o in self._bucket(other).items() if ns == meta["name"]]:
+                    for dependent in list(self._index.in_namespace(other.key, meta["name"]).values()):
                         self._remove(other, dependent, "Background")
         if info.key == "customresourcedefinitions.apiextensions.k8s.io":
             crd_info = resources.from_crd(obj)
@@ -353,7 +364,7 @@ class Storage:
                 self._remove(crd_info, dependent, "Background")
             self.registry.unregister(crd_info.key)
         removed = copy.deepcopy(obj)
-        self._bucket(info).pop(self._key(info, meta.get("namespace"), meta["name"]), None)
+        self._pop(info, self._key(info, meta.get("namespace"), meta["name"]))
         removed["metadata"]["resourceVersion"] = self._next_rv()
         self._emit("DELETED", info, removed)
         self.collect_dependents(str(meta["uid"]), orphan=propagation == "Orphan")
@@ -361,17 +372,20 @@ class Storage:
 
     def collect_dependents(self, owner_uid: str, *, orphan: bool = False) -> None:
         """Garbage-collect (or orphan) objects owned by a removed owner, unless another owner still lives."""
-        live = {o["metadata"]["uid"] for bucket in self._objects.values() for o in bucket.values()}
-        for other in self.registry.all():
-            for dependent in list(self._bucket(other).values()):
-                refs = dependent["metadata"].get("ownerReferences") or []
-                if not any(r.get("uid") == owner_uid for r in refs):
-                    continue
-                if orphan:
-                    kept = [r for r in refs if r.get("uid") != owner_uid]
-                    patched = copy.deepcopy(dependent)
-                    patched["metadata"]["ownerReferences"] = kept
-                    self._update(other, dependent, patched, None)
-                elif not any(r.get("uid") in live for r in refs if r.get("uid") != owner_uid):
-                    dmeta = dependent["metadata"]
-                    self.delete(other.key, dmeta.get("namespace"), dmeta["name"])
+        # The owner index names the dependents; resources in registry order, as a scan would meet them.
+        order = {info.key: n for n, info in enumerate(self.registry.all())}
+        found = [(order[res], res, key) for res, key in self._index.dependents(owner_uid) if res in order]
+        for _, res, key in sorted(found):
+            other = self.registry.get(res)
+            dependent = self._bucket(other).get(key)
+            if dependent is None:  # gone meanwhile (a cascade from an earlier dependent)
+                continue
+            refs = dependent["metadata"].get("ownerReferences") or []
+            if orphan:
+                kept = [r for r in refs if r.get("uid") != owner_uid]
+                patched = copy.deepcopy(dependent)
+                patched["metadata"]["ownerReferences"] = kept
+                self._update(other, dependent, patched, None)
+            elif not any(self._index.is_live(str(r.get("uid"))) for r in refs if r.get("uid") != owner_uid):
+                dmeta = dependent["metadata"]
+                self.delete(other.key, dmeta.get("namespace"), dmeta["name"])

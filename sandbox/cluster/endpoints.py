@@ -50,29 +50,73 @@ def _groups(service: dict[str, Any], selected: list[dict[str, Any]]) -> Groups:
     return sorted(grouped.items())
 
 
+class _Selectors:
+    """Every selector Service's `spec.selector`, followed from the change stream, found from a pod's labels.
+
+    Each Service is filed under one pair of its selector (the first key), so a pod's few labels name the few
+    Services that can select it, instead of a scan of every Service in the namespace per pod event. It may
+    lag the store by the events not yet handled; each of those events syncs its Service anyway.
+    """
+
+    def __init__(self) -> None:
+        self._selector: dict[tuple[str, str], dict[str, Any]] = {}
+        self._filed: dict[tuple[str, str, Any], set[str]] = {}
+
+    def _slot(self, namespace: str, selector: dict[str, Any]) -> tuple[str, str, Any] | None:
+        key = min(selector)
+        value = selector[key]
+        return (namespace, key, value) if isinstance(value, str) else None
+
+    def put(self, namespace: str, name: str, selector: dict[str, Any] | None) -> None:
+        old = self._selector.pop((namespace, name), None)
+        if old and (slot := self._slot(namespace, old)) is not None:
+            self._filed.get(slot, set()).discard(name)
+        if isinstance(selector, dict) and selector:
+            self._selector[(namespace, name)] = dict(selector)
+            slot = self._slot(namespace, selector)
+            self._filed.setdefault(slot or (namespace, "", None), set()).add(name)
+
+    def selecting(self, namespace: str, labels: dict[str, Any] | None) -> set[str]:
+        """Names of the Services in `namespace` whose selector matches these labels."""
+        if not isinstance(labels, dict):
+            return set()
+        names = set(self._filed.get((namespace, "", None), ()))  # selectors with non-string values
+        for key, value in labels.items():
+            if isinstance(value, str):
+                names |= self._filed.get((namespace, key, value), set())
+        return {n for n in names if selectors.labels_match_map(self._selector[(namespace, n)], labels)}
+
+
 class EndpointsController:
     """Keeps one Endpoints object and one EndpointSlice per port set for every selector Service."""
 
     def __init__(self, store: storage_mod.Storage) -> None:
         self._store = store
+        self._selectors = _Selectors()
 
     def resync(self) -> None:
         for svc in self._store.list("services"):
+            self._follow(svc, deleted=False)
             self.sync(svc["metadata"]["namespace"], svc["metadata"]["name"])
+
+    def _follow(self, svc: dict[str, Any], *, deleted: bool) -> None:
+        meta = svc["metadata"]
+        selector = None if deleted else (svc.get("spec") or {}).get("selector")
+        self._selectors.put(meta["namespace"], meta["name"], selector)
 
     def on_event(self, event: storage_mod.WatchEvent) -> None:
         meta = event.object["metadata"]
         if event.resource == "services":
+            self._follow(event.object, deleted=event.type == "DELETED")
             self.sync(meta["namespace"], meta["name"])
         elif event.resource == "pods":
             # A Service cares if it selects the pod now or did before (labels can change either way).
-            label_sets = [meta.get("labels")]
+            ns = meta["namespace"]
+            names = self._selectors.selecting(ns, meta.get("labels"))
             if event.previous is not None:
-                label_sets.append(event.previous["metadata"].get("labels"))
-            for svc in self._store.list("services", meta["namespace"]):
-                selector = (svc.get("spec") or {}).get("selector") or {}
-                if any(selectors.labels_match_map(selector, labels) for labels in label_sets):
-                    self.sync(meta["namespace"], svc["metadata"]["name"])
+                names |= self._selectors.selecting(ns, event.previous["metadata"].get("labels"))
+            for name in sorted(names):
+                self.sync(meta["namespace"], name)
 
     def sync(self, namespace: str, name: str) -> None:
         service = self._store.get("services", namespace, name)
@@ -85,10 +129,8 @@ class EndpointsController:
             return
         selected = [
             p
-            for p in self._store.list("pods", namespace)
-            if selectors.labels_match_map(selector, p["metadata"].get("labels"))
-            and (p.get("status") or {}).get("podIP")
-            and not p["metadata"].get("deletionTimestamp")
+            for p in self._store.selected("pods", namespace, selector)
+            if (p.get("status") or {}).get("podIP") and not p["metadata"].get("deletionTimestamp")
         ]
         groups = _groups(service, selected)
         self._write_endpoints(service, groups)

@@ -37,8 +37,9 @@ class GarbageCollector:
         )
         if info is None:
             return None
-        owner = self._store.get(info.key, namespace if info.namespaced else None, str(ref.get("name", "")))
-        return owner is not None and owner["metadata"]["uid"] == ref.get("uid")
+        # uid_of copies nothing: this runs for every event, and most owners are alive.
+        uid = self._store.uid_of(info.key, namespace if info.namespaced else None, str(ref.get("name", "")))
+        return uid is not None and uid == ref.get("uid")
 
     def _check(self, resource: str, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]

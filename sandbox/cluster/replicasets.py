@@ -63,11 +63,14 @@ class ReplicaSetController:
                     self.sync(meta["namespace"], ref["name"])
 
     def owned_pods(self, rs: dict[str, Any]) -> list[dict[str, Any]]:
+        """The live pods this ReplicaSet controls, from the storage's owner index (no scan of all pods)."""
         uid = rs["metadata"]["uid"]
         return [
             p
-            for p in self._store.list("pods", rs["metadata"]["namespace"])
-            if pods.controller_uid(p) == uid and not p["metadata"].get("deletionTimestamp")
+            for p in self._store.owned("pods", uid)
+            if p["metadata"]["namespace"] == rs["metadata"]["namespace"]
+            and pods.controller_uid(p) == uid
+            and not p["metadata"].get("deletionTimestamp")
         ]
 
     def sync(self, namespace: str, name: str) -> None:
