@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.analysis import builtin
+from service.kube import indexes
 from service.kube import informers as informers_mod
 from statemachine import models
 from statemachine.snapshot import AnalysisRunView
@@ -32,14 +33,19 @@ def _controlled_by(obj: Mapping[str, Any], uid: str) -> bool:
         isinstance(ref, Mapping) and ref.get("controller") is True and ref.get("uid") == uid for ref in refs)
 
 
+def _controlled_runs(informers: informers_mod.Informers, uid: str) -> list[dict[str, Any]]:
+    """The AnalysisRuns whose controller is `uid`, off the controller index (no uid: none, as before)."""
+    return informers.analysis_runs.store.by_index(indexes.BY_CONTROLLER, uid) if uid else []
+
+
 def observe(informers: informers_mod.Informers, rollout: models.Rollout) -> dict[str, Any]:
     """`analysis_runs`, `analysis_templates` and `cluster_analysis_templates` for the Rollout's snapshot."""
     runs = tuple(sorted(
-        (AnalysisRunView.of(run) for run in informers.analysis_runs.store.list()
+        (AnalysisRunView.of(run) for run in _controlled_runs(informers, rollout.uid)
          if _meta(run).get("namespace") == rollout.namespace and _controlled_by(run, rollout.uid)),
         key=lambda view: view.name))
-    templates = {str(_meta(t).get("name")): t for t in informers.analysis_templates.store.list()
-                 if _meta(t).get("namespace") == rollout.namespace}
+    templates = {str(_meta(t).get("name")): t
+                 for t in indexes.in_namespace(informers.analysis_templates.store, rollout.namespace)}
     cluster = {**builtin.BUILTIN_TEMPLATES,
                **{str(_meta(t).get("name")): t for t in informers.cluster_analysis_templates.store.list()}}
     return {"analysis_runs": runs, "analysis_templates": templates, "cluster_analysis_templates": cluster,

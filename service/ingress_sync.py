@@ -16,7 +16,7 @@ import structlog
 
 from service import results
 from service.alb import actions, bookkeeping, ingress_patch, preview
-from service.kube import caches, recording, watching, writing
+from service.kube import caches, indexes, recording, watching, writing
 from statemachine import events, models
 from statemachine.planning import Plan
 
@@ -82,10 +82,8 @@ class IngressSync:
     def listing(self, namespace: str, rollout: str) -> list[str]:
         """Names of the Ingresses of `namespace` whose bookkeeping annotation lists `rollout`."""
         found = []
-        for ingress in self.reflector.store.list():
+        for ingress in indexes.in_namespace(self.reflector.store, namespace):
             metadata = ingress.get("metadata") or {}
-            if metadata.get("namespace") != namespace:
-                continue
             annotations = metadata.get("annotations") or {}
             try:
                 managed = bookkeeping.parse(annotations.get(bookkeeping.KEY))
@@ -101,10 +99,8 @@ class IngressSync:
         Ingresses we may not write are skipped (logged): they are not ours to reset.
         """
         patched = 0
-        for ingress in self.reflector.store.list():
+        for ingress in indexes.in_namespace(self.reflector.store, namespace):
             metadata = ingress.get("metadata") or {}
-            if metadata.get("namespace") != namespace:
-                continue
             name = str(metadata.get("name", ""))
             try:
                 body, problems = ingress_patch.cleanup_patch(dict(ingress), rollout, self.classes)

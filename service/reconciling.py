@@ -39,8 +39,8 @@ from service import (
 from service import clock as clocks
 from service import settings as settings_mod
 from service.aws import verifying
+from service.kube import indexes, recording, writing
 from service.kube import informers as informers_mod
-from service.kube import recording, writing
 from statemachine import machine, models, planning, serving, validation, weights
 from statemachine.snapshot import Snapshot
 
@@ -318,10 +318,8 @@ class Reconciler:
     def _by_name(self, kind: str, namespace: str) -> dict[str, Any]:
         store = self.informers.ingresses.store if kind == "ingresses" else self.informers.services.store
         out: dict[str, Any] = {}
-        for obj in store.list():
-            metadata = obj.get("metadata") or {}
-            if metadata.get("namespace") == namespace:
-                out[str(metadata.get("name", ""))] = obj
+        for obj in indexes.in_namespace(store, namespace):
+            out[str((obj.get("metadata") or {}).get("name", ""))] = obj
         return out
 
 

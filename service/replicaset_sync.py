@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from service import results
-from service.kube import caches, watching, writing
+from service.kube import caches, indexes, watching, writing
 from statemachine import models, ownership, replicasets
 from statemachine.snapshot import ReplicaSetView
 
@@ -85,8 +85,7 @@ class ReplicaSetSync:
         self.deadline = deadline
 
     def _in_namespace(self, namespace: str) -> list[caches.RawObject]:
-        return [rs for rs in self.reflector.store.list()
-                if (rs.get("metadata") or {}).get("namespace") == namespace]
+        return indexes.in_namespace(self.reflector.store, namespace)
 
     async def _seen(self, answer: Mapping[str, Any]) -> None:
         await results.wait_written(self.reflector, answer, self.deadline)

@@ -14,7 +14,7 @@ from collections.abc import Collection
 import structlog
 
 from service import results
-from service.kube import watching, writing
+from service.kube import indexes, watching, writing
 from statemachine import services
 
 __all__ = ["managed", "release"]
@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 def managed(reflector: watching.Reflector, namespace: str, rollout: str) -> list[str]:
     """The Services of `namespace` that the cache shows annotated for `rollout`."""
-    found = services.to_release(reflector.store.list(), namespace, rollout)
+    found = services.to_release(indexes.in_namespace(reflector.store, namespace), namespace, rollout)
     return [str(svc["metadata"]["name"]) for svc in found]
 
 
@@ -36,7 +36,8 @@ async def release(writer: writing.Writer, reflector: watching.Reflector, namespa
     another Rollout) propagates, and the retry decides again from the newer copy.
     """
     released: list[str] = []
-    for current in services.to_release(reflector.store.list(), namespace, rollout, keep):
+    in_namespace = indexes.in_namespace(reflector.store, namespace)
+    for current in services.to_release(in_namespace, namespace, rollout, keep):
         name = str(current["metadata"]["name"])
         try:
             answer = await writer.patch_service(namespace, name, services.release_patch(current))

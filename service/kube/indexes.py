@@ -1,5 +1,6 @@
 """Index functions for the informer caches: which Rollouts an Ingress, Service or Deployment (workloadRef)
-concerns, which ReplicaSets an owner has, which EndpointSlices and TargetGroupBindings belong to a Service.
+concerns, which ReplicaSets an owner has, which EndpointSlices and TargetGroupBindings belong to a Service,
+which objects a namespace holds (every store) and which AnalysisRuns a Rollout controls.
 
 Room: observe. Pure functions over raw objects: they never raise on malformed input (a bad object is simply
 filed under nothing) and never do I/O. Values are "namespace/name" keys, or uids for owners.
@@ -14,7 +15,10 @@ from service.kube import caches
 from statemachine import workload_refs
 
 __all__ = [
+    "ANALYSIS_RUN_INDEXERS",
+    "BY_CONTROLLER",
     "BY_INGRESS",
+    "BY_NAMESPACE",
     "BY_OWNER",
     "BY_SERVICE",
     "BY_WORKLOAD",
@@ -23,18 +27,24 @@ __all__ = [
     "ROLLOUT_INDEXERS",
     "SERVICE_NAME_LABEL",
     "TARGET_GROUP_BINDING_INDEXERS",
+    "controller_uids",
     "endpoint_slice_services",
+    "in_namespace",
+    "namespaces",
     "owner_uids",
     "rollout_ingresses",
     "rollout_services",
     "rollout_workloads",
     "target_group_binding_services",
+    "with_namespace",
 ]
 
 BY_INGRESS = "ingress"
 BY_SERVICE = "service"
 BY_OWNER = "owner"
 BY_WORKLOAD = "workload"
+BY_NAMESPACE = "namespace"
+BY_CONTROLLER = "controller"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
@@ -95,6 +105,32 @@ def owner_uids(obj: caches.RawObject) -> list[str]:
     return [uid for uid in uids if isinstance(uid, str) and uid]
 
 
+def controller_uids(obj: caches.RawObject) -> list[str]:
+    """The uid of an object's controller (the ownerReference with `controller: true`), if any."""
+    refs = _map(obj.get("metadata")).get("ownerReferences")
+    if not isinstance(refs, list):
+        return []
+    uids = (_map(ref).get("uid") for ref in refs if _map(ref).get("controller") is True)
+    return [uid for uid in uids if isinstance(uid, str) and uid]
+
+
+def namespaces(obj: caches.RawObject) -> list[str]:
+    """An object's namespace (client-go's MetaNamespaceIndexFunc); cluster-scoped objects: nothing."""
+    namespace = _namespace(obj)
+    return [namespace] if namespace else []
+
+
+def with_namespace(indexers: Mapping[str, caches.IndexFunc] | None = None) -> dict[str, caches.IndexFunc]:
+    """`indexers` plus the namespace index every namespaced store carries."""
+    return {**(indexers or {}), BY_NAMESPACE: namespaces}
+
+
+def in_namespace(store: caches.Store, namespace: str) -> list[caches.RawObject]:
+    """The objects of `namespace`, in key order (as a filtered `list()` gave them), read off the namespace
+    index so that a reconcile never walks other namespaces' objects."""
+    return store.by_index(BY_NAMESPACE, namespace)
+
+
 def endpoint_slice_services(slice_: caches.RawObject) -> list[str]:
     """The Service an EndpointSlice belongs to (label `kubernetes.io/service-name`), as a key."""
     labels = _map(_map(slice_.get("metadata")).get("labels"))
@@ -113,5 +149,6 @@ ROLLOUT_INDEXERS: Mapping[str, caches.IndexFunc] = {
     BY_WORKLOAD: rollout_workloads,
 }
 REPLICA_SET_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_OWNER: owner_uids}
+ANALYSIS_RUN_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_CONTROLLER: controller_uids}
 ENDPOINT_SLICE_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_SERVICE: endpoint_slice_services}
 TARGET_GROUP_BINDING_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_SERVICE: target_group_binding_services}

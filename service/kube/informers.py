@@ -144,7 +144,7 @@ def build(
     An AnalysisRun change goes to `analysis_enqueue` (None: nowhere) and, when its phase changed, to the
     Rollout owning it (the reference's Rollout informer does the same).
     """
-    rollout_store = caches.Store(indexes.ROLLOUT_INDEXERS)
+    rollout_store = caches.Store(indexes.with_namespace(indexes.ROLLOUT_INDEXERS))
     fanout = enqueuing.Fanout(rollout_store, enqueue)
     instance = resources.instance_selector(instance_id)
 
@@ -167,30 +167,33 @@ def build(
 
     return Informers(
         rollouts=reflector(resources.ROLLOUTS, rollout_store, fanout.on_rollout, instance),
-        ingresses=reflector(resources.INGRESSES, caches.Store(), fanout.on_ingress),
-        services=reflector(resources.SERVICES, caches.Store(), fanout.on_service),
+        ingresses=reflector(resources.INGRESSES, caches.Store(indexes.with_namespace()), fanout.on_ingress),
+        services=reflector(resources.SERVICES, caches.Store(indexes.with_namespace()), fanout.on_service),
         endpoint_slices=reflector(
-            resources.ENDPOINT_SLICES, caches.Store(indexes.ENDPOINT_SLICE_INDEXERS), fanout.on_endpoint_slice
+            resources.ENDPOINT_SLICES, caches.Store(indexes.with_namespace(indexes.ENDPOINT_SLICE_INDEXERS)),
+            fanout.on_endpoint_slice,
         ),
         replica_sets=reflector(
             resources.REPLICA_SETS,
-            caches.Store(indexes.REPLICA_SET_INDEXERS),
+            caches.Store(indexes.with_namespace(indexes.REPLICA_SET_INDEXERS)),
             fanout.on_replica_set,
             replica_set_selector,
         ),
         deployments=reflector(
-            resources.DEPLOYMENTS, caches.Store(), fanout.on_deployment
+            resources.DEPLOYMENTS, caches.Store(indexes.with_namespace()), fanout.on_deployment
         ),
         target_group_bindings=None
         if target_group_binding_api_version is None
         else reflector(
             resources.target_group_bindings(target_group_binding_api_version),
-            caches.Store(indexes.TARGET_GROUP_BINDING_INDEXERS),
+            caches.Store(indexes.with_namespace(indexes.TARGET_GROUP_BINDING_INDEXERS)),
             fanout.on_target_group_binding,
         ),
-        analysis_runs=reflector(resources.ANALYSIS_RUNS, caches.Store(),
+        analysis_runs=reflector(resources.ANALYSIS_RUNS,
+                                caches.Store(indexes.with_namespace(indexes.ANALYSIS_RUN_INDEXERS)),
                                 _analysis_run_handler(fanout, analysis_enqueue), instance),
-        analysis_templates=reflector(resources.ANALYSIS_TEMPLATES, caches.Store(), None, instance),
+        analysis_templates=reflector(resources.ANALYSIS_TEMPLATES, caches.Store(indexes.with_namespace()),
+                                     None, instance),
         cluster_analysis_templates=reflector(resources.CLUSTER_ANALYSIS_TEMPLATES, caches.Store(), None,
                                              instance),
     )

@@ -111,6 +111,10 @@ class _Lagging:
         def list() -> list[Any]:
             return []
 
+        @staticmethod
+        def by_index(index: str, value: str) -> tuple[Any, ...]:  # the namespace index reconciles read
+            return ()
+
     def __init__(self, real: Any) -> None:
         self.real = real
         self.store = self._Empty()
