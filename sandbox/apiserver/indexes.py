@@ -8,12 +8,30 @@ references to the stored dicts, which storage never mutates in place, and never 
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, TypeVar, cast
 
-__all__ = ["Indexes", "Key"]
+__all__ = ["Indexes", "Key", "copy_json"]
 
+_T = TypeVar("_T")
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped kinds
 Obj = dict[str, Any]
+
+
+def copy_json(value: _T) -> _T:
+    """A deep copy of a JSON value, about twice as fast as `copy.deepcopy` (no memo): stored objects are JSON
+    (dicts, lists, immutable scalars); anything else still goes through `copy.deepcopy`."""
+    return cast(_T, _clone(value))
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return copy.deepcopy(value)
 
 
 def _labels(obj: Obj) -> list[tuple[str, str]]:

@@ -8,7 +8,6 @@ does I/O. Stored dicts are never changed in place: a write stores a new dict, wh
 
 from __future__ import annotations
 
-import copy
 import random
 import uuid
 from collections.abc import Callable, Mapping
@@ -35,6 +34,7 @@ _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 Obj = dict[str, Any]
 ObjList = list[dict[str, Any]]
 EventList = list[streams.WatchEvent]
+_copy = indexes.copy_json
 Pairs = list[tuple[str, str]]  # (label, value) pairs a selector requires
 
 
@@ -78,7 +78,7 @@ class Storage:
         """A deep copy of the object, or None."""
         info = self.registry.get(resource)
         obj = self._bucket(info).get(self._key(info, namespace, name))
-        return copy.deepcopy(obj) if obj is not None else None
+        return _copy(obj) if obj is not None else None
 
     def list(self, resource: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> ObjList:
@@ -88,7 +88,7 @@ class Storage:
         by_field = selectors.field_matcher(field_selector)
         pairs = selectors.equality_pairs(label_selector)
         found = self._candidates(info, namespace, pairs)
-        return [copy.deepcopy(o) for o in found if by_label(o) and by_field(o)]
+        return [_copy(o) for o in found if by_label(o) and by_field(o)]
 
     def selected(self, resource: str, namespace: str, match_labels: Mapping[str, Any]) -> ObjList:
         """Deep copies of one namespace's objects whose labels include every pair of `match_labels` (an
@@ -96,14 +96,14 @@ class Storage:
         # Values that are not strings are not indexed: those selectors fall back to the namespace's objects.
         pairs = [(str(k), v) for k, v in match_labels.items() if isinstance(v, str)]
         found = self._candidates(self.registry.get(resource), namespace, pairs) if match_labels else []
-        return [copy.deepcopy(o) for o in found
+        return [_copy(o) for o in found
                 if selectors.labels_match_map(match_labels, o["metadata"].get("labels"))]
 
     def owned(self, resource: str, owner_uid: str) -> ObjList:
         """Deep copies of the objects of `resource` with an ownerReference to `owner_uid`, sorted."""
         info = self.registry.get(resource)
         bucket = self._bucket(info)
-        return [copy.deepcopy(bucket[key]) for res, key in self._index.dependents(owner_uid)
+        return [_copy(bucket[key]) for res, key in self._index.dependents(owner_uid)
                 if res == info.key and key in bucket]
 
     def uid_of(self, resource: str, namespace: str | None, name: str) -> str | None:
@@ -130,7 +130,7 @@ class Storage:
     def create(self, resource: str, obj: Obj, *, dry_run: bool = False) -> Obj:
         """Store a new object (uid, creationTimestamp, resourceVersion, generation 1); 409 if it exists."""
         info = self.registry.get(resource)
-        new = copy.deepcopy(obj)
+        new = _copy(obj)
         meta = _meta(new)
         namespace = self._namespace_of(info, meta)
         if not meta.get("name") and meta.get("generateName"):
@@ -164,14 +164,14 @@ class Storage:
         meta["resourceVersion"] = self._next_rv()
         self._put(info, key, new)
         self._emit("ADDED", info, new)
-        return copy.deepcopy(new)
+        return _copy(new)
 
     def replace(
         self, resource: str, obj: Obj, *, subresource: str | None = None, dry_run: bool = False
     ) -> Obj:
         """Full update (PUT); 409 Conflict when `metadata.resourceVersion` is stale."""
         info = self.registry.get(resource)
-        incoming = copy.deepcopy(obj)
+        incoming = _copy(obj)
         meta = _meta(incoming)
         namespace = self._namespace_of(info, meta)
         name = str(meta.get("name") or "")
@@ -196,7 +196,7 @@ class Storage:
         stored = self._stored(info, namespace, name)
         if content_type == patching.STRATEGIC_PATCH and info.custom:
             raise errors.unsupported_media_type(content_type, patching.ACCEPTED_FOR_CUSTOM)
-        patched = patching.apply_patch(copy.deepcopy(stored), patch, content_type)
+        patched = patching.apply_patch(_copy(stored), patch, content_type)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch did not produce an object")
         rv = _meta(patched).get("resourceVersion")
@@ -236,17 +236,17 @@ class Storage:
                 f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta['uid']}",
             )
         if dry_run:
-            return copy.deepcopy(stored)
+            return _copy(stored)
         if meta.get("finalizers"):
             if "deletionTimestamp" in meta:
-                return copy.deepcopy(stored)
-            new = copy.deepcopy(stored)
+                return _copy(stored)
+            new = _copy(stored)
             new["metadata"]["deletionTimestamp"] = _timestamp(self._clock())
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             new["metadata"]["resourceVersion"] = self._next_rv()
             self._put(info, self._key(info, namespace, name), new)
             self._emit("MODIFIED", info, new, stored)
-            return copy.deepcopy(new)
+            return _copy(new)
         return self._remove(info, stored, propagation)
 
     # ---- internals ---------------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ class Storage:
         self, kind: streams.EventType, info: resources.ResourceInfo, obj: Obj, previous: Obj | None = None
     ) -> None:
         # `previous` is the replaced stored dict, which nothing mutates any more: no copy needed.
-        self.history.record(streams.WatchEvent(kind, info.key, copy.deepcopy(obj), previous))
+        self.history.record(streams.WatchEvent(kind, info.key, _copy(obj), previous))
 
     def _cluster_ip(self) -> str:
         self._service_ips += 1
@@ -307,7 +307,7 @@ class Storage:
     def _update(self, info: resources.ResourceInfo, stored: Obj, incoming: Obj, subresource: str | None, *,
                 dry_run: bool = False) -> Obj:
         if subresource == "status" and info.status:
-            new = copy.deepcopy(stored)
+            new = _copy(stored)
             if "status" in incoming:
                 new["status"] = incoming["status"]
             else:
@@ -339,17 +339,17 @@ class Storage:
         if _spec_part(new, info.status) != _spec_part(stored, info.status):
             new_meta["generation"] += 1
         if dry_run:
-            return copy.deepcopy(new)
+            return _copy(new)
         if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
             return self._remove(info, new, "Background")
         if new == stored:
-            return copy.deepcopy(stored)
+            return _copy(stored)
         new_meta["resourceVersion"] = self._next_rv()
         self._put(info, self._key(info, new_meta.get("namespace"), new_meta["name"]), new)
         if info.key == "customresourcedefinitions.apiextensions.k8s.io":
             self.registry.register(resources.from_crd(new))
         self._emit("MODIFIED", info, new, stored)
-        return copy.deepcopy(new)
+        return _copy(new)
 
     def _remove(self, info: resources.ResourceInfo, obj: Obj, propagation: str) -> Obj:
         meta = obj["metadata"]
@@ -363,12 +363,12 @@ class Storage:
             for dependent in list(self._bucket(crd_info).values()):
                 self._remove(crd_info, dependent, "Background")
             self.registry.unregister(crd_info.key)
-        removed = copy.deepcopy(obj)
+        removed = _copy(obj)
         self._pop(info, self._key(info, meta.get("namespace"), meta["name"]))
         removed["metadata"]["resourceVersion"] = self._next_rv()
         self._emit("DELETED", info, removed)
         self.collect_dependents(str(meta["uid"]), orphan=propagation == "Orphan")
-        return copy.deepcopy(removed)
+        return _copy(removed)
 
     def collect_dependents(self, owner_uid: str, *, orphan: bool = False) -> None:
         """Garbage-collect (or orphan) objects owned by a removed owner, unless another owner still lives."""
@@ -383,7 +383,7 @@ class Storage:
             refs = dependent["metadata"].get("ownerReferences") or []
             if orphan:
                 kept = [r for r in refs if r.get("uid") != owner_uid]
-                patched = copy.deepcopy(dependent)
+                patched = _copy(dependent)
                 patched["metadata"]["ownerReferences"] = kept
                 self._update(other, dependent, patched, None)
             elif not any(self._index.is_live(str(r.get("uid"))) for r in refs if r.get("uid") != owner_uid):
