@@ -16,21 +16,14 @@ from typing import Any
 from service.analysis import builtin
 from service.kube import indexes
 from service.kube import informers as informers_mod
-from statemachine import models
+from statemachine import models, raw
 from statemachine.snapshot import AnalysisRunView
 
 __all__ = ["observe"]
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    metadata = obj.get("metadata")
-    return metadata if isinstance(metadata, Mapping) else {}
-
-
-def _controlled_by(obj: Mapping[str, Any], uid: str) -> bool:
-    refs = _meta(obj).get("ownerReferences")
-    return bool(uid) and isinstance(refs, list) and any(
-        isinstance(ref, Mapping) and ref.get("controller") is True and ref.get("uid") == uid for ref in refs)
+    return raw.mapping(obj, "metadata")
 
 
 def _controlled_runs(informers: informers_mod.Informers, uid: str) -> list[dict[str, Any]]:
@@ -42,7 +35,7 @@ def observe(informers: informers_mod.Informers, rollout: models.Rollout) -> dict
     """`analysis_runs`, `analysis_templates` and `cluster_analysis_templates` for the Rollout's snapshot."""
     runs = tuple(sorted(
         (AnalysisRunView.of(run) for run in _controlled_runs(informers, rollout.uid)
-         if _meta(run).get("namespace") == rollout.namespace and _controlled_by(run, rollout.uid)),
+         if _meta(run).get("namespace") == rollout.namespace),  # the index matched the controller uid
         key=lambda view: view.name))
     templates = {str(_meta(t).get("name")): t
                  for t in indexes.in_namespace(informers.analysis_templates.store, rollout.namespace)}

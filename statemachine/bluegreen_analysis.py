@@ -20,6 +20,7 @@ from typing import Any
 
 from statemachine import events, models, weights
 from statemachine.canary_analysis import NewRun, build_run, status_event, terminated
+from statemachine.raw import mapping as _mapping
 from statemachine.snapshot import AnalysisRunView, Snapshot
 
 __all__ = ["POST", "PRE", "BlueGreenAnalysis", "decide", "status_fields"]
@@ -43,11 +44,6 @@ class BlueGreenAnalysis:
     inconclusive: bool = False
     abort_message: str = ""
     events: tuple[events.Event, ...] = ()
-
-
-def _mapping(obj: Any, key: str) -> Raw:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def _ref(raw: Raw | None) -> models.AnalysisRunRef | None:

@@ -26,6 +26,7 @@ from statemachine import (
     ownership,
     weights,
 )
+from statemachine.raw import mapping as _mapping
 from statemachine.snapshot import AnalysisRunView, Snapshot
 
 __all__ = ["BACKGROUND", "INCONCLUSIVE_PAUSE", "STEP", "AnalysisDecision", "NewRun", "build_run", "decide",
@@ -98,11 +99,6 @@ def _labels(kind: str, pod_hash: str, index: int | None, rollout: models.Rollout
     if isinstance(instance, str) and instance:
         labels[_INSTANCE_LABEL] = instance
     return labels
-
-
-def _mapping(obj: Any, key: str) -> Raw:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
 
 
 def _free_name(base: str, taken: set[str]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statemachine import models
+from statemachine.raw import mapping as _mapping
 
 __all__ = ["AnalysisRunView", "ReplicaSetView", "Snapshot"]
 
@@ -34,11 +35,6 @@ class ReplicaSetView:
     @property
     def current_replicas(self) -> int:
         return self.spec_replicas if self.replicas is None else self.replicas
-
-
-def _mapping(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    return value if isinstance(value, Mapping) else {}
 
 
 @dataclass(frozen=True, slots=True)
