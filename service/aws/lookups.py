@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from service.aws import elbv2, results, singleflight, throttling
+from service.aws import coalescing, elbv2, results, singleflight, throttling
 
 __all__ = [
     "DESCRIBE_TAGS_BATCH",
@@ -52,10 +52,11 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class AlbRules:
-    """Every rule of every listener of one ALB, read together."""
+    """Every rule of every listener of one ALB, read together; `read_at`: monotonic time the read started."""
 
     lb_arn: str
     rules: tuple[Rule, ...]
+    read_at: float = 0.0
 
     @property
     def target_group_arns(self) -> tuple[str, ...]:
@@ -102,7 +103,10 @@ def hostname_matches_name(hostname: str, lb_name: str) -> bool:
 
 
 class Elbv2Lookups:
-    """Per-process caches in front of `elbv2.Elbv2`: one DescribeRules per listener per step is the goal."""
+    """Per-process caches in front of `elbv2.Elbv2`: one DescribeRules per listener per step is the goal.
+
+    Rules reads of one ALB coalesce within `read_window` seconds (waited with `sleep`).
+    """
 
     def __init__(
         self,
@@ -113,12 +117,17 @@ class Elbv2Lookups:
         listeners_fresh_seconds: float = 300.0,
         scan_fresh_seconds: float = 10.0,
         page_size: int = PAGE_SIZE,
+        read_window: float = 0.0,
+        sleep: throttling.Sleep = asyncio.sleep,
     ) -> None:
         self.client = client
         self.page_size = page_size
+        self.read_window = read_window
+        self.monotonic = monotonic
+        self.sleep = sleep
         self._by_hostname: dict[str, results.ResourceRef] = {}
-        self._rules: singleflight.SingleFlight[str, AlbRules] = singleflight.SingleFlight(
-            rules_fresh_seconds, monotonic=monotonic)
+        self._rules: coalescing.CoalescedReads[str, AlbRules] = coalescing.CoalescedReads(
+            rules_fresh_seconds, window=read_window, monotonic=monotonic, sleep=sleep)
         self._listeners: singleflight.SingleFlight[str, tuple[tuple[str, int | None], ...]] = (
             singleflight.SingleFlight(listeners_fresh_seconds, monotonic=monotonic))
         self._scan: singleflight.SingleFlight[str, dict[str, results.ResourceRef]] = (
@@ -170,16 +179,23 @@ class Elbv2Lookups:
 
     # ------------------------------------------------------------------------------ listeners and rules
 
-    async def rules(self, lb_arn: str) -> AlbRules:
-        """All rules of the ALB, shared by every caller within the freshness window."""
-        return await self._rules.get(lb_arn, lambda: self._read_rules(lb_arn))
+    async def rules(self, lb_arn: str, *, newer_than: float | None = None) -> AlbRules:
+        """All rules of the ALB, shared by the callers of one read; `newer_than`: from a read started then."""
+        alb, started = await self._rules.get_with_stamp(lb_arn, lambda: self._read_rules(lb_arn),
+                                                        newer_than=newer_than)
+        return alb if alb.read_at == started else replace(alb, read_at=started)
 
     def forget_rules(self, lb_arn: str) -> None:
-        """What we looked for was not there: re-read listeners and rules next time."""
+        """The cached answer is wrong (ALB or listener gone): re-read listeners and rules next time."""
         self._rules.forget(lb_arn)
         self._listeners.forget(lb_arn)
 
+    def refresh_listeners(self, lb_arn: str) -> None:
+        """The next rules read lists the ALB's listeners again (what we look for may be on a new one)."""
+        self._listeners.forget(lb_arn)
+
     async def _read_rules(self, lb_arn: str) -> AlbRules:
+        started = self.monotonic()  # the same stamp the coalescing read gives it (no await in between)
         try:
             listeners = await self._listeners.get(lb_arn, lambda: self._read_listeners(lb_arn))
             pages = await asyncio.gather(*(
@@ -193,7 +209,7 @@ class Elbv2Lookups:
             raise
         rules = tuple(parse_rule(raw, port) for (_, port), page in zip(listeners, pages, strict=True)
                       for raw in page)
-        return AlbRules(lb_arn=lb_arn, rules=rules)
+        return AlbRules(lb_arn=lb_arn, rules=rules, read_at=started)
 
     async def _read_listeners(self, lb_arn: str) -> tuple[tuple[str, int | None], ...]:
         listeners = await self.client.pages("DescribeListeners", "Listeners", LoadBalancerArn=lb_arn,

@@ -1,7 +1,8 @@
 """Single flight with a freshness window: concurrent readers of the same key share one AWS read.
 
-Room: act (AWS). Keeps N rollouts on one ALB from each paying for the same DescribeRules; it never holds
-a value longer than its window and never caches failures.
+Room: act (AWS). Shares the reads that change rarely (listeners, the load balancer scan, target group names;
+rules and target health use `coalescing`); it never holds a value longer than its window and never caches
+failures.
 """
 
 from __future__ import annotations

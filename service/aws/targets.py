@@ -7,19 +7,20 @@ watch caches, never a live LIST); one DescribeTargetHealth per target group. It 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from service.aws import elbv2, lookups, results, singleflight, throttling
+from service.aws import coalescing, elbv2, lookups, results, throttling
 from service.aws import metrics as aws_metrics
 
 __all__ = [
     "DRAINING_STATES",
+    "MAX_REMEMBERED",
     "SERVICE_NAME_LABEL",
+    "STAMP_EPSILON",
     "Binding",
     "TargetVerifier",
     "expected_endpoints",
@@ -31,6 +32,8 @@ log = structlog.get_logger(__name__)
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 DRAINING_STATES = frozenset({"draining", "unhealthy.draining"})
+MAX_REMEMBERED = 20_000  # unverified (Service, target group) pairs remembered; the oldest go first
+STAMP_EPSILON = 1e-6  # "a read started after this one", on the monotonic clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,23 +108,31 @@ def expected_endpoints(service_name: str, service_port: Mapping[str, Any],
 class TargetVerifier:
     """`await verify(service, bindings, slices)` -> TargetVerification; safe to call concurrently.
 
-    Rollouts checking one target group within `fresh_seconds` share one DescribeTargetHealth (single flight).
+    Checks of one target group share one DescribeTargetHealth per window (by default the window, clock and
+    sleep of `reads`); an answer reused within `fresh_seconds`, never again for a check it left unverified.
     """
 
     def __init__(self, reads: lookups.Elbv2Lookups, *, metrics: aws_metrics.AwsMetrics | None = None,
-                 fresh_seconds: float = 1.0, monotonic: throttling.Monotonic = time.monotonic) -> None:
+                 fresh_seconds: float = 1.0, monotonic: throttling.Monotonic | None = None,
+                 window: float | None = None, sleep: throttling.Sleep | None = None) -> None:
         self.reads = reads
         self.metrics = metrics
-        self._health: singleflight.SingleFlight[str, dict[str, Any]] = singleflight.SingleFlight(
-            fresh_seconds, monotonic=monotonic)
+        self._health: coalescing.CoalescedReads[str, dict[str, Any]] = coalescing.CoalescedReads(
+            fresh_seconds, window=reads.read_window if window is None else window,
+            monotonic=monotonic or reads.monotonic, sleep=sleep or reads.sleep)
+        # Start stamp of the health read that last left (namespace, Service, target group) unverified: the
+        # next check of that pair waits for the next shared read of the target group instead.
+        self._unverified: dict[tuple[str, str, str], float] = {}
 
     async def verify(self, service: Mapping[str, Any], bindings: Sequence[Mapping[str, Any]],
                      slices: Sequence[Mapping[str, Any]], *,
                      healthy: bool = False) -> results.TargetVerification:
         """With `healthy`, a target counts only once ELBv2 says `healthy` (traffic may move onto it)."""
-        name = str((service.get("metadata") or {}).get("name", ""))
+        meta = service.get("metadata") or {}
+        name, namespace = str(meta.get("name", "")), str(meta.get("namespace", ""))
         found = matching_bindings(service, bindings)
-        groups = tuple(await asyncio.gather(*(self._binding(name, b, slices, healthy) for b in found)))
+        groups = tuple(await asyncio.gather(*(self._binding(namespace, name, b, slices, healthy)
+                                              for b in found)))
         verified = all(group.verified for group in groups)
         outcome = "verified" if verified else ("error" if any(g.error for g in groups) else "unverified")
         if self.metrics is not None:
@@ -132,8 +143,16 @@ class TargetVerifier:
         answer: dict[str, Any] = await self.reads.client.call("DescribeTargetHealth", TargetGroupArn=arn)
         return answer
 
-    async def _binding(self, service: str, binding: Binding, slices: Sequence[Mapping[str, Any]],
-                       healthy: bool) -> results.TargetGroupTargets:
+    def _remember(self, seen: tuple[str, str, str], stamp: float | None) -> None:
+        self._unverified.pop(seen, None)
+        if stamp is None:
+            return
+        if len(self._unverified) >= MAX_REMEMBERED:
+            self._unverified.pop(next(iter(self._unverified)))
+        self._unverified[seen] = stamp
+
+    async def _binding(self, namespace: str, service: str, binding: Binding,
+                       slices: Sequence[Mapping[str, Any]], healthy: bool) -> results.TargetGroupTargets:
         arn = binding.target_group_arn
 
         def unverified(reason: str, *, verifiable: bool = True,
@@ -154,7 +173,10 @@ class TargetVerifier:
             if not arn:
                 return unverified(f"TargetGroupBinding {binding.name} names no target group that exists")
             found_arn = arn
-            answer = await self._health.get(arn, lambda: self._describe_health(found_arn))
+            stale = self._unverified.get((namespace, service, arn))
+            answer, stamp = await self._health.get_with_stamp(
+                arn, lambda: self._describe_health(found_arn),
+                newer_than=None if stale is None else stale + STAMP_EPSILON)
         except elbv2.AwsCallError as error:
             log.warning("target verification failed", service=service, target_group=arn,
                         aws_call=error.operation, code=error.code)
@@ -186,6 +208,8 @@ class TargetVerifier:
             reason = f"{len(registered)}/{len(expected)} endpoints {state_word}"
         if extra:
             reason += f"; also registered (not ready endpoints of the Service): {', '.join(extra)}"
+        verified = bool(expected) and not missing
+        self._remember((namespace, service, arn), None if verified else stamp)
         return results.TargetGroupTargets(
             service=service, target_group=arn, registered=len(registered), total=len(expected),
-            verified=bool(expected) and not missing, reason=reason, missing=missing, extra=extra)
+            verified=verified, reason=reason, missing=missing, extra=extra)

@@ -17,7 +17,10 @@ from prometheus_client import CollectorRegistry
 
 from service.aws import elbv2, lookups, metrics, targets, throttling, weights
 
-__all__ = ["AwsVerifiers", "open_verifiers"]
+__all__ = ["READ_WINDOW_SECONDS", "AwsVerifiers", "open_verifiers"]
+
+# Verifications of one ALB (rules) or one target group (health) asked within this window share one read.
+READ_WINDOW_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +47,12 @@ async def open_verifiers(
     aws_metrics = metrics.AwsMetrics(registry) if registry is not None else None
     async with elbv2.open_elbv2(settings, metrics=aws_metrics, monotonic=monotonic, sleep=sleep,
                                 rng=rng) as client:
-        reads = lookups.Elbv2Lookups(client, monotonic=monotonic, rules_fresh_seconds=rules_fresh_seconds)
+        reads = lookups.Elbv2Lookups(client, monotonic=monotonic, rules_fresh_seconds=rules_fresh_seconds,
+                                     read_window=READ_WINDOW_SECONDS, sleep=sleep)
         yield AwsVerifiers(
             client=client,
             reads=reads,
             weights=weights.WeightVerifier(reads, metrics=aws_metrics),
             targets=targets.TargetVerifier(reads, metrics=aws_metrics, fresh_seconds=rules_fresh_seconds,
-                                           monotonic=monotonic),
+                                           window=READ_WINDOW_SECONDS),
         )

@@ -14,9 +14,15 @@ import structlog
 from service.aws import elbv2, lookups, results
 from service.aws import metrics as aws_metrics
 
-__all__ = ["WeightVerifier"]
+__all__ = ["MAX_REMEMBERED", "STAMP_EPSILON", "WeightVerifier"]
 
 log = structlog.get_logger(__name__)
+
+MAX_REMEMBERED = 20_000  # unverified (ALB, request) pairs remembered; the oldest go first
+STAMP_EPSILON = 1e-6  # "a read started after this one", on the monotonic clock
+
+# (ALB ARN, namespace, ingress, canary service, stable service): one rollout's rule on one ALB.
+_Seen = tuple[str, str, str, str, str]
 
 
 class WeightVerifier:
@@ -25,6 +31,9 @@ class WeightVerifier:
     def __init__(self, reads: lookups.Elbv2Lookups, *, metrics: aws_metrics.AwsMetrics | None = None) -> None:
         self.reads = reads
         self.metrics = metrics
+        # Start stamp of the rules read that last left a request unverified: the next verification of that
+        # request must not get the same answer again, and waits for the next read shared by the ALB instead.
+        self._unverified: dict[_Seen, float] = {}
 
     async def verify(self, request: results.WeightRequest) -> results.WeightVerification:
         items = tuple(await asyncio.gather(*(self._ingress(request, ing) for ing in request.ingresses)))
@@ -67,9 +76,22 @@ class WeightVerifier:
             return results.IngressVerification(
                 ingress=ingress.name, verified=False, target_groups=_unseen(request),
                 reason=f"load balancer not found: no load balancer has DNS name {hostname}")
-        alb = await self.reads.rules(lb.arn)
+        seen: _Seen = (lb.arn, request.namespace, ingress.name, request.canary.service,
+                       request.stable.service)
+        stale = self._unverified.get(seen)
+        alb = await self.reads.rules(lb.arn, newer_than=None if stale is None else stale + STAMP_EPSILON)
         tags = await self.reads.tags(alb.target_group_arns)
-        return _judge(request, ingress.name, lb, alb, tags, self.reads)
+        verdict = _judge(request, ingress.name, lb, alb, tags, self.reads)
+        self._remember(seen, None if verdict.verified else alb.read_at)
+        return verdict
+
+    def _remember(self, seen: _Seen, stamp: float | None) -> None:
+        self._unverified.pop(seen, None)
+        if stamp is None:
+            return
+        if len(self._unverified) >= MAX_REMEMBERED:
+            self._unverified.pop(next(iter(self._unverified)))
+        self._unverified[seen] = stamp
 
 
 def _unseen(request: results.WeightRequest) -> tuple[results.TargetGroupWeight, ...]:
@@ -111,7 +133,8 @@ def _judge(
 
     missing = [d for d in wanted if not arns_of[d.service]]
     if missing:
-        reads.forget_rules(lb.arn)
+        # The LBC may have put the target group on a new listener: the next shared read lists them again.
+        reads.refresh_listeners(lb.arn)
         names = ", ".join(f"{d.service} ({request.tag_key}={request.resource_id(ingress, d.service)})"
                           for d in missing)
         groups = tuple(results.TargetGroupWeight(d.service, first(d.service), None, d.weight) for d in wanted)
@@ -122,7 +145,7 @@ def _judge(
     governing = [(rule, forward) for rule in alb.rules for forward in rule.forwards
                  if forward.arns & canary_arns and forward.arns & stable_arns]
     if not governing:
-        reads.forget_rules(lb.arn)
+        reads.refresh_listeners(lb.arn)
         groups = tuple(results.TargetGroupWeight(d.service, first(d.service), None, d.weight) for d in wanted)
         reason = (f"no rule of load balancer {lb.name} forwards to both the canary "
                   f"({request.canary.service}) and stable ({request.stable.service}) target groups")

@@ -1,7 +1,9 @@
 """Cached reads and the call budget.
 
 Aspects: the counting test (20 rollouts on one ALB with one listener: cold cost, then one step with the cache
-warm costs at most 2 ELBv2 calls in total); the rules freshness window; single flight shares one read, does
+warm costs at most 2 ELBv2 calls in total); the rules freshness window; 25 rollouts on one ALB whose weights
+(or target groups) are not there yet cost one DescribeRules, and one more after the ALB changed, all seeing
+the new rules; single flight shares one read, does
 not cache failures and survives a cancelled waiter; tags read once per ARN even when requested concurrently;
 rule parsing accepts both forward shapes; ALB hostname/name matching; target group name lookup.
 """
@@ -77,6 +79,63 @@ async def test_rules_are_reread_after_the_freshness_window(lbc, sut, clock):
     await s.weights.verify(request("app", alb.dns, 10))
     assert s.client.calls["DescribeRules"] == 2
     assert s.client.calls["DescribeListeners"] == 1  # listeners live longer
+
+
+async def rollouts_on_one_alb(lbc: Any, count: int, *, with_canary: bool = True) -> tuple[Any, list[Any]]:
+    """`count` rollouts on one ALB, one rule each, weights canary 0 / stable 100 (or stable alone)."""
+    alb = await lbc.alb("k8s-shared-group")
+    listener = await lbc.listener(alb.arn)
+    rules = []
+    for index in range(count):
+        ingress = f"app{index}"
+        canary = await lbc.target_group(NS, ingress, f"{ingress}-canary")
+        stable = await lbc.target_group(NS, ingress, f"{ingress}-stable")
+        forwards = [(canary, 0), (stable, 100)] if with_canary else [(stable, 100)]
+        rule = await lbc.rule(listener, index + 1, forwards, path=f"/{ingress}")
+        rules.append((rule, canary, stable))
+    return alb, rules
+
+
+async def test_unverified_rollouts_on_one_alb_share_each_rules_read(lbc, sut, clock):
+    count = 25
+    alb, rules = await rollouts_on_one_alb(lbc, count)
+    s = await sut(read_window=0.2, sleep=clock.sleep)
+    requests = [request(f"app{i}", alb.dns, 10) for i in range(count)]
+
+    stale = await asyncio.gather(*(s.weights.verify(r) for r in requests))
+    assert not any(o.verified for o in stale)
+    assert s.client.calls["DescribeRules"] == 1
+
+    # The LBC applies the weights while the first answer is still fresh: nobody may get it again, and the
+    # 25 re-verifications share the next read instead of reading one each.
+    for rule, canary, stable in rules:
+        await lbc.set_weights(rule, [(canary, 10), (stable, 90)])
+    again = await asyncio.gather(*(s.weights.verify(r) for r in requests))
+    assert all(o.verified for o in again), [o.reason for o in again if not o.verified]
+    assert s.client.calls["DescribeRules"] == 2
+
+    # Verified requests take the fresh answer.
+    assert all(o.verified for o in await asyncio.gather(*(s.weights.verify(r) for r in requests)))
+    assert s.client.calls["DescribeRules"] == 2
+    assert s.client.calls["DescribeListeners"] == 1
+
+
+async def test_rollouts_whose_target_groups_are_missing_share_each_rules_read(lbc, sut, clock):
+    """Measured before: 202 DescribeRules for 200 rollouts on 8 ALBs, each failing one forgot the cache."""
+    count = 25
+    alb, rules = await rollouts_on_one_alb(lbc, count, with_canary=False)
+    s = await sut(read_window=0.2, sleep=clock.sleep)
+    requests = [request(f"app{i}", alb.dns, 10) for i in range(count)]
+    missing = await asyncio.gather(*(s.weights.verify(r) for r in requests))
+    assert all(o.ingresses[0].reason.startswith("target group missing") for o in missing)
+    assert s.client.calls["DescribeRules"] == 1
+
+    for rule, canary, stable in rules:
+        await lbc.set_weights(rule, [(canary, 10), (stable, 90)])
+    again = await asyncio.gather(*(s.weights.verify(r) for r in requests))
+    assert all(o.verified for o in again), [o.reason for o in again if not o.verified]
+    assert s.client.calls["DescribeRules"] == 2
+    assert s.client.calls["DescribeListeners"] == 2  # listed again with the shared read: maybe a new one
 
 
 async def test_single_flight_shares_one_load(clock: FakeClock):

@@ -5,11 +5,13 @@ targets do not count (moto cannot drain, an after-call hook marks them); named a
 (resolved per EndpointSlice); serviceRef.port by number and by name, and one that matches nothing;
 not-ready endpoints ignored; instance-mode bindings reported as not verifiable; no binding -> nothing to
 verify; a binding by targetGroupName; AccessDenied becomes a result; a Service without ready endpoints;
-metrics by result; pure helpers.
+metrics by result; concurrent checks of one target group share one DescribeTargetHealth, and a check left
+unverified waits for the next shared read (never the same answer again); pure helpers.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -192,6 +194,27 @@ async def test_service_without_ready_endpoints_is_not_verified(lbc, sut):
     assert outcome.verified is False
     assert outcome.target_groups[0].reason == (
         "Service stable has no ready endpoints to find in the target group")
+
+
+async def test_concurrent_checks_of_one_target_group_share_each_read(lbc, sut, clock):
+    tg = await lbc.target_group(NS, "app", "stable")
+    s = await sut(read_window=0.2, sleep=clock.sleep)
+    names = [f"svc{i}" for i in range(10)]  # ten Services (rollouts) bound to one target group
+
+    async def check_all() -> list[bool]:
+        outcomes = await asyncio.gather(*(
+            s.targets.verify(service(n), [binding(tg, svc=n)], [endpoint_slice(["10.0.1.1"], svc=n)])
+            for n in names))
+        return [o.verified for o in outcomes]
+
+    assert await check_all() == [False] * 10
+    assert s.client.calls["DescribeTargetHealth"] == 1
+    # Registered while the first answer is still fresh: the ten re-checks share the next read.
+    await lbc.register(tg, [("10.0.1.1", 8080)])
+    assert await check_all() == [True] * 10
+    assert s.client.calls["DescribeTargetHealth"] == 2
+    assert await check_all() == [True] * 10  # verified: the fresh answer serves
+    assert s.client.calls["DescribeTargetHealth"] == 2
 
 
 def test_expected_endpoints_skips_foreign_and_fqdn_slices():

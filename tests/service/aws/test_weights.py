@@ -6,7 +6,8 @@ passes); a header-route rule for the canary does not confuse the read (either ru
 listeners must be right on both; more than 20 target groups (DescribeTags batches of <= 20 under an AWS-like
 limit hook); more than one page of load balancers, listeners and rules; hostname not yet in status; LB not
 found; the status ARN used without a scan, and ignored when it does not fit the hostname; target group
-missing; AccessDenied names the IAM action; a deleted ALB is looked up again; nothing raises.
+missing; AccessDenied names the IAM action; a deleted ALB is looked up again; nothing raises; an unverified
+request is not answered again from the same read, and that memory is bounded.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from service.aws import results
+from service.aws import results, weights
 
 from .conftest import Lbc
 
@@ -356,10 +357,33 @@ async def test_unexpected_exception_becomes_a_result(lbc, sut):
     env = await app_alb(lbc, (20, 80))
     s = await sut()
 
-    async def broken(lb_arn: str) -> Any:
+    async def broken(lb_arn: str, newer_than: float | None = None) -> Any:
         raise RuntimeError("boom")
 
     s.reads.rules = broken
     outcome = await s.weights.verify(request_for([results.IngressTarget("app", (env["alb"].dns,))], 20))
     assert outcome.verified is False
     assert outcome.error == "internal error while verifying: RuntimeError: boom"
+
+
+async def test_unverified_request_is_not_answered_from_the_same_read_again(lbc, sut):
+    env = await app_alb(lbc, (0, 100))
+    s = await sut()
+    request = request_for([results.IngressTarget("app", (env["alb"].dns,))], 30)
+    assert (await s.weights.verify(request)).verified is False
+    await lbc.set_weights(env["rule"], [(env["canary"], 30), (env["stable"], 70)])
+    # No clock advance: the first answer is still fresh, but it is the one that failed this request.
+    assert (await s.weights.verify(request)).verified is True
+    assert s.client.calls["DescribeRules"] == 2
+    assert s.client.calls["DescribeListeners"] == 1  # weights not applied is not a missing listener
+
+
+def test_unverified_memory_is_bounded_and_forgets_verified(monkeypatch):
+    monkeypatch.setattr(weights, "MAX_REMEMBERED", 2)
+    verifier = weights.WeightVerifier(reads=None)  # type: ignore[arg-type]  # _remember reads nothing
+    seen = [("lb", NS, f"ing{i}", "canary", "stable") for i in range(3)]
+    for stamp, key in enumerate(seen):
+        verifier._remember(key, float(stamp))
+    assert list(verifier._unverified) == seen[1:]
+    verifier._remember(seen[1], None)  # verified
+    assert list(verifier._unverified) == seen[2:]
