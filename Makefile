@@ -50,8 +50,14 @@ image-tools:
 	  timeout 300 apt-get update -qq && \
 	  timeout 300 apt-get install -y -qq --no-install-recommends mmdebstrap umoci >/dev/null; }
 
+# `make bench`: the controller at scale on the sandbox (sandbox/bench/, `alb-rollouts bench`): ROLLOUTS rollouts over
+# ALBS ALBs through a deploy, one canary step, a promotion and a restart; prints a table, writes BENCH_OUT (JSON).
+# `make bench ROLLOUTS=1000 ALBS=40` takes about 10 minutes on 2 cores.
+ROLLOUTS ?= 200
+ALBS ?= 10
+BENCH_OUT ?= build/bench.json
 bench: $(STAMP)
-	$(BIN)/python benchmarks/machine_memory.py
+	$(BIN)/alb-rollouts bench --rollouts $(ROLLOUTS) --albs $(ALBS) --out $(BENCH_OUT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

@@ -100,7 +100,8 @@ async def client(service: str, endpoint_url: str, *, region: str = REGION) -> As
     """An aiobotocore client for `service` ("elbv2", "ec2") pointed at moto, with fake credentials."""
     session = _session()
     config = AioConfig(
-        retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10
+        retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10,
+        user_agent_extra="alb-rollouts-sandbox",  # aws_proxy.SANDBOX_AGENT: not counted as the client's calls
     )
     async with session.create_client(
         service, region_name=region, endpoint_url=endpoint_url, config=config, **_CREDENTIALS

@@ -24,12 +24,15 @@ from multidict import CIMultiDict
 
 from sandbox.lbc import health as healthing
 
-__all__ = ["AwsProxy", "HealthSource", "Interceptor", "ProxiedCall", "truthful_target_health"]
+__all__ = ["SANDBOX_AGENT", "AwsProxy", "HealthSource", "Interceptor", "ProxiedCall",
+           "truthful_target_health"]
 
 _NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 # Per hop, not per message: aiohttp sets these itself on each side (the body is re-framed, and decompressed).
 _HOP_BY_HOP = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive",
                          "proxy-connection", "te", "trailer", "upgrade"})
+SANDBOX_AGENT = "alb-rollouts-sandbox"
+"""In the User-Agent of the sandbox's own AWS clients (the traffic probe), so a client's calls count apart."""
 _SERVICE = re.compile(r"Credential=[^/,]*/[^/,]*/[^/,]*/([^/,]*)/")
 
 
@@ -126,6 +129,8 @@ class AwsProxy:
         """Where target health comes from; None passes moto's answer through."""
         self.calls: collections.Counter[str] = collections.Counter()
         """Requests seen, per Action (every service alike), interceptors' answers included."""
+        self.client_calls: collections.Counter[str] = collections.Counter()
+        """The same, without the sandbox's own requests (its User-Agent carries `SANDBOX_AGENT`)."""
         self.interceptors: list[Interceptor] = []
         """Asked in order before moto; the first that returns a response answers the request."""
         self.url = ""
@@ -167,6 +172,8 @@ class AwsProxy:
         call = _call(request, body)
         if call.action:
             self.calls[call.action] += 1
+            if SANDBOX_AGENT not in request.headers.get("User-Agent", ""):
+                self.client_calls[call.action] += 1
         for intercept in self.interceptors:
             answer = await intercept(call)
             if answer is not None:

@@ -25,10 +25,7 @@ from sandbox import running
 
 __all__ = ["CONTROLLER_ENV", "configure", "controller_command", "run"]
 
-CONTROLLER_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                  "POD_NAMESPACE": "default"}
-"""What the controller needs from its environment here: moto takes any credentials, but botocore signs nothing
-without some; the Lease lives in POD_NAMESPACE (else argo-rollouts, which the sandbox does not have)."""
+CONTROLLER_ENV = running.CONTROLLER_ENV
 
 
 def _seconds(text: str) -> float:

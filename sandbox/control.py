@@ -8,6 +8,10 @@
                     "recordResponseTimes": bool}                           -> the traffic knobs in force
     GET  /traffic?requests=N&ingress=<ns>/<name>[&seed=S]  -> {"requests", "failed", "byService"} (and
                    "target5xx", "target5xxByService" when a failing pod answered 5xx)
+    GET  /stats[?weights=<prefix>]  -> {"awsCalls": {Action: n} (clients only, not the sandbox's own),
+                   "apiRequests": {client: {"<verb> <resource>": n}},
+                   "weights": {TG resource id: [[wall s, weight]...]}}
+                   (weights only for resource ids starting with the prefix; none without it)
 
 It forwards to the LBC simulator, the API server's Faults, the probe and the CloudWatch recorder; its only
 state is the traffic knobs (`traffic_knobs`).
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -66,8 +71,12 @@ class ControlServer:
     """Serves the control API for one running sandbox."""
 
     def __init__(self, *, lbc: LoadBalancerController, faults: faulting.Faults, storage: storing.Storage,
-                 endpoint_url: str, region: str = aws.REGION) -> None:
+                 endpoint_url: str, region: str = aws.REGION,
+                 api_requests: Counter[tuple[str, str]] | None = None,
+                 aws_calls: Counter[str] | None = None) -> None:
         self._lbc = lbc
+        self._api_requests = api_requests if api_requests is not None else Counter()
+        self._aws_calls = aws_calls if aws_calls is not None else Counter()
         self._faults = faults
         self._storage = storage
         self._endpoint_url = endpoint_url
@@ -90,6 +99,7 @@ class ControlServer:
         app.router.add_post("/faults", self._post_faults)
         app.router.add_get("/traffic", self._get_traffic)
         app.router.add_post("/traffic", self._post_traffic)
+        app.router.add_get("/stats", self._get_stats)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -143,6 +153,15 @@ class ControlServer:
         except ValueError as err:
             return _error(400, str(err))
         return web.json_response(self.traffic_knobs.as_dict())
+
+    async def _get_stats(self, request: web.Request) -> web.Response:
+        clients: dict[str, dict[str, int]] = {}
+        for (agent, what), count in self._api_requests.items():
+            clients.setdefault(agent, {})[what] = count
+        prefix = request.query.get("weights")
+        weights = self._lbc.weights.changes(prefix) if prefix else {}
+        return web.json_response({"awsCalls": dict(self._aws_calls), "apiRequests": clients,
+                                  "weights": weights})
 
     async def _cloudwatch_client(self) -> Any:
         """The CloudWatch client, opened on the first recording (most sandboxes never record)."""

@@ -20,7 +20,12 @@ from sandbox.apiserver import storage as storing
 from sandbox.cluster import Cluster
 from sandbox.lbc import Knobs, LoadBalancerController
 
-__all__ = ["Sandbox", "SandboxState"]
+__all__ = ["CONTROLLER_ENV", "Sandbox", "SandboxState"]
+
+CONTROLLER_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                  "POD_NAMESPACE": "default"}
+"""What the controller needs from its environment here: moto takes any credentials, but botocore signs nothing
+without some; the Lease lives in POD_NAMESPACE (else argo-rollouts, which the sandbox does not have)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +103,8 @@ class Sandbox:
         self.proxy = aws_proxy.AwsProxy(self.moto.endpoint_url, health=self.lbc.target_health)
         await self.proxy.start(self._host, 0)
         self.control = control.ControlServer(lbc=self.lbc, faults=self.api.faults, storage=self.storage,
-                                             endpoint_url=self.proxy.url)
+                                             endpoint_url=self.proxy.url, api_requests=self.api.requests,
+                                             aws_calls=self.proxy.client_calls)
         await self.control.start(self._host, 0)
         path = self._kubeconfig_path
         if path is None:

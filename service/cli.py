@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("service.commands.verify", "check against ELBv2 that the ALB carries a rollout's weights"),
     "machine": ("service.commands.machine", "print the state machine table (mermaid, dot or JSON)"),
     "sandbox": ("sandbox.command", "run a local Kubernetes API, cluster, moto ELBv2 and LBC simulator"),
+    "bench": ("sandbox.bench.command", "measure the controller at scale on the sandbox (make bench)"),
 }
 
 

@@ -6,6 +6,7 @@ Part of the sandbox API emulator; it runs in the caller's event loop and never r
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 
@@ -45,6 +46,9 @@ class ApiServer:
         self.openapi = openapi.OpenApi(self.storage)
         self.url = ""
         self._watches: set[streams.Subscription] = set()
+        self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
+        """Requests served, per (client, "<verb> <resource>[/<subresource>]"); the client is the User-Agent's
+        first product name."""
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
 
@@ -114,6 +118,11 @@ class ApiServer:
             self._log(request, route, status)
 
     def _log(self, request: web.Request, route: routing.Route | None, status: int) -> None:
+        agent = request.headers.get("User-Agent", "").partition("/")[0].strip() or "-"
+        what = f"{route.verb} {route.info.plural}" if route else request.method.lower()
+        if route and route.subresource:
+            what += f"/{route.subresource}"
+        self.requests[(agent, what)] += 1
         log = self.faults.request_log
         if len(log) >= _LOG_LIMIT:
             del log[: _LOG_LIMIT // 2]

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from sandbox import aws
 from sandbox.apiserver import storage as storing
-from sandbox.lbc import building, deploying, health, models, parsing, registering, reporting
+from sandbox.lbc import building, deploying, health, models, parsing, registering, reporting, weight_log
 
 __all__ = ["Knobs", "LoadBalancerController", "StackDeleted"]
 
@@ -101,6 +101,8 @@ class LoadBalancerController:
         """The last stack model deployed to AWS, by stack id."""
         self.target_health = health.TargetClock()
         """What ELBv2 would say about the targets this simulator registered (moto always says healthy)."""
+        self.weights = weight_log.WeightLog()
+        """When each target group's forward weight reached AWS (read by the benchmark)."""
         self._reporter = reporting.Reporter(storage)
         self._planned: dict[str, Work] = {}
         self._queues: dict[str, list[_Queued]] = {}
@@ -308,6 +310,7 @@ class LoadBalancerController:
             self._reporter.bindings(work, deployed.tg_arns, deployed.vpc_id)
             self._reporter.status(work, deployed.dns_name)
             self.applied[work.stack_id] = work
+            self.weights.record(work)
             self._reported_failures.pop(work.stack_id, None)
             if self._reported_shapes.get(work.stack_id) != _shape(work):
                 self._reported_shapes[work.stack_id] = _shape(work)

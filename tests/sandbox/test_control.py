@@ -1,6 +1,7 @@
 """Control endpoint over HTTP: POST/GET /lbc (knobs, validation errors), POST /faults forwarded to the API
 server's hooks (an injected failure is then served by the API), GET /traffic (counts for an Ingress, parameter
-errors), and JSON error bodies for bodies that are not JSON objects and for unknown paths and methods."""
+errors), GET /stats (the clients' calls and the ALB's weight log), and JSON error bodies for bodies that are
+not JSON objects and for unknown paths and methods."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiobotocore.session import get_session
 
 from sandbox.running import Sandbox
 from tests.sandbox.lbc import manifests
@@ -111,3 +113,37 @@ async def test_traffic_rejects_bad_parameters(sandbox: Sandbox, query: str, mess
 async def test_unknown_routes_answer_json(sandbox: Sandbox, method: str, path: str,
                                           expected: tuple[int, dict[str, str]]) -> None:
     assert await _call(method, f"{sandbox.state.control}{path}") == expected
+
+
+async def test_stats_count_the_clients_calls_and_log_the_weights_the_alb_took(sandbox: Sandbox) -> None:
+    """GET /stats: the probe's own ELBv2 reads are not counted, a client's are (per Action); API requests are
+    counted per client and "<verb> <resource>"; the LBC's weight log says when each TG took its weight."""
+    storage = sandbox.storage
+    manifests.replicated_pair(storage, stable=2, canary=1)
+    storage.create(INGRESSES, manifests.ingress(annotations={ACTION: manifests.forward(("canary", 30),
+                                                                                      ("stable", 70))}))
+    probe = f"{sandbox.state.control}/traffic?requests=10&ingress=default/app"
+
+    async def served() -> None:
+        status, body = await _call("GET", probe)
+        assert status == 200 and body["failed"] == 0
+
+    await eventually(served)
+    status, stats = await _call("GET", f"{sandbox.state.control}/stats?weights=default/")
+    assert status == 200 and stats["awsCalls"] == {}  # the probe's reads are the sandbox's own
+    session = get_session()
+    async with session.create_client("elbv2", region_name=sandbox.state.aws_region,
+                                     endpoint_url=sandbox.state.aws_endpoint_url,
+                                     aws_access_key_id="testing", aws_secret_access_key="testing") as client:
+        await client.describe_load_balancers()
+    async with aiohttp.ClientSession(headers={"User-Agent": "bench-test/1"}) as http:
+        async with http.get(f"{sandbox.state.api_server}/apis/networking.k8s.io/v1/namespaces/default/"
+                            "ingresses/app") as reply:
+            assert reply.status == 200
+    status, stats = await _call("GET", f"{sandbox.state.control}/stats?weights=default/app-canary")
+    assert stats["awsCalls"] == {"DescribeLoadBalancers": 1}
+    assert stats["apiRequests"]["bench-test"] == {"get ingresses": 1}
+    [(resource_id, changes)] = stats["weights"].items()
+    assert resource_id.startswith("default/app-canary:") and changes[-1][1] == 30
+    status, stats = await _call("GET", f"{sandbox.state.control}/stats")
+    assert stats["weights"] == {}
