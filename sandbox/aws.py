@@ -9,6 +9,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,15 +36,24 @@ _SUBNETS = (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
 
 
 class MotoServer:
-    """moto's threaded Werkzeug server on 127.0.0.1; every service on one port."""
+    """moto's threaded Werkzeug server on 127.0.0.1; every service on one port.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    With `process=True` it runs in a process of its own (`python -m moto.server`), as AWS is another machine:
+    its request handling then never holds the sandbox's interpreter lock (the API server, cluster, LBC).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, process: bool = False) -> None:
         self._host = host
         self._port = port
+        self._process_wanted = process
+        self._process: subprocess.Popen[bytes] | None = None
         self._server: Any = None
         self.endpoint_url = ""
 
     def start(self) -> None:
+        if self._process_wanted:
+            self._start_process()
+            return
         from moto.server import ThreadedMotoServer
 
         # One line per request would drown the sandbox's own output.
@@ -50,10 +63,36 @@ class MotoServer:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
 
+    def _start_process(self) -> None:
+        port = self._port or _free_port(self._host)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self._host, "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.endpoint_url = f"http://{self._host}:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=5) as response:
+                    response.read()
+                return
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("moto's server did not start (python -m moto.server)") from None
+                time.sleep(0.1)  # polled: the child says nothing when it listens
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
 
     def reset(self) -> None:
         """Forget every AWS resource (moto's state is per process, shared by all clients)."""
@@ -79,6 +118,13 @@ class MotoServer:
             )
             with urllib.request.urlopen(request, timeout=60) as response:
                 response.read()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass(frozen=True, slots=True)

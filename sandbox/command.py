@@ -87,7 +87,7 @@ async def _serve(args: argparse.Namespace) -> None:
     _remove(state_file)  # a stale file from an earlier run must not look ready
     async with running.Sandbox(host=args.host, port=args.port, kubeconfig_path=kubeconfig,
                                pod_ready_seconds=args.pod_ready_seconds,
-                               lbc_lag_seconds=args.lbc_lag_seconds) as sandbox:
+                               lbc_lag_seconds=args.lbc_lag_seconds, moto_process=True) as sandbox:
         if state_file is not None:
             _write_state(state_file, sandbox.state)
         print("sandbox ready")

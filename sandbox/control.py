@@ -86,6 +86,7 @@ class ControlServer:
         self._cloudwatch: Any = None
         self._opening = asyncio.Lock()
         self.traffic_knobs = alb_metrics.TrafficKnobs()
+        self._lookups = traffic.Lookups()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -141,7 +142,7 @@ class ControlServer:
             return _error(400, f"requests must be between 1 and {_MAX_REQUESTS}")
         knobs = self.traffic_knobs
         result = await traffic.probe(self._storage, self._elbv2, namespace, name, requests=count, seed=seed,
-                                     failing=knobs.failing_hashes)
+                                     failing=knobs.failing_hashes, lookups=self._lookups)
         if knobs.record_metrics:
             await alb_metrics.record(await self._cloudwatch_client(), result, at=datetime.now(UTC),
                                      response_times=knobs.record_response_times)

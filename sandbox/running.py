@@ -53,19 +53,21 @@ class Sandbox:
 
     `async with Sandbox() as sandbox:` gives `sandbox.state`, `sandbox.storage`, `sandbox.lbc` (knobs),
     `sandbox.api` (faults), `sandbox.proxy` (the AWS endpoint handed out) and `sandbox.kubeconfig`. Pass
-    `moto=` to share one moto server (tests do); otherwise the sandbox starts and stops its own.
+    `moto=` to share one moto server (tests do); otherwise the sandbox starts and stops its own, in a process
+    of its own with `moto_process=True` (`alb-rollouts sandbox` does).
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, kubeconfig_path: str | Path | None = None,
                  pod_ready_seconds: float = 0.0, lbc_lag_seconds: float = 0.0,
-                 moto: aws.MotoServer | None = None, cluster_name: str = "sandbox",
+                 moto: aws.MotoServer | None = None, moto_process: bool = False,
+                 cluster_name: str = "sandbox",
                  bookmark_interval: float = 1.0, watch_timeout: float = 30.0) -> None:
         self._host = host
         self._port = port
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._pod_ready_seconds = pod_ready_seconds
         self._own_moto = moto is None
-        self.moto = moto or aws.MotoServer(host=host)
+        self.moto = moto or aws.MotoServer(host=host, process=moto_process)
         self.api = server.ApiServer(bookmark_interval=bookmark_interval, watch_timeout=watch_timeout)
         self.storage: storing.Storage = self.api.storage
         self.cluster: Cluster | None = None

@@ -24,10 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sandbox.apiserver import storage as storing
 from sandbox.cluster import pods
 
-__all__ = ["HASH_LABEL", "ProbeResult", "Request", "TargetGroupTraffic", "probe", "ready_pod_ips",
+__all__ = ["HASH_LABEL", "Lookups", "ProbeResult", "Request", "TargetGroupTraffic", "probe", "ready_pod_ips",
            "serving_targets"]
 
 HASH_LABEL = "rollouts-pod-template-hash"
@@ -88,7 +90,7 @@ def ready_pod_ips(storage: storing.Storage) -> set[str]:
 def _ready_pod_hashes(storage: storing.Storage) -> dict[str, str]:
     """Ready pods' IP -> their `rollouts-pod-template-hash` label ("" without one)."""
     hashes: dict[str, str] = {}
-    for pod in storage.list("pods"):
+    for pod in storage.peek("pods"):
         ip = (pod.get("status") or {}).get("podIP")
         if ip and pods.is_ready(pod):
             hashes[str(ip)] = str(((pod.get("metadata") or {}).get("labels") or {}).get(HASH_LABEL, ""))
@@ -137,7 +139,25 @@ def _request_for(ingress: dict[str, Any], hostname: str) -> Request:
     return Request(host=hostname, path="/")
 
 
-async def _find_load_balancer(elbv2: Any, hostname: str) -> str | None:
+@dataclass(slots=True)
+class Lookups:
+    """What a probe reads that never changes for an ARN: the ALB behind a DNS name (a new ALB has a new
+    name), the Service a target group was made for (its tag). Shared by the probes of one control server."""
+
+    load_balancers: dict[str, str] = field(default_factory=dict)
+    services: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+async def _find_load_balancer(elbv2: Any, hostname: str, lookups: Lookups | None = None) -> str | None:
+    if lookups is not None and hostname.lower() in lookups.load_balancers:
+        return lookups.load_balancers[hostname.lower()]
+    found = await _scan_load_balancers(elbv2, hostname)
+    if lookups is not None and found is not None:
+        lookups.load_balancers[hostname.lower()] = found
+    return found
+
+
+async def _scan_load_balancers(elbv2: Any, hostname: str) -> str | None:
     paginator = elbv2.get_paginator("describe_load_balancers")
     async for page in paginator.paginate():
         for lb in page["LoadBalancers"]:
@@ -163,8 +183,12 @@ async def _routed_action(elbv2: Any, lb_arn: str, request: Request) -> dict[str,
     return None
 
 
-async def _service_of(elbv2: Any, storage: storing.Storage, arns: list[str], prefix: str) -> dict[str, str]:
+async def _service_of(elbv2: Any, storage: storing.Storage, arns: list[str], prefix: str,
+                      lookups: Lookups | None = None) -> dict[str, str]:
     """Service name per target-group ARN, from the ingress.k8s.aws/resource tag (TGBs as a fallback)."""
+    known = lookups.services if lookups is not None else {}
+    if all((arn, prefix) in known for arn in arns):
+        return {arn: known[(arn, prefix)] for arn in arns}
     names: dict[str, str] = {}
     for start in range(0, len(arns), 20):
         described = await elbv2.describe_tags(ResourceArns=arns[start:start + 20])
@@ -173,26 +197,34 @@ async def _service_of(elbv2: Any, storage: storing.Storage, arns: list[str], pre
             resource = tags.get("ingress.k8s.aws/resource", "")
             if resource.startswith(prefix):
                 names[item["ResourceArn"]] = resource[len(prefix):].rpartition(":")[0]
-    for tgb in storage.list("targetgroupbindings.elbv2.k8s.aws"):
+    for tgb in storage.peek("targetgroupbindings.elbv2.k8s.aws"):
         spec = tgb.get("spec") or {}
         arn = spec.get("targetGroupARN")
         if arn in arns and arn not in names:
             names[arn] = (spec.get("serviceRef") or {}).get("name", arn)
+    if lookups is not None:
+        lookups.services.update({(arn, prefix): name for arn, name in names.items()})
     return {arn: names.get(arn, arn) for arn in arns}
 
 
 async def probe(storage: storing.Storage, elbv2: Any, namespace: str, name: str, *, requests: int,
                 seed: int = 0, request: Request | None = None,
-                failing: Mapping[str, float] | None = None) -> ProbeResult:
+                failing: Mapping[str, float] | None = None, lookups: Lookups | None = None) -> ProbeResult:
     """Send `requests` simulated requests to the ALB of Ingress namespace/name (see the module docstring)."""
     rng = random.Random(seed)
     ingress = storage.get(_INGRESSES, namespace, name)
     lb_entries = (((ingress or {}).get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     hostname = str(lb_entries[0].get("hostname") or "") if lb_entries else ""
-    lb_arn = await _find_load_balancer(elbv2, hostname) if ingress is not None and hostname else None
+    lb_arn = await _find_load_balancer(elbv2, hostname, lookups) if ingress is not None and hostname else None
     if ingress is None or lb_arn is None:
         return ProbeResult(requests=requests, failed=requests)
-    action = await _routed_action(elbv2, lb_arn, request or _request_for(ingress, hostname))
+    try:
+        action = await _routed_action(elbv2, lb_arn, request or _request_for(ingress, hostname))
+    except ClientError:
+        if lookups is None:
+            raise
+        lookups.load_balancers.pop(hostname.lower(), None)  # the ALB went away: look it up again next time
+        return ProbeResult(requests=requests, failed=requests)
     if action is None or action.get("Type") != "forward":
         return ProbeResult(requests=requests, failed=requests, load_balancer_arn=lb_arn)
     tuples = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
@@ -206,7 +238,7 @@ async def probe(storage: storing.Storage, elbv2: Any, namespace: str, name: str,
     for arn in set(arns):
         health = await elbv2.describe_target_health(TargetGroupArn=arn)
         targets[arn] = serving_targets(health["TargetHealthDescriptions"])
-    services = await _service_of(elbv2, storage, sorted(set(arns)), f"{namespace}/{name}-")
+    services = await _service_of(elbv2, storage, sorted(set(arns)), f"{namespace}/{name}-", lookups)
     ready = _ready_pod_hashes(storage)
     answers = _Answers(random.Random(f"target-answers-{seed}"), failing or {})
     served: Counter[str] = Counter()

@@ -90,6 +90,11 @@ class Storage:
         found = self._candidates(info, namespace, pairs)
         return [_copy(o) for o in found if by_label(o) and by_field(o)]
 
+    def peek(self, resource: str, namespace: str | None = None) -> ObjList:
+        """The stored objects themselves (not copies), sorted: for in-process readers that scan many objects
+        on every change (the LBC simulator, the traffic probe). Read only: never change or keep them."""
+        return self._candidates(self.registry.get(resource), namespace, [])
+
     def selected(self, resource: str, namespace: str, match_labels: Mapping[str, Any]) -> ObjList:
         """Deep copies of one namespace's objects whose labels include every pair of `match_labels` (an
         equality-map selector such as a Service's); an empty map selects nothing, as upstream."""

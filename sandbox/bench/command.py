@@ -72,6 +72,16 @@ async def _floor(kube: kubing.Kube, session: aiohttp.ClientSession, control: str
         await fleet.close()
 
 
+async def _explain(session: aiohttp.ClientSession, controller: processes.Controller, fleet: phases.Fleet,
+                   workdir: Path) -> None:
+    """Write what the controller thinks of the rollouts that did not get there (debug API) to stuck.json."""
+    views = {}
+    for name in fleet.tracker.unfinished()[:5]:
+        async with session.get(f"{controller.debug}/rollouts/{fleet.namespace}/{name}") as reply:
+            views[name] = await reply.json(content_type=None)
+    (workdir / "stuck.json").write_text(json.dumps(views, indent=2) + "\n")
+
+
 def _said(what: str, result: phases.PhaseResult) -> phases.PhaseResult:
     print(f"{what}: {result.seconds:.1f} s", flush=True)
     return result
@@ -97,7 +107,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             async def controller() -> processes.Controller:
                 started = await processes.start_controller(
                     workdir, state, retry_interval=args.verify_retry, max_rps=args.aws_max_rps,
-                    healthz_port=_free_port(), session=session)
+                    healthz_port=_free_port(), debug_port=_free_port(), session=session)
                 controllers.append(started)
                 return started
 
@@ -109,12 +119,17 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             fleet = phases.Fleet(kube, session, control, "bench", names, albs=args.albs,
                                  within=max(300.0, args.rollouts * 0.9))
             await fleet.watch()
-            deploy = _said("deploy (every rollout Healthy, every ALB serving)", await fleet.deploy())
             probe = phases.Probe(session, control, "bench", names)
-            probe.start()
-            step = _said("step (every rollout paused at step 1, the weight verified)", await fleet.step())
-            promotion = _said("promotion (every rollout Healthy on the new image)", await fleet.promote())
-            await probe.stop()
+            try:
+                deploy = _said("deploy (every rollout Healthy, every ALB serving)", await fleet.deploy())
+                probe.start()
+                step = _said("step (every rollout paused at step 1, the weight verified)", await fleet.step())
+                promotion = _said("promotion (every rollout Healthy on the new image)", await fleet.promote())
+            except TimeoutError as stuck:
+                await _explain(session, controllers[-1], fleet, workdir)
+                raise stuck
+            finally:
+                await probe.stop()
             settle = await fleet.quiet()
             loaded = first.stats()
             before_restart = await fleet.counters()

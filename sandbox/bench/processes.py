@@ -7,6 +7,7 @@ same interpreter), waits until each is ready, and reads a process's CPU time and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -83,6 +84,8 @@ class Controller:
 
     process: asyncio.subprocess.Process
     healthz: str
+    debug: str
+    """The controller's debug API (`/rollouts/<ns>/<name>`: what it thinks of a rollout)."""
 
     @property
     def pid(self) -> int:
@@ -93,7 +96,7 @@ class Controller:
 
 
 async def start_controller(workdir: Path, state: dict[str, Any], *, retry_interval: str, max_rps: float,
-                           healthz_port: int, session: aiohttp.ClientSession) -> Controller:
+                           healthz_port: int, debug_port: int, session: aiohttp.ClientSession) -> Controller:
     """`alb-rollouts run` against the sandbox (verifying against its ELBv2), ready once /readyz says 200."""
     env = {**os.environ, **CONTROLLER_ENV, "ROLLOUT_VERIFY_RETRY_INTERVAL": retry_interval,
            "AWS_EC2_METADATA_DISABLED": "true"}
@@ -102,7 +105,8 @@ async def start_controller(workdir: Path, state: dict[str, Any], *, retry_interv
         *_CLI, "run", "--kubeconfig", state["kubeconfig"], "--aws-verify-target-group",
         "--aws-endpoint-url", state["awsEndpointUrl"], "--aws-region", state["awsRegion"],
         "--aws-max-rps", str(max_rps), "--leader-elect=false", "--healthzPort", str(healthz_port),
-        "--metricsPort", "0", "--debug-address", "", "--loglevel", "warn", "--logformat", "json",
+        "--metricsPort", "0", "--debug-address", f"127.0.0.1:{debug_port}", "--loglevel", "warn",
+        "--logformat", "json",
         env=env, stdout=log, stderr=log, start_new_session=True)
     log.close()
     url = f"http://127.0.0.1:{healthz_port}/readyz"
@@ -118,16 +122,17 @@ async def start_controller(workdir: Path, state: dict[str, Any], *, retry_interv
             return None
 
     await _poll("the controller to be ready", time.monotonic() + 120, ready)
-    return Controller(process, url)
+    return Controller(process, url, f"http://127.0.0.1:{debug_port}")
 
 
 async def stop(process: asyncio.subprocess.Process, *, grace: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after `grace` seconds."""
-    if process.returncode is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), grace)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
+    """SIGTERM, then SIGKILL after `grace` seconds; then whatever it left in its process group (its moto)."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # started with start_new_session: the group is its own

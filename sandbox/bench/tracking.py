@@ -52,6 +52,7 @@ class Tracker:
     stepped_at: dict[str, float] = field(default_factory=dict)
     _goal: Goal | None = None
     _done: set[str] = field(default_factory=set)
+    _wanted: set[str] = field(default_factory=set)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def on_rollout(self, obj: dict[str, Any], at: float) -> None:
@@ -85,7 +86,7 @@ class Tracker:
 
     async def until(self, goal: Goal, what: str, within: float, names: Iterable[str] | None = None) -> float:
         """Wait until every rollout (or each of `names`) satisfies `goal`; returns when (wall seconds)."""
-        wanted = set(names) if names is not None else set(self.names)
+        wanted = self._wanted = set(names) if names is not None else set(self.names)
         self._goal = goal
         self._done = {name for name in wanted if name in self.views and goal(self.views[name])}
         deadline = time.monotonic() + within
@@ -102,6 +103,10 @@ class Tracker:
             return time.time()
         finally:
             self._goal = None
+
+    def unfinished(self) -> list[str]:
+        """The rollouts the last `until` was still waiting for."""
+        return sorted(self._wanted - self._done)
 
     def _stuck(self, what: str, wanted: set[str], within: float) -> str:
         missing = sorted(wanted - self._done)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ _GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _NO_ACTION = "Backend action does not exist"
 _NO_SERVICE = "Backend service does not exist"
+_SERVICE_NAME = "kubernetes.io/service-name"
 _DEFAULT_ACTION = parsing.FixedResponse(status_code="404", content_type="text/plain")
 
 
@@ -39,11 +40,40 @@ class ClusterView:
     endpoint_slices: list[dict[str, Any]] = field(default_factory=list)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
     ingress_classes: list[dict[str, Any]] = field(default_factory=list)
+    _by_key: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = field(default_factory=dict)
+
+    def service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self._indexed("services", _named)
+        return next(iter(found.get((namespace, name), [])), None)
+
+    def slices_of(self, namespace: str, service: str) -> list[dict[str, Any]]:
+        found = self._indexed("slices", lambda s: (_meta(s).get("namespace", ""),
+                                                   (_meta(s).get("labels") or {}).get(_SERVICE_NAME, "")))
+        return found.get((namespace, service), [])
+
+    def endpoints_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        found = self._indexed("endpoints", _named)
+        return found.get((namespace, name), [])
+
+    def _indexed(self, kind: str, key: Callable[[dict[str, Any]], tuple[str, str]]
+                 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Objects by (namespace, name), built once per view: a plan looks up every Service of every rule."""
+        index = self._by_key.get(kind)
+        if index is None:
+            source = {"services": self.services, "slices": self.endpoint_slices, "endpoints": self.endpoints}
+            index = self._by_key[kind] = {}
+            for obj in source[kind]:
+                index.setdefault(key(obj), []).append(obj)
+        return index
 
 
 def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = obj.get("metadata") or {}
     return meta
+
+
+def _named(obj: Mapping[str, Any]) -> tuple[str, str]:
+    return str(_meta(obj).get("namespace", "")), str(_meta(obj).get("name", ""))
 
 
 def is_alb_ingress(ingress: Mapping[str, Any], ingress_classes: list[dict[str, Any]]) -> bool:
@@ -108,10 +138,7 @@ class _StackBuilder:
         self.target_groups: dict[str, models.TargetGroupModel] = {}
 
     def _service(self, namespace: str, name: str) -> dict[str, Any] | None:
-        for svc in self._view.services:
-            if _meta(svc).get("namespace") == namespace and _meta(svc).get("name") == name:
-                return svc
-        return None
+        return self._view.service(namespace, name)
 
     def _target_group(self, ingress: Mapping[str, Any], svc: dict[str, Any], written_port: str) -> str:
         ing = _ref(ingress)
@@ -220,8 +247,7 @@ def service_targets(
     view: ClusterView, namespace: str, service: str, port: int | str
 ) -> tuple[tuple[str, int], ...]:
     """Sorted (pod IP, container port) of the ready endpoints behind a Service port (number or name)."""
-    svc = next((s for s in view.services if _meta(s).get("namespace") == namespace
-                and _meta(s).get("name") == service), None)
+    svc = view.service(namespace, service)
     if svc is None:
         return ()
     ports: list[dict[str, Any]] = (svc.get("spec") or {}).get("ports") or []
@@ -231,8 +257,7 @@ def service_targets(
         return ()
     port_name = matching[0].get("name") or ""
     found: set[tuple[str, int]] = set()
-    slices = [s for s in view.endpoint_slices if _meta(s).get("namespace") == namespace
-              and (_meta(s).get("labels") or {}).get("kubernetes.io/service-name") == service]
+    slices = view.slices_of(namespace, service)
     for piece in slices:
         numbers = [p["port"] for p in piece.get("ports") or [] if (p.get("name") or "") == port_name]
         for endpoint in piece.get("endpoints") or []:
@@ -242,9 +267,7 @@ def service_targets(
             addresses = endpoint.get("addresses") or []
             found.update((address, number) for address in addresses for number in numbers)
     if not slices:
-        for ep in view.endpoints:
-            if _meta(ep).get("namespace") != namespace or _meta(ep).get("name") != service:
-                continue
+        for ep in view.endpoints_of(namespace, service):
             for subset in ep.get("subsets") or []:
                 numbers = [p["port"] for p in subset.get("ports") or [] if (p.get("name") or "") == port_name]
                 found.update((a["ip"], number) for a in subset.get("addresses") or [] for number in numbers)

@@ -124,6 +124,18 @@ class Deployer:
         self._elbv2 = elbv2
         self._ec2 = ec2
         self._cluster = cluster
+        # What this deployer made or found, so that a deploy of an unchanged group costs a few reads, not one
+        # per target group of the account (as the real LBC keeps its stack's resources in memory). Forgotten
+        # for a stack whenever AWS answers with an error: the retry reads everything again.
+        self._network: aws.Network | None = None
+        self._tg_arns: dict[str, str] = {}  # target group name -> ARN
+        self._owned: dict[str, set[str]] = {}  # stack id -> ARNs of the target groups tagged with it
+
+    def _forget(self, stack: models.StackModel) -> None:
+        self._network = None
+        self._owned.pop(stack.stack_id, None)
+        for tg in stack.target_groups:
+            self._tg_arns.pop(tg.name, None)
 
     def _base_tags(self, stack_id: str) -> dict[str, str]:
         return {"elbv2.k8s.aws/cluster": self._cluster, "ingress.k8s.aws/stack": stack_id}
@@ -144,6 +156,9 @@ class Deployer:
         return str(lb["LoadBalancerArn"]), str(lb["DNSName"])
 
     async def _target_group(self, stack: models.StackModel, tg: models.TargetGroupModel, vpc_id: str) -> str:
+        known = self._tg_arns.get(tg.name)
+        if known is not None:
+            return known
         try:
             found = await self._elbv2.describe_target_groups(Names=[tg.name])
             arn = str(found["TargetGroups"][0]["TargetGroupArn"])
@@ -156,6 +171,7 @@ class Deployer:
                 Tags=_tags({**self._base_tags(stack.stack_id), "ingress.k8s.aws/resource": tg.resource_id}),
             )
             arn = str(made["TargetGroups"][0]["TargetGroupArn"])
+        self._tg_arns[tg.name] = arn
         return arn
 
     async def _outside_arns(self, stack: models.StackModel, arns: dict[models.TargetRef, str]) -> None:
@@ -226,7 +242,14 @@ class Deployer:
         return owned
 
     async def deploy(self, stack: models.StackModel) -> Deployed:
-        network = await aws.ensure_network(self._ec2)
+        try:
+            return await self._deploy(stack)
+        except ClientError:
+            self._forget(stack)
+            raise
+
+    async def _deploy(self, stack: models.StackModel) -> Deployed:
+        network = self._network = self._network or await aws.ensure_network(self._ec2)
         lb_arn, dns_name = await self._load_balancer(stack, network)
         tg_arns = {
             tg.resource_id: await self._target_group(stack, tg, network.vpc_id) for tg in stack.target_groups
@@ -235,18 +258,28 @@ class Deployer:
         await self._outside_arns(stack, arns)
         listener_arn = await self._listener(lb_arn, stack, aws_action(stack.default_action, arns))
         await self._rules(listener_arn, stack, arns)
-        for arn in await self._stack_target_groups(stack.stack_id):
-            if arn not in tg_arns.values():
-                await self._delete_target_group(arn)
+        owned = self._owned.get(stack.stack_id)
+        if owned is None:
+            owned = set(await self._stack_target_groups(stack.stack_id))
+        wanted = set(tg_arns.values())
+        for arn in sorted(owned - wanted):
+            if await self._delete_target_group(arn):
+                owned.discard(arn)
+        self._owned[stack.stack_id] = owned | wanted
         return Deployed(lb_arn=lb_arn, dns_name=dns_name, vpc_id=network.vpc_id, tg_arns=tg_arns)
 
-    async def _delete_target_group(self, arn: str) -> None:
+    async def _delete_target_group(self, arn: str) -> bool:
+        """False when AWS keeps it for now."""
         try:
             await self._elbv2.delete_target_group(TargetGroupArn=arn)
         except ClientError as err:
             # Still referenced by another stack's rule: the next reconcile of that stack frees it.
             if _code(err) != "ResourceInUse":
                 raise
+            return False
+        for name in [name for name, known in self._tg_arns.items() if known == arn]:
+            del self._tg_arns[name]
+        return True
 
     async def delete(self, stack_id: str, lb_name: str) -> None:
         """Remove the stack's ALB (with its listeners and rules) and its target groups."""
@@ -263,3 +296,4 @@ class Deployer:
             await self._elbv2.delete_load_balancer(LoadBalancerArn=lb_arn)
         for arn in await self._stack_target_groups(stack_id):
             await self._delete_target_group(arn)
+        self._owned.pop(stack_id, None)

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ _WATCHED = frozenset({
     "ingressclasses.networking.k8s.io", reporting.TGBS,
 })
 _RETRY_SECONDS = 1.0
+_PLAN_PAUSE, _PLAN_PAUSE_MAX = 0.01, 0.25
 _RETRY_MAX_SECONDS = 10.0
 
 
@@ -111,6 +113,7 @@ class LoadBalancerController:
         self._dirty = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._busy = False
+        self._plan_seconds = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._exit = contextlib.AsyncExitStack()
         self._deployer: deploying.Deployer | None = None
@@ -203,21 +206,26 @@ class LoadBalancerController:
     async def _plan_loop(self) -> None:
         while True:
             await self._dirty.wait()
-            # Let a burst of writes (e.g. a ReplicaSet scaling) land before reading them all at once.
-            await asyncio.sleep(0.01)
+            # Let a burst of writes (e.g. a ReplicaSet scaling) land before reading them all at once; a plan
+            # that takes long (thousands of Ingresses) waits longer, so planning never takes all the time.
+            await asyncio.sleep(min(_PLAN_PAUSE_MAX, max(_PLAN_PAUSE, 2 * self._plan_seconds)))
             self._dirty.clear()
+            started = time.perf_counter()
             try:
                 self._plan()
             except Exception:
                 _log.exception("planning failed")
+            self._plan_seconds = time.perf_counter() - started
 
     def _view(self) -> building.ClusterView:
+        # Stored objects, not copies: planning reads everything on every change and keeps none of it.
+        peek = self.storage.peek
         return building.ClusterView(
-            ingresses=self.storage.list(reporting.INGRESSES),
-            services=self.storage.list("services"),
-            endpoint_slices=self.storage.list("endpointslices.discovery.k8s.io"),
-            endpoints=self.storage.list("endpoints"),
-            ingress_classes=self.storage.list("ingressclasses.networking.k8s.io"),
+            ingresses=peek(reporting.INGRESSES),
+            services=peek("services"),
+            endpoint_slices=peek("endpointslices.discovery.k8s.io"),
+            endpoints=peek("endpoints"),
+            ingress_classes=peek("ingressclasses.networking.k8s.io"),
         )
 
     def _plan(self) -> None:
@@ -227,7 +235,7 @@ class LoadBalancerController:
                                        prefix=self.prefix)
         for stack_id, stack in stacks.items():
             wanted[f"stack:{stack_id}"] = stack
-        for key, binding in building.plan_bindings(view, self.storage.list(reporting.TGBS)).items():
+        for key, binding in building.plan_bindings(view, self.storage.peek(reporting.TGBS)).items():
             wanted[f"binding:{key}"] = binding
         for key in [k for k in self._planned if k not in wanted]:
             wanted[key] = StackDeleted(key.removeprefix("stack:")) if key.startswith("stack:") else None

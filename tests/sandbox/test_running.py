@@ -5,6 +5,7 @@ the temporary kubeconfig."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,20 @@ async def test_kubeconfig_path_is_honoured(moto_server: Any, aws_endpoint: str, 
     async with Sandbox(moto=moto_server, kubeconfig_path=wanted) as made:
         assert made.kubeconfig == wanted
         assert made.state.api_server in wanted.read_text()
+
+
+async def test_moto_in_a_process_of_its_own_serves_and_stops() -> None:
+    """`alb-rollouts sandbox` runs moto as a child process: it answers ELBv2 and is gone after stop()."""
+    moto = aws.MotoServer(process=True)
+    await asyncio.to_thread(moto.start)
+    try:
+        async with aws.client("elbv2", moto.endpoint_url) as elbv2:
+            assert (await elbv2.describe_load_balancers())["LoadBalancers"] == []
+        child = moto._process
+        assert child is not None and child.poll() is None
+    finally:
+        await asyncio.to_thread(moto.stop)
+    assert child.poll() is not None
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.get(f"{moto.endpoint_url}/moto-api/")

@@ -104,3 +104,16 @@ def test_deleting_a_namespace_removes_its_objects_from_every_index() -> None:
     s.delete("namespaces", None, "gone")
     assert names(s.list("pods", None, "app=x")) == ["default/b"]
     assert s.list("pods", "gone") == []
+
+
+def test_peek_answers_the_stored_objects_in_list_order_without_copying() -> None:
+    s = Storage()
+    for ns in ("x", "y"):
+        s.create("namespaces", {"metadata": {"name": ns}})
+    for name, ns in (("b", "x"), ("a", "y"), ("c", "x")):
+        s.create("pods", pod(name, ns))
+    assert names(s.peek("pods")) == names(s.list("pods")) == ["x/b", "x/c", "y/a"]
+    assert names(s.peek("pods", "x")) == ["x/b", "x/c"]
+    first = s.peek("pods", "x")[0]
+    assert first is s.peek("pods", "x")[0]  # the stored object itself: nothing copied
+    assert s.peek("services") == []
