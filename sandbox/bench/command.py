@@ -107,7 +107,8 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             async def controller() -> processes.Controller:
                 started = await processes.start_controller(
                     workdir, state, retry_interval=args.verify_retry, max_rps=args.aws_max_rps,
-                    healthz_port=_free_port(), debug_port=_free_port(), session=session)
+                    healthz_port=_free_port(), metrics_port=_free_port(), debug_port=_free_port(),
+                    session=session)
                 controllers.append(started)
                 return started
 
@@ -132,6 +133,8 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 await probe.stop()
             settle = await fleet.quiet()
             loaded = first.stats()
+            queue = await first.queue(session)
+            sandbox_cpu = processes.tree_cpu_seconds(sandbox.pid)
             before_restart = await fleet.counters()
             await processes.stop(first.process)
             stopped = time.time()
@@ -164,6 +167,11 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "rss_per_rollout_kb": round((loaded.rss_kb - idle.rss_kb) / n, 1),
         "cpu_seconds": round(loaded.cpu_seconds + last.cpu_seconds, 1),
         "k8s_requests_per_step": round(sum(step.counters.api.values()) / n, 2),
+        "sandbox_cpu_seconds": round(sandbox_cpu, 1),
+        "queue": {**queue, "average_queued_seconds": round(queue.get("queued_seconds", 0.0)
+                                                            / max(1.0, queue.get("taken", 0.0)), 3),
+                  "average_working_seconds": round(queue.get("working_seconds", 0.0)
+                                                   / max(1.0, queue.get("taken", 0.0)), 3)},
         "probe_failures": probe.failed,
         "probe_requests": probe.requests,
         "probe_failure_samples": probe.failures,

@@ -21,7 +21,7 @@ import aiohttp
 
 from sandbox.running import CONTROLLER_ENV
 
-__all__ = ["Controller", "ProcessStats", "start_controller", "start_sandbox", "stop"]
+__all__ = ["Controller", "ProcessStats", "start_controller", "start_sandbox", "stop", "tree_cpu_seconds"]
 
 _CLI = (sys.executable, "-m", "service.cli")
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -84,6 +84,7 @@ class Controller:
 
     process: asyncio.subprocess.Process
     healthz: str
+    metrics: str
     debug: str
     """The controller's debug API (`/rollouts/<ns>/<name>`: what it thinks of a rollout)."""
 
@@ -94,9 +95,37 @@ class Controller:
     def stats(self) -> ProcessStats:
         return ProcessStats.read(self.pid)
 
+    async def queue(self, session: aiohttp.ClientSession) -> dict[str, float]:
+        """The Rollouts queue's totals from /metrics: items added, retries, seconds queued and working."""
+        async with session.get(self.metrics) as reply:
+            text = await reply.text()
+        wanted = {'workqueue_adds_total{name="Rollouts"}': "adds",
+                  'workqueue_retries_total{name="Rollouts"}': "retries",
+                  'workqueue_queue_duration_seconds_sum{name="Rollouts"}': "queued_seconds",
+                  'workqueue_queue_duration_seconds_count{name="Rollouts"}': "taken",
+                  'workqueue_work_duration_seconds_sum{name="Rollouts"}': "working_seconds"}
+        found = {}
+        for line in text.splitlines():
+            key, _, value = line.rpartition(" ")
+            if key in wanted:
+                found[wanted[key]] = float(value)
+        return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children (the sandbox and its moto), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+                total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
 
 async def start_controller(workdir: Path, state: dict[str, Any], *, retry_interval: str, max_rps: float,
-                           healthz_port: int, debug_port: int, session: aiohttp.ClientSession) -> Controller:
+                           healthz_port: int, metrics_port: int, debug_port: int,
+                           session: aiohttp.ClientSession) -> Controller:
     """`alb-rollouts run` against the sandbox (verifying against its ELBv2), ready once /readyz says 200."""
     env = {**os.environ, **CONTROLLER_ENV, "ROLLOUT_VERIFY_RETRY_INTERVAL": retry_interval,
            "AWS_EC2_METADATA_DISABLED": "true"}
@@ -105,8 +134,8 @@ async def start_controller(workdir: Path, state: dict[str, Any], *, retry_interv
         *_CLI, "run", "--kubeconfig", state["kubeconfig"], "--aws-verify-target-group",
         "--aws-endpoint-url", state["awsEndpointUrl"], "--aws-region", state["awsRegion"],
         "--aws-max-rps", str(max_rps), "--leader-elect=false", "--healthzPort", str(healthz_port),
-        "--metricsPort", "0", "--debug-address", f"127.0.0.1:{debug_port}", "--loglevel", "warn",
-        "--logformat", "json",
+        "--metricsPort", str(metrics_port), "--debug-address", f"127.0.0.1:{debug_port}",
+        "--loglevel", "warn", "--logformat", "json",
         env=env, stdout=log, stderr=log, start_new_session=True)
     log.close()
     url = f"http://127.0.0.1:{healthz_port}/readyz"
@@ -122,7 +151,7 @@ async def start_controller(workdir: Path, state: dict[str, Any], *, retry_interv
             return None
 
     await _poll("the controller to be ready", time.monotonic() + 120, ready)
-    return Controller(process, url, f"http://127.0.0.1:{debug_port}")
+    return Controller(process, url, f"http://127.0.0.1:{metrics_port}/metrics", f"http://127.0.0.1:{debug_port}")
 
 
 async def stop(process: asyncio.subprocess.Process, *, grace: float = 10.0) -> None:

@@ -71,7 +71,7 @@ def table(report: dict[str, Any]) -> str:
     def mark(key: str) -> str:
         return f"  [target <= {goal[key]['limit']}: {'met' if goal[key]['met'] else 'MISSED'}]"
 
-    phases, restart = report["phases"], report["restart"]
+    phases, restart, queue = report["phases"], report["restart"], report["queue"]
     lines = [
         f"alb-rollouts bench: {report['rollouts']} rollouts on {report['albs']} ALBs "
         f"(verify retry {report['settings']['verify_retry_seconds']} s, --aws-max-rps "
@@ -93,7 +93,9 @@ def table(report: dict[str, Any]) -> str:
         f"  controller RSS idle {report['idle_rss_mb']} MB, peak {report['peak_rss_mb']} MB"
         + mark("peak_rss_mb"),
         f"  RSS per rollout {report['rss_per_rollout_kb']} KB" + mark("rss_per_rollout_kb"),
-        f"  controller CPU {report['cpu_seconds']} s",
+        f"  controller CPU {report['cpu_seconds']} s; sandbox and moto {report['sandbox_cpu_seconds']} s",
+        f"  reconciles {queue.get('taken', 0):.0f} ({queue.get('retries', 0):.0f} retried): average "
+        f"{queue['average_queued_seconds']} s queued, {queue['average_working_seconds']} s working",
         f"  restart: ready in {restart['ready_seconds']} s; then in {restart['window_seconds']} s "
         f"{restart['writes']} writes, {restart['aws_calls']} ELBv2 calls",
         f"  traffic probe {report['probe_requests']} requests, {report['probe_failures']} failed"

@@ -136,9 +136,12 @@ class _StackBuilder:
         self._reject_actions = reject_actions
         self._prefix = prefix
         self.target_groups: dict[str, models.TargetGroupModel] = {}
+        self.services_read: dict[tuple[str, str], str] = {}  # (namespace, name) -> resourceVersion or ""
 
     def _service(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._view.service(namespace, name)
+        found = self._view.service(namespace, name)
+        self.services_read[(namespace, name)] = str(_meta(found).get("resourceVersion", "")) if found else ""
+        return found
 
     def _target_group(self, ingress: Mapping[str, Any], svc: dict[str, Any], written_port: str) -> str:
         ing = _ref(ingress)
@@ -317,10 +320,8 @@ def _lb_name(stack_id: str, explicit: bool, members: list[dict[str, Any]], clust
     return f"k8s-{_clean(namespace)[:8]}-{_clean(name)[:8]}-{digest}"
 
 
-def _build_stack(view: ClusterView, stack_id: str, explicit: bool, members: list[dict[str, Any]], *,
-                 cluster: str, reject_actions: bool, prefix: str) -> models.StackModel:
-    builder = _StackBuilder(view, cluster=cluster, stack_id=stack_id, reject_actions=reject_actions,
-                            prefix=prefix)
+def _build_stack(builder: _StackBuilder, view: ClusterView, stack_id: str, explicit: bool,
+                 members: list[dict[str, Any]], *, cluster: str, prefix: str) -> models.StackModel:
     default: models.ActionModel | None = None
     rules: list[models.RuleModel] = []
     for ingress in members:
@@ -342,9 +343,15 @@ def _build_stack(view: ClusterView, stack_id: str, explicit: bool, members: list
     )
 
 
+StackCache = dict[str, tuple[Any, dict[tuple[str, str], str], "models.StackModel | models.BuildFailure"]]
+"""Stack id -> (its inputs, the Services it read with their resourceVersions, what was built)."""
+
+
 def build_stacks(view: ClusterView, *, cluster: str, reject_actions: bool = False,
-                 prefix: str = parsing.PREFIX) -> dict[str, models.StackModel | models.BuildFailure]:
-    """Every ALB stack the cluster asks for, by stack id; a stack that cannot be built is a BuildFailure."""
+                 prefix: str = parsing.PREFIX, cache: StackCache | None = None
+                 ) -> dict[str, models.StackModel | models.BuildFailure]:
+    """Every ALB stack the cluster asks for, by stack id; a stack that cannot be built is a BuildFailure.
+    With `cache` (kept by the caller between calls), unchanged stacks are not built again."""
     groups: dict[str, tuple[bool, list[tuple[int, str, dict[str, Any]]]]] = {}
     for ingress in view.ingresses:
         if _meta(ingress).get("deletionTimestamp") or not is_alb_ingress(ingress, view.ingress_classes):
@@ -355,11 +362,32 @@ def build_stacks(view: ClusterView, *, cluster: str, reject_actions: bool = Fals
     stacks: dict[str, models.StackModel | models.BuildFailure] = {}
     for stack_id, (explicit, entries) in sorted(groups.items()):
         members = [ingress for _, _, ingress in sorted(entries, key=lambda e: (e[0], e[1]))]
+        # A stack is rebuilt only when a member Ingress or a Service it read changed (or the knobs did):
+        # with thousands of Ingresses, most changes touch one stack.
+        inputs = (explicit, reject_actions, cluster, prefix,
+                  tuple((_named(m), str(_meta(m).get("resourceVersion", ""))) for m in members))
+        if cache is not None and stack_id in cache:
+            cached_inputs, reads, built = cache[stack_id]
+            if cached_inputs == inputs and all(_version(view, key) == rv for key, rv in reads.items()):
+                stacks[stack_id] = built
+                continue
+        builder = _StackBuilder(view, cluster=cluster, stack_id=stack_id, reject_actions=reject_actions,
+                                prefix=prefix)
         try:
-            stacks[stack_id] = _build_stack(view, stack_id, explicit, members, cluster=cluster,
-                                            reject_actions=reject_actions, prefix=prefix)
+            stacks[stack_id] = _build_stack(builder, view, stack_id, explicit, members, cluster=cluster,
+                                            prefix=prefix)
         except parsing.BuildError as err:
             stacks[stack_id] = models.BuildFailure(
                 stack_id=stack_id, members=tuple(_ref(m) for m in members), message=str(err)
             )
+        if cache is not None:
+            cache[stack_id] = (inputs, builder.services_read, stacks[stack_id])
+    if cache is not None:
+        for gone in [stack_id for stack_id in cache if stack_id not in groups]:
+            del cache[gone]
     return stacks
+
+
+def _version(view: ClusterView, key: tuple[str, str]) -> str:
+    found = view.service(*key)
+    return str(_meta(found).get("resourceVersion", "")) if found else ""

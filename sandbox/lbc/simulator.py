@@ -114,6 +114,7 @@ class LoadBalancerController:
         self._wakeup = asyncio.Event()
         self._busy = False
         self._plan_seconds = 0.0
+        self._stack_cache: building.StackCache = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._exit = contextlib.AsyncExitStack()
         self._deployer: deploying.Deployer | None = None
@@ -232,7 +233,7 @@ class LoadBalancerController:
         view = self._view()
         wanted: dict[str, Work] = {}
         stacks = building.build_stacks(view, cluster=self.cluster, reject_actions=self.knobs.reject_actions,
-                                       prefix=self.prefix)
+                                       prefix=self.prefix, cache=self._stack_cache)
         for stack_id, stack in stacks.items():
             wanted[f"stack:{stack_id}"] = stack
         for key, binding in building.plan_bindings(view, self.storage.peek(reporting.TGBS)).items():

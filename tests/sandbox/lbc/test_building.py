@@ -213,3 +213,22 @@ def test_binding_targets_are_ready_endpoints_of_the_service_port() -> None:
     assert building.plan_bindings(view, [tgb]) == {
         "default/k8s-x": models.BindingTargets("default", "k8s-x", "arn:x", (("10.0.2.1", 8080),))
     }
+
+
+def test_a_stack_is_built_again_only_when_a_member_or_a_service_it_read_changed() -> None:
+    ingress = _ingress(annotations={KEY: manifests.forward(("canary", 20), ("stable", 80))},
+                       backend="stable")
+    ingress["metadata"]["resourceVersion"] = "1"
+    view = _view(ingress)
+    cache: building.StackCache = {}
+    first = building.build_stacks(view, cluster="c", cache=cache)["default/app"]
+    assert building.build_stacks(_view(ingress), cluster="c", cache=cache)["default/app"] is first
+    changed = _view(ingress)
+    changed.services[1]["metadata"]["resourceVersion"] = "7"  # the canary Service changed: read again
+    changed.services[1]["spec"]["ports"][0]["targetPort"] = 9090
+    again = building.build_stacks(changed, cluster="c", cache=cache)["default/app"]
+    assert again is not first and again == building.build_stacks(changed, cluster="c")["default/app"]
+    assert {tg.port for tg in again.target_groups} == {8080, 9090}
+    ingress["metadata"]["resourceVersion"] = "2"  # a member changed
+    assert building.build_stacks(changed, cluster="c", cache=cache)["default/app"] is not again
+    assert building.build_stacks(building.ClusterView(), cluster="c", cache=cache) == {} and cache == {}
