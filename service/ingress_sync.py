@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from service import results
-from service.alb import actions, bookkeeping, ingress_patch, preview
+from service.alb import actions, ingress_patch, preview
 from service.kube import caches, indexes, recording, watching, writing
 from statemachine import events, models
 from statemachine.planning import Plan
@@ -81,17 +81,8 @@ class IngressSync:
 
     def listing(self, namespace: str, rollout: str) -> list[str]:
         """Names of the Ingresses of `namespace` whose bookkeeping annotation lists `rollout`."""
-        found = []
-        for ingress in indexes.in_namespace(self.reflector.store, namespace):
-            metadata = ingress.get("metadata") or {}
-            annotations = metadata.get("annotations") or {}
-            try:
-                managed = bookkeeping.parse(annotations.get(bookkeeping.KEY))
-            except bookkeeping.BookkeepingError:
-                continue
-            if rollout in managed:
-                found.append(str(metadata.get("name", "")))
-        return found
+        listed = self.reflector.store.by_index(indexes.BY_BOOKKEEPING, f"{namespace}/{rollout}")
+        return [str((ingress.get("metadata") or {}).get("name", "")) for ingress in listed]
 
     async def cleanup(self, namespace: str, rollout: str) -> int:
         """Reset a deleted Rollout's actions on each Ingress of its namespace listing it; returns the count.

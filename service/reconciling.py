@@ -39,8 +39,8 @@ from service import (
 from service import clock as clocks
 from service import settings as settings_mod
 from service.aws import verifying
-from service.kube import indexes, recording, writing
 from service.kube import informers as informers_mod
+from service.kube import recording, views, writing
 from statemachine import machine, models, planning, serving, validation, weights
 from statemachine.snapshot import Snapshot
 
@@ -315,12 +315,10 @@ class Reconciler:
             log.info("transition", trigger=plan.trigger, to=plan.target.value, reason=plan.reason,
                      effects=work.outcomes)
 
-    def _by_name(self, kind: str, namespace: str) -> dict[str, Any]:
+    def _by_name(self, kind: str, namespace: str) -> views.ByName:
+        """`namespace`'s Ingresses or Services by name: a view, so a lookup never copies the namespace."""
         store = self.informers.ingresses.store if kind == "ingresses" else self.informers.services.store
-        out: dict[str, Any] = {}
-        for obj in indexes.in_namespace(store, namespace):
-            out[str((obj.get("metadata") or {}).get("name", ""))] = obj
-        return out
+        return views.ByName(store, namespace)
 
 
 def _fallback(raw: Mapping[str, Any]) -> models.Rollout:

@@ -84,8 +84,18 @@ class ReplicaSetSync:
         self.reflector = reflector
         self.deadline = deadline
 
-    def _in_namespace(self, namespace: str) -> list[caches.RawObject]:
-        return indexes.in_namespace(self.reflector.store, namespace)
+    def _candidates(self, rollout: Raw, namespace: str) -> list[caches.RawObject]:
+        """The ReplicaSets `rollout` controls and the controller-less ones of `namespace`, in key order:
+        read off two indexes, so that a claim never walks the namespace (`owned_replicasets` filters)."""
+        store = self.reflector.store
+        metadata = rollout.get("metadata")
+        uid = metadata.get("uid") if isinstance(metadata, Mapping) else None
+        keys = store.index_keys(indexes.BY_ORPHAN_NAMESPACE, namespace)
+        if isinstance(uid, str) and uid:
+            keys |= {key for key in store.index_keys(indexes.BY_CONTROLLER, uid)
+                     if key.startswith(f"{namespace}/")}
+        found = (store.get(key) for key in sorted(keys))
+        return [rs for rs in found if rs is not None]
 
     async def _seen(self, answer: Mapping[str, Any]) -> None:
         await results.wait_written(self.reflector, answer, self.deadline)
@@ -93,7 +103,7 @@ class ReplicaSetSync:
     async def claim(self, rollout: Raw, namespace: str, *, create: bool) -> Owned:
         """Adopt matching ReplicaSets, find the new one (create it with 0 replicas when `create` and missing),
         bring it up to date, and sort the rest into stable and others."""
-        owned = ownership.owned_replicasets(rollout, self._in_namespace(namespace))
+        owned = ownership.owned_replicasets(rollout, self._candidates(rollout, namespace))
         claimed: list[Raw] = []
         for rs in owned:
             patch = ownership.adoption_patch(rollout, rs)

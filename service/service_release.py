@@ -14,7 +14,7 @@ from collections.abc import Collection
 import structlog
 
 from service import results
-from service.kube import indexes, watching, writing
+from service.kube import caches, indexes, watching, writing
 from statemachine import services
 
 __all__ = ["managed", "release"]
@@ -22,9 +22,14 @@ __all__ = ["managed", "release"]
 log = structlog.get_logger(__name__)
 
 
+def _annotated(reflector: watching.Reflector, namespace: str, rollout: str) -> list[caches.RawObject]:
+    """The cached Services annotated as managed by `rollout`, off the index (never the whole namespace)."""
+    return reflector.store.by_index(indexes.BY_MANAGED_BY, f"{namespace}/{rollout}")
+
+
 def managed(reflector: watching.Reflector, namespace: str, rollout: str) -> list[str]:
     """The Services of `namespace` that the cache shows annotated for `rollout`."""
-    found = services.to_release(indexes.in_namespace(reflector.store, namespace), namespace, rollout)
+    found = services.to_release(_annotated(reflector, namespace, rollout), namespace, rollout)
     return [str(svc["metadata"]["name"]) for svc in found]
 
 
@@ -36,8 +41,8 @@ async def release(writer: writing.Writer, reflector: watching.Reflector, namespa
     another Rollout) propagates, and the retry decides again from the newer copy.
     """
     released: list[str] = []
-    in_namespace = indexes.in_namespace(reflector.store, namespace)
-    for current in services.to_release(in_namespace, namespace, rollout, keep):
+    annotated = _annotated(reflector, namespace, rollout)
+    for current in services.to_release(annotated, namespace, rollout, keep):
         name = str(current["metadata"]["name"])
         try:
             answer = await writer.patch_service(namespace, name, services.release_patch(current))

@@ -1,6 +1,8 @@
 """Index functions for the informer caches: which Rollouts an Ingress, Service or Deployment (workloadRef)
 concerns, which ReplicaSets an owner has, which EndpointSlices and TargetGroupBindings belong to a Service,
-which objects a namespace holds (every store) and which AnalysisRuns a Rollout controls.
+which objects a namespace holds (every store), which AnalysisRuns and ReplicaSets a Rollout controls, which
+ReplicaSets have no controller, which Services a Rollout's managed-by annotation claims and which Ingresses'
+bookkeeping annotation lists a Rollout.
 
 Room: observe. Pure functions over raw objects: they never raise on malformed input (a bad object is simply
 filed under nothing) and never do I/O. Values are "namespace/name" keys, or uids for owners.
@@ -11,26 +13,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from service.alb import bookkeeping
 from service.kube import caches
-from statemachine import workload_refs
+from statemachine import ingress_checks, workload_refs
 
 __all__ = [
     "ANALYSIS_RUN_INDEXERS",
+    "BY_BOOKKEEPING",
     "BY_CONTROLLER",
     "BY_INGRESS",
+    "BY_MANAGED_BY",
     "BY_NAMESPACE",
+    "BY_ORPHAN_NAMESPACE",
     "BY_OWNER",
     "BY_SERVICE",
     "BY_WORKLOAD",
     "ENDPOINT_SLICE_INDEXERS",
+    "INGRESS_INDEXERS",
     "REPLICA_SET_INDEXERS",
     "ROLLOUT_INDEXERS",
+    "SERVICE_INDEXERS",
     "SERVICE_NAME_LABEL",
     "TARGET_GROUP_BINDING_INDEXERS",
+    "bookkept_rollouts",
     "controller_uids",
     "endpoint_slice_services",
     "in_namespace",
+    "managing_rollouts",
     "namespaces",
+    "orphan_namespaces",
     "owner_uids",
     "rollout_ingresses",
     "rollout_services",
@@ -45,6 +56,9 @@ BY_OWNER = "owner"
 BY_WORKLOAD = "workload"
 BY_NAMESPACE = "namespace"
 BY_CONTROLLER = "controller"
+BY_ORPHAN_NAMESPACE = "orphan-namespace"
+BY_MANAGED_BY = "managed-by"
+BY_BOOKKEEPING = "bookkeeping"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
@@ -120,6 +134,35 @@ def namespaces(obj: caches.RawObject) -> list[str]:
     return [namespace] if namespace else []
 
 
+def orphan_namespaces(obj: caches.RawObject) -> list[str]:
+    """The namespace of an object no ownerReference controls (what a Rollout may adopt), else nothing."""
+    refs = _map(obj.get("metadata")).get("ownerReferences")
+    # the test of statemachine.ownership.controller_ref: any mapping entry with `controller: true`, uid or not
+    if isinstance(refs, list) and any(_map(ref).get("controller") is True for ref in refs):
+        return []
+    return namespaces(obj)
+
+
+def managing_rollouts(service: caches.RawObject) -> list[str]:
+    """The Rollout a Service's managed-by annotation names (ingress_checks.managed_by), as a key."""
+    namespace = _namespace(service)
+    rollout = ingress_checks.managed_by(service)
+    return [f"{namespace}/{rollout}"] if namespace and rollout is not None else []
+
+
+def bookkept_rollouts(ingress: caches.RawObject) -> list[str]:
+    """The Rollouts an Ingress's bookkeeping annotation lists, as keys; a malformed annotation: nothing."""
+    namespace = _namespace(ingress)
+    value = _map(_map(ingress.get("metadata")).get("annotations")).get(bookkeeping.KEY)
+    if not namespace or not isinstance(value, str):
+        return []
+    try:
+        managed = bookkeeping.parse(value)
+    except (ValueError, TypeError, RecursionError):  # an index function must never raise (caches' rule)
+        return []
+    return [f"{namespace}/{rollout}" for rollout in managed]
+
+
 def with_namespace(indexers: Mapping[str, caches.IndexFunc] | None = None) -> dict[str, caches.IndexFunc]:
     """`indexers` plus the namespace index every namespaced store carries."""
     return {**(indexers or {}), BY_NAMESPACE: namespaces}
@@ -148,7 +191,13 @@ ROLLOUT_INDEXERS: Mapping[str, caches.IndexFunc] = {
     BY_SERVICE: rollout_services,
     BY_WORKLOAD: rollout_workloads,
 }
-REPLICA_SET_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_OWNER: owner_uids}
+REPLICA_SET_INDEXERS: Mapping[str, caches.IndexFunc] = {
+    BY_OWNER: owner_uids,
+    BY_CONTROLLER: controller_uids,
+    BY_ORPHAN_NAMESPACE: orphan_namespaces,
+}
+SERVICE_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_MANAGED_BY: managing_rollouts}
+INGRESS_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_BOOKKEEPING: bookkept_rollouts}
 ANALYSIS_RUN_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_CONTROLLER: controller_uids}
 ENDPOINT_SLICE_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_SERVICE: endpoint_slice_services}
 TARGET_GROUP_BINDING_INDEXERS: Mapping[str, caches.IndexFunc] = {BY_SERVICE: target_group_binding_services}

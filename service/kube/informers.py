@@ -167,8 +167,14 @@ def build(
 
     return Informers(
         rollouts=reflector(resources.ROLLOUTS, rollout_store, fanout.on_rollout, instance),
-        ingresses=reflector(resources.INGRESSES, caches.Store(indexes.with_namespace()), fanout.on_ingress),
-        services=reflector(resources.SERVICES, caches.Store(indexes.with_namespace()), fanout.on_service),
+        ingresses=reflector(
+            resources.INGRESSES, caches.Store(indexes.with_namespace(indexes.INGRESS_INDEXERS)),
+            fanout.on_ingress,
+        ),
+        services=reflector(
+            resources.SERVICES, caches.Store(indexes.with_namespace(indexes.SERVICE_INDEXERS)),
+            fanout.on_service,
+        ),
         endpoint_slices=reflector(
             resources.ENDPOINT_SLICES, caches.Store(indexes.with_namespace(indexes.ENDPOINT_SLICE_INDEXERS)),
             fanout.on_endpoint_slice,

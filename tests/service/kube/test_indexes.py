@@ -96,5 +96,6 @@ def test_indexer_tables_fill_a_store() -> None:
     store.upsert(rollout({"canaryService": "c", "stableService": "s", **ALB}))
     assert store.index_keys(indexes.BY_INGRESS, "team/ing") == {"team/ro"}
     assert store.index_values(indexes.BY_SERVICE) == ["team/c", "team/root", "team/s"]
-    assert set(indexes.REPLICA_SET_INDEXERS) == {indexes.BY_OWNER}
+    assert set(indexes.REPLICA_SET_INDEXERS) == {indexes.BY_OWNER, indexes.BY_CONTROLLER,
+                                                 indexes.BY_ORPHAN_NAMESPACE}
     assert set(indexes.ENDPOINT_SLICE_INDEXERS) == set(indexes.TARGET_GROUP_BINDING_INDEXERS) == {"service"}

@@ -61,7 +61,8 @@ def test_controller_uids(refs: Any, expected: list[str]) -> None:
 
 def test_with_namespace_adds_the_namespace_index_and_keeps_the_rest() -> None:
     merged = indexes.with_namespace(indexes.REPLICA_SET_INDEXERS)
-    assert set(merged) == {indexes.BY_OWNER, indexes.BY_NAMESPACE}
+    assert set(merged) == {indexes.BY_OWNER, indexes.BY_CONTROLLER, indexes.BY_ORPHAN_NAMESPACE,
+                           indexes.BY_NAMESPACE}
     assert set(indexes.with_namespace()) == {indexes.BY_NAMESPACE}
     assert set(indexes.ANALYSIS_RUN_INDEXERS) == {indexes.BY_CONTROLLER}
 
@@ -96,6 +97,9 @@ async def test_build_indexes_every_namespaced_store() -> None:
             assert reflector.store.index_values(indexes.BY_NAMESPACE) == [], reflector.resource.name
     assert group.analysis_runs.store.index_values(indexes.BY_CONTROLLER) == []
     assert group.replica_sets.store.index_values(indexes.BY_OWNER) == []
+    assert group.replica_sets.store.index_values(indexes.BY_ORPHAN_NAMESPACE) == []
+    assert group.services.store.index_values(indexes.BY_MANAGED_BY) == []
+    assert group.ingresses.store.index_values(indexes.BY_BOOKKEEPING) == []
 
 
 class CountingStore(caches.Store):
@@ -119,7 +123,8 @@ def filled(indexers: Any = None) -> CountingStore:
 
 
 def test_per_rollout_readers_use_the_indexes_not_list() -> None:
-    services, ingresses, replica_sets = filled(), filled(), filled(indexes.REPLICA_SET_INDEXERS)
+    services, ingresses = filled(indexes.SERVICE_INDEXERS), filled(indexes.INGRESS_INDEXERS)
+    replica_sets = filled(indexes.REPLICA_SET_INDEXERS)
     runs, templates = CountingStore(indexes.ANALYSIS_RUN_INDEXERS), filled()
     runs.upsert(owned("mine", "team", "u1"))
     runs.upsert(owned("owner-only", "team", "u1", controller=False))
@@ -133,7 +138,8 @@ def test_per_rollout_readers_use_the_indexes_not_list() -> None:
 
     assert service_release.managed(group.services, "team", "ro") == ["a", "b"]
     sync = replicaset_sync.ReplicaSetSync(writer=cast(Any, None), reflector=group.replica_sets, deadline=1.0)
-    assert [rs["metadata"]["name"] for rs in sync._in_namespace("team")] == ["a", "b"]
+    rollout = {"metadata": {"namespace": "team", "name": "ro", "uid": "u1"}}
+    assert [rs["metadata"]["name"] for rs in sync._candidates(rollout, "team")] == ["a", "b"]
     reconciler: Any = SimpleNamespace(informers=group)
     by_name = reconciling.Reconciler._by_name(reconciler, "ingresses", "team")
     assert sorted(by_name) == ["a", "b"]

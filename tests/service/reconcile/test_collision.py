@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from service import replicaset_sync
-from service.kube import writing
+from service.kube import caches, indexes, writing
 from statemachine import pod_templates
 
 from .world import HASH, NS, ROLLOUTS, RS, World, template
@@ -106,18 +106,9 @@ async def test_a_collision_gone_before_it_was_read_bumps_nothing(world: Any) -> 
 class _Lagging:
     """The ReplicaSet informer, as if its cache had not yet seen any ReplicaSet."""
 
-    class _Empty:
-        @staticmethod
-        def list() -> list[Any]:
-            return []
-
-        @staticmethod
-        def by_index(index: str, value: str) -> tuple[Any, ...]:  # the namespace index reconciles read
-            return ()
-
     def __init__(self, real: Any) -> None:
         self.real = real
-        self.store = self._Empty()
+        self.store = caches.Store(indexes.with_namespace(indexes.REPLICA_SET_INDEXERS))  # empty, indexed
         self.resource = real.resource
 
     async def wait_seen(self, version: str, within: float) -> bool:
