@@ -27,6 +27,7 @@ from service import (
     analysis_observing,
     applying,
     deletion,
+    expectations,
     pod_restarter,
     refusing,
     results,
@@ -44,10 +45,13 @@ from service.kube import recording, views, writing
 from statemachine import machine, models, planning, serving, validation, weights
 from statemachine.snapshot import Snapshot
 
-__all__ = ["UNSERVED_EVENT_RETRY", "Reconciler"]
+__all__ = ["EXPECTATIONS_POLL_SECONDS", "UNSERVED_EVENT_RETRY", "Reconciler"]
 
 UNSERVED_EVENT_RETRY = 10.0
 """Seconds before saying again that a strategy is not served, when the Event could not be written."""
+EXPECTATIONS_POLL_SECONDS = 0.25
+"""A reconcile that finds its last writes not yet in the caches looks again this soon: the watch event of the
+write normally queues it first, but a write to another kind (a Service) may not queue this Rollout."""
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +86,7 @@ class Reconciler:
         self.clock = clock
         self.metrics = metrics  # None for tests
         self.deadline = settings.kube.request_timeout_seconds
+        self.expectations = expectations.Expectations(within=self.deadline, monotonic=clock.monotonic)
         self._memory: dict[str, _Memory] = {}
         self._unserved: dict[str, tuple[str, str, bool]] = {}  # key -> (uid, what we do not serve, said)
         verifier = None
@@ -145,6 +150,7 @@ class Reconciler:
                 await deletion.reset_if_deleted(self.writer, self.applier.ingresses, namespace, name,
                                                 services=self.informers.services)
                 self.forget(key)
+                self.expectations.forget(key)
                 self._serve(key)
                 if self.metrics is not None:
                     self.metrics.forget(namespace, name)
@@ -157,7 +163,14 @@ class Reconciler:
             if leave is not None:
                 return await self._leave(key, raw, leave)
             self._serve(key)
-            return await self._reconcile(key, raw)
+            if self.expectations.unseen(key):  # the watch event of our last write queues the Rollout again
+                return results.Result(requeue_after=EXPECTATIONS_POLL_SECONDS)
+            with results.deferring() as written:
+                try:
+                    return await self._reconcile(key, raw)
+                finally:
+                    for reflector, answer in written:
+                        self.expectations.expect(key, reflector, answer)
 
     # ---- the steps ---------------------------------------------------------------------------------------
     async def _leave(self, key: str, raw: Mapping[str, Any], leave: serving.Unserved) -> results.Result:

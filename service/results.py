@@ -8,13 +8,15 @@ outcome into queue calls: an exception → rate-limited requeue, `TerminalError`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from service.kube import caches, watching
 
-__all__ = ["CacheBehind", "Result", "TerminalError", "wait_written"]
+__all__ = ["CacheBehind", "Result", "TerminalError", "Written", "deferring", "wait_written"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +35,30 @@ class CacheBehind(Exception):
     """Our own write did not reach the cache in time: deciding on from an older copy could undo it; retry."""
 
 
+Written = tuple[watching.Reflector, Mapping[str, Any]]
+_DEFERRED: contextvars.ContextVar[list[Written] | None] = contextvars.ContextVar("deferred_writes",
+                                                                                 default=None)
+
+
+@contextlib.contextmanager
+def deferring() -> Iterator[list[Written]]:
+    """Inside, `wait_written` does not wait: it lists the write for the next reconcile to wait for
+    (service.expectations). A Rollout reconcile runs inside it: no decision of it reads back its writes."""
+    written: list[Written] = []
+    token = _DEFERRED.set(written)
+    try:
+        yield written
+    finally:
+        _DEFERRED.reset(token)
+
+
 async def wait_written(reflector: watching.Reflector, answer: Mapping[str, Any], within: float) -> None:
-    """Wait until `reflector`'s cache shows the write that answered `answer`; CacheBehind after `within` s."""
+    """Wait until `reflector`'s cache shows the write that answered `answer`; CacheBehind after `within` s.
+    Under `deferring()`, record it instead."""
+    deferred = _DEFERRED.get()
+    if deferred is not None:
+        deferred.append((reflector, answer))
+        return
     version = caches.resource_version_of(answer)
     if version and not await reflector.wait_seen(version, within):
         raise CacheBehind(f"the {reflector.resource.name} cache did not show our write (resourceVersion "

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import socket
 import sys
@@ -51,6 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="how long the sandbox's pods take to become Ready (default 0.5)")
     parser.add_argument("--lbc-lag-seconds", type=float, default=0.2,
                         help="how long the sandbox's LBC takes to apply a change to AWS (default 0.2)")
+    parser.add_argument("--controller-args", default="",
+                        help="more arguments for `alb-rollouts run`, e.g. '--rollout-threads 30'")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) afterwards")
 
 
@@ -107,6 +110,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             async def controller() -> processes.Controller:
                 started = await processes.start_controller(
                     workdir, state, retry_interval=args.verify_retry, max_rps=args.aws_max_rps,
+                    extra=tuple(shlex.split(args.controller_args)),
                     healthz_port=_free_port(), metrics_port=_free_port(), debug_port=_free_port(),
                     session=session)
                 controllers.append(started)
@@ -183,6 +187,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     "k8s_requests": dict(restart.api), "aws_calls_by_operation": dict(restart.aws)},
         "phases": {"deploy": _phase(deploy, n), "step": _phase(step, n), "promotion": _phase(promotion, n)},
         "settings": {"verify_retry_seconds": retry, "aws_max_rps": args.aws_max_rps,
+                     "controller_args": args.controller_args,
                      "pod_ready_seconds": args.pod_ready_seconds, "lbc_lag_seconds": args.lbc_lag_seconds},
         "load_average": {"start": [round(x, 2) for x in load_start],
                          "end": [round(x, 2) for x in os.getloadavg()]},

@@ -124,6 +124,7 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 async def start_controller(workdir: Path, state: dict[str, Any], *, retry_interval: str, max_rps: float,
+                           extra: tuple[str, ...] = (),
                            healthz_port: int, metrics_port: int, debug_port: int,
                            session: aiohttp.ClientSession) -> Controller:
     """`alb-rollouts run` against the sandbox (verifying against its ELBv2), ready once /readyz says 200."""
@@ -135,7 +136,7 @@ async def start_controller(workdir: Path, state: dict[str, Any], *, retry_interv
         "--aws-endpoint-url", state["awsEndpointUrl"], "--aws-region", state["awsRegion"],
         "--aws-max-rps", str(max_rps), "--leader-elect=false", "--healthzPort", str(healthz_port),
         "--metricsPort", str(metrics_port), "--debug-address", f"127.0.0.1:{debug_port}",
-        "--loglevel", "warn", "--logformat", "json",
+        "--loglevel", "warn", "--logformat", "json", *extra,
         env=env, stdout=log, stderr=log, start_new_session=True)
     log.close()
     url = f"http://127.0.0.1:{healthz_port}/readyz"

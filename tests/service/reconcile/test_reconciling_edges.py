@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from service import results
+from service import reconciling, results
 from service.kube import writing
 
 from .world import (
@@ -265,7 +265,14 @@ async def test_a_write_the_cache_never_shows_is_a_retry_not_a_silent_go_on(world
     version = ahead["metadata"]["resourceVersion"]
     assert str(raised.value) == (f"the rollouts.argoproj.io cache did not show our write (resourceVersion "
                                  f"{version}) within 0.2s")
-    w.reconciler.deadline = 0.5  # the Rollout waits' deadline (20 s in this world)
-    with pytest.raises(results.CacheBehind):
-        await w.reconcile()  # our Rollout write is not seen: the worker retries with backoff
+    w.reconciler.expectations.within = 0.5  # the Rollout waits' deadline (20 s in this world)
+    await w.reconcile()  # our Rollout write is sent; the worker does not wait for the watch to show it
     assert w.writer.writes[-1][0].startswith("patch_rollout")
+    writes = len(w.writer.writes)
+    # the next reconcile finds it unseen and does nothing (it would decide from an older copy)
+    assert (await w.reconcile()).requeue_after == reconciling.EXPECTATIONS_POLL_SECONDS
+    assert len(w.writer.writes) == writes
+    w.clock.advance(0.6)
+    with pytest.raises(results.CacheBehind):
+        await w.reconcile()  # still unseen: the worker retries with backoff
+    assert len(w.writer.writes) == writes
