@@ -76,13 +76,13 @@ async def _floor(kube: kubing.Kube, session: aiohttp.ClientSession, control: str
 
 
 async def _explain(session: aiohttp.ClientSession, controller: processes.Controller, fleet: phases.Fleet,
-                   workdir: Path) -> None:
-    """Write what the controller thinks of the rollouts that did not get there (debug API) to stuck.json."""
+                   workdir: Path, names: list[str], file: str) -> None:
+    """Write what the controller thinks of `names` (its debug API) into the work directory."""
     views = {}
-    for name in fleet.tracker.unfinished()[:5]:
+    for name in names:
         async with session.get(f"{controller.debug}/rollouts/{fleet.namespace}/{name}") as reply:
             views[name] = await reply.json(content_type=None)
-    (workdir / "stuck.json").write_text(json.dumps(views, indent=2) + "\n")
+    (workdir / file).write_text(json.dumps(views, indent=2) + "\n")
 
 
 def _said(what: str, result: phases.PhaseResult) -> phases.PhaseResult:
@@ -129,9 +129,11 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 deploy = _said("deploy (every rollout Healthy, every ALB serving)", await fleet.deploy())
                 probe.start()
                 step = _said("step (every rollout paused at step 1, the weight verified)", await fleet.step())
+                await _explain(session, controllers[-1], fleet, workdir, fleet.slowest(20, 3), "slowest.json")
                 promotion = _said("promotion (every rollout Healthy on the new image)", await fleet.promote())
             except TimeoutError as stuck:
-                await _explain(session, controllers[-1], fleet, workdir)
+                await _explain(session, controllers[-1], fleet, workdir, fleet.tracker.unfinished()[:5],
+                               "stuck.json")
                 raise stuck
             finally:
                 await probe.stop()

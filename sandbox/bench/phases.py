@@ -59,6 +59,9 @@ class Probe:
     namespace: str
     names: list[str]
     requests_each: int = 20
+    pause: float = 0.1
+    """Between probes: the probe reads ELBv2 like a client, and back to back it would be the sandbox's
+    biggest load, not a witness of it (about 10 probes a second, each ALB's rules and target health)."""
     requests: int = 0
     failed: int = 0
     _task: asyncio.Task[None] | None = None
@@ -91,6 +94,7 @@ class Probe:
                 self.failed += failed
                 if failed and len(self.failures) < 20:
                     self.failures.append(f"{name}: {failed}/{answer['requests']} failed at {time.time():.3f}")
+                await asyncio.sleep(self.pause)  # pacing, not waiting for a condition
 
 
 @dataclass(slots=True)
@@ -213,6 +217,12 @@ class Fleet:
                 calm_since = time.monotonic()
             last = now
         return time.monotonic() - start
+
+    def slowest(self, weight: int, count: int) -> list[str]:
+        """The rollouts whose Ingress took longest to carry `weight` after their image change."""
+        took = {name: (self.tracker.first_weight(name, weight, at) or float("inf")) - at
+                for name, at in self.patched_at.items()}
+        return sorted(took, key=lambda name: -took[name])[:count]
 
     def update_to_patch(self, weight: int) -> list[float]:
         """Seconds from each image change to the Ingress carrying the step's canary weight."""

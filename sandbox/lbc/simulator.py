@@ -32,6 +32,7 @@ _WATCHED = frozenset({
 })
 _RETRY_SECONDS = 1.0
 _PLAN_PAUSE, _PLAN_PAUSE_MAX = 0.01, 0.25
+_CONCURRENT_APPLIES = 3
 _RETRY_MAX_SECONDS = 10.0
 
 
@@ -112,7 +113,7 @@ class LoadBalancerController:
         self._reported_shapes: dict[str, models.StackModel] = {}
         self._dirty = asyncio.Event()
         self._wakeup = asyncio.Event()
-        self._busy = False
+        self._applying: dict[str, asyncio.Task[None]] = {}  # key -> its apply in flight
         self._plan_seconds = 0.0
         self._stack_cache: building.StackCache = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -139,10 +140,11 @@ class LoadBalancerController:
     async def stop(self) -> None:
         if self._subscription is not None:
             self._subscription.close()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._applying.values()]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._applying.values(), return_exceptions=True)
         self._tasks = []
+        self._applying = {}
         await self._exit.aclose()
 
     async def __aenter__(self) -> LoadBalancerController:
@@ -195,7 +197,7 @@ class LoadBalancerController:
 
     def _pending(self) -> bool:
         unseen = self._subscription is not None and self._subscription.pending() > 0
-        return unseen or self._dirty.is_set() or self._busy or any(self._queues.values())
+        return unseen or self._dirty.is_set() or bool(self._applying) or any(self._queues.values())
 
     # ---- observe and plan --------------------------------------------------------------------------------
     async def _watch(self) -> None:
@@ -259,11 +261,15 @@ class LoadBalancerController:
             next_due: float | None = None
             if not self.knobs.paused:
                 for key in list(self._queues):
+                    if key in self._applying:
+                        continue  # one apply per key at a time; it wakes the loop when done
                     queue = self._queues[key]
                     now = loop.time()
                     ready = [item for item in queue if item.due <= now]
-                    if ready:
-                        await self._apply_latest(key, queue, ready[-1])
+                    if ready and self._free(key):
+                        self._applying[key] = asyncio.create_task(self._apply_one(key, queue, ready[-1]),
+                                                                  name=f"lbc-apply {key}")
+                        continue
                     if queue:
                         # Any item may be the earliest: a retry or a pending registration moves its own due.
                         soonest = min(item.due for item in queue)
@@ -275,11 +281,25 @@ class LoadBalancerController:
                 async with asyncio.timeout(timeout):
                     await self._wakeup.wait()
 
+    def _free(self, key: str) -> bool:
+        """The real LBC reconciles 3 ingress groups and 3 TargetGroupBindings at a time (its default
+        --ingress-max-concurrent-reconciles and --targetgroupbinding-max-concurrent-reconciles)."""
+        kind = key.partition(":")[0]
+        return sum(1 for busy in self._applying if busy.partition(":")[0] == kind) < _CONCURRENT_APPLIES
+
+    async def _apply_one(self, key: str, queue: list[_Queued], item: _Queued) -> None:
+        try:
+            await self._apply_latest(key, queue, item)
+        finally:
+            del self._applying[key]
+            if not queue and self._queues.get(key) is queue:
+                del self._queues[key]
+            self._wakeup.set()
+
     async def _apply_latest(self, key: str, queue: list[_Queued], item: _Queued) -> None:
         """Apply the newest due item (older due ones are superseded); on failure retry it a bit later; an item
         with registrations still to come stays queued until they are due."""
         del queue[: queue.index(item)]
-        self._busy = True
         again: float | None = None
         try:
             again = await self._apply(item.work)
@@ -292,8 +312,6 @@ class LoadBalancerController:
         except Exception as err:
             self._retry_later(key, item, err)
             return
-        finally:
-            self._busy = False
         if again is None:
             queue.remove(item)
         else:
