@@ -137,7 +137,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 raise stuck
             finally:
                 await probe.stop()
-            settle = await fleet.quiet()
+            settle = await fleet.quiet(within=max(120.0, args.rollouts * 0.3))
             loaded = first.stats()
             queue = await first.queue(session)
             sandbox_cpu = processes.tree_cpu_seconds(sandbox.pid)
@@ -183,7 +183,8 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "probe_failure_samples": probe.failures,
         "promotion": {"target_health_calls": health_calls, "target_groups": groups,
                       "target_health_per_group_per_interval": round(health_calls / groups / intervals, 3)},
-        "restart": {"settle_seconds": round(settle, 2), "ready_seconds": round(ready, 2),
+        "restart": {"settle_seconds": round(settle, 2) if settle is not None else None,
+                    "ready_seconds": round(ready, 2),
                     "window_seconds": RESTART_WINDOW_SECONDS,
                     "writes": restart.writes, "aws_calls": sum(restart.aws.values()),
                     "k8s_requests": dict(restart.api), "aws_calls_by_operation": dict(restart.aws)},

@@ -203,14 +203,15 @@ class Fleet:
 
         return await self._phase(promote, healthy(workload.IMAGES[1]), "Healthy after the promotion")
 
-    async def quiet(self, *, still: float = 2.0, within: float = 120.0) -> float:
-        """Wait until the controller has written nothing for `still` seconds; returns how long that took."""
+    async def quiet(self, *, still: float = 2.0, within: float = 120.0) -> float | None:
+        """Wait until the controller has written nothing for `still` seconds; how long that took, or None
+        when it still wrote after `within` seconds (the restart then happens with work in flight)."""
         start = time.monotonic()
         last = await self.counters()
         calm_since = time.monotonic()
         while time.monotonic() - calm_since < still:
             if time.monotonic() - start > within:
-                raise TimeoutError(f"the controller still writes {within:.0f} s after the promotion")
+                return None
             await asyncio.sleep(0.5)  # polled: "nothing happened" has no event
             now = await self.counters()
             if now.minus(last).writes:

@@ -97,7 +97,8 @@ def table(report: dict[str, Any]) -> str:
         f"  reconciles {queue.get('taken', 0):.0f} ({queue.get('retries', 0):.0f} retried): average "
         f"{queue['average_queued_seconds']} s queued, {queue['average_working_seconds']} s working",
         f"  restart: ready in {restart['ready_seconds']} s; then in {restart['window_seconds']} s "
-        f"{restart['writes']} writes, {restart['aws_calls']} ELBv2 calls",
+        f"{restart['writes']} writes, {restart['aws_calls']} ELBv2 calls"
+        + ("" if restart.get("settle_seconds") is not None else " (restarted while it still had work)"),
         f"  traffic probe {report['probe_requests']} requests, {report['probe_failures']} failed"
         + mark("probe_failures"),
     ]

@@ -277,8 +277,14 @@ def service_targets(
     return tuple(sorted(found))
 
 
-def plan_bindings(view: ClusterView, bindings: list[dict[str, Any]]) -> dict[str, models.BindingTargets]:
-    """What each TargetGroupBinding should have registered, by "<ns>/<name>"."""
+BindingCache = dict[str, tuple[tuple[str, ...], models.BindingTargets]]
+"""TargetGroupBinding key -> (the resourceVersions it was planned from, what was planned)."""
+
+
+def plan_bindings(view: ClusterView, bindings: list[dict[str, Any]], cache: BindingCache | None = None
+                  ) -> dict[str, models.BindingTargets]:
+    """What each TargetGroupBinding should have registered, by "<ns>/<name>"; with `cache`, a binding whose
+    TGB, Service, EndpointSlices and Endpoints did not change is not planned again."""
     planned: dict[str, models.BindingTargets] = {}
     for tgb in bindings:
         meta = _meta(tgb)
@@ -287,11 +293,24 @@ def plan_bindings(view: ClusterView, bindings: list[dict[str, Any]]) -> dict[str
         arn = spec.get("targetGroupARN")
         if not arn or meta.get("deletionTimestamp") or spec.get("targetType") != "ip":
             continue
-        namespace = meta.get("namespace", "")
-        planned[f"{namespace}/{meta['name']}"] = models.BindingTargets(
+        namespace, service = meta.get("namespace", ""), str(ref.get("name", ""))
+        key = f"{namespace}/{meta['name']}"
+        inputs = tuple(str(_meta(o).get("resourceVersion", "")) for o in (
+            tgb, view.service(namespace, service) or {}, *view.slices_of(namespace, service),
+            *view.endpoints_of(namespace, service)))
+        known = cache.get(key) if cache is not None else None
+        if known is not None and known[0] == inputs:
+            planned[key] = known[1]
+            continue
+        planned[key] = models.BindingTargets(
             namespace=namespace, name=meta["name"], target_group_arn=arn,
-            targets=service_targets(view, namespace, ref.get("name", ""), ref.get("port", "")),
+            targets=service_targets(view, namespace, service, ref.get("port", "")),
         )
+        if cache is not None:
+            cache[key] = (inputs, planned[key])
+    if cache is not None:
+        for gone in [key for key in cache if key not in planned]:
+            del cache[gone]
     return planned
 
 

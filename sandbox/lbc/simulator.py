@@ -114,8 +114,10 @@ class LoadBalancerController:
         self._dirty = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._applying: dict[str, asyncio.Task[None]] = {}  # key -> its apply in flight
+        self._busy_kinds: dict[str, int] = {}  # "stack" / "binding" -> applies in flight
         self._plan_seconds = 0.0
         self._stack_cache: building.StackCache = {}
+        self._binding_cache: building.BindingCache = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._exit = contextlib.AsyncExitStack()
         self._deployer: deploying.Deployer | None = None
@@ -145,6 +147,7 @@ class LoadBalancerController:
         await asyncio.gather(*self._tasks, *self._applying.values(), return_exceptions=True)
         self._tasks = []
         self._applying = {}
+        self._busy_kinds = {}
         await self._exit.aclose()
 
     async def __aenter__(self) -> LoadBalancerController:
@@ -238,7 +241,8 @@ class LoadBalancerController:
                                        prefix=self.prefix, cache=self._stack_cache)
         for stack_id, stack in stacks.items():
             wanted[f"stack:{stack_id}"] = stack
-        for key, binding in building.plan_bindings(view, self.storage.peek(reporting.TGBS)).items():
+        for key, binding in building.plan_bindings(view, self.storage.peek(reporting.TGBS),
+                                                          self._binding_cache).items():
             wanted[f"binding:{key}"] = binding
         for key in [k for k in self._planned if k not in wanted]:
             wanted[key] = StackDeleted(key.removeprefix("stack:")) if key.startswith("stack:") else None
@@ -265,17 +269,21 @@ class LoadBalancerController:
                         continue  # one apply per key at a time; it wakes the loop when done
                     queue = self._queues[key]
                     now = loop.time()
-                    ready = [item for item in queue if item.due <= now]
-                    if ready and self._free(key):
+                    free = self._free(key)
+                    ready = [item for item in queue if item.due <= now] if free else []
+                    if ready:
+                        kind = key.partition(":")[0]
+                        self._busy_kinds[kind] = self._busy_kinds.get(kind, 0) + 1
                         self._applying[key] = asyncio.create_task(self._apply_one(key, queue, ready[-1]),
                                                                   name=f"lbc-apply {key}")
                         continue
-                    if queue:
+                    if not queue:
+                        del self._queues[key]
+                    elif free:
                         # Any item may be the earliest: a retry or a pending registration moves its own due.
+                        # (A kind with no free slot is looked at again when one of its applies ends.)
                         soonest = min(item.due for item in queue)
                         next_due = soonest if next_due is None else min(next_due, soonest)
-                    else:
-                        del self._queues[key]
             timeout = None if next_due is None else max(0.0, next_due - loop.time())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
@@ -284,14 +292,14 @@ class LoadBalancerController:
     def _free(self, key: str) -> bool:
         """The real LBC reconciles 3 ingress groups and 3 TargetGroupBindings at a time (its default
         --ingress-max-concurrent-reconciles and --targetgroupbinding-max-concurrent-reconciles)."""
-        kind = key.partition(":")[0]
-        return sum(1 for busy in self._applying if busy.partition(":")[0] == kind) < _CONCURRENT_APPLIES
+        return self._busy_kinds.get(key.partition(":")[0], 0) < _CONCURRENT_APPLIES
 
     async def _apply_one(self, key: str, queue: list[_Queued], item: _Queued) -> None:
         try:
             await self._apply_latest(key, queue, item)
         finally:
             del self._applying[key]
+            self._busy_kinds[key.partition(":")[0]] -= 1
             if not queue and self._queues.get(key) is queue:
                 del self._queues[key]
             self._wakeup.set()

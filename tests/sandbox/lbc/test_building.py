@@ -232,3 +232,19 @@ def test_a_stack_is_built_again_only_when_a_member_or_a_service_it_read_changed(
     ingress["metadata"]["resourceVersion"] = "2"  # a member changed
     assert building.build_stacks(changed, cluster="c", cache=cache)["default/app"] is not again
     assert building.build_stacks(building.ClusterView(), cluster="c", cache=cache) == {} and cache == {}
+
+
+def test_a_binding_is_planned_again_only_when_its_service_or_endpoints_changed() -> None:
+    tgb = {"metadata": {"name": "k8s-x", "namespace": "default", "resourceVersion": "1"},
+           "spec": {"targetGroupARN": "arn:x", "targetType": "ip",
+                    "serviceRef": {"name": "canary", "port": 80}}}
+    cache: building.BindingCache = {}
+    view = _view()
+    first = building.plan_bindings(view, [tgb], cache)["default/k8s-x"]
+    assert building.plan_bindings(_view(), [tgb], cache)["default/k8s-x"] is first
+    moved = _view()
+    moved.endpoint_slices[1] = manifests.endpoint_slice("canary", ["10.0.2.7"])
+    moved.endpoint_slices[1]["metadata"]["resourceVersion"] = "9"  # the pods changed: plan again
+    again = building.plan_bindings(moved, [tgb], cache)["default/k8s-x"]
+    assert again.targets == (("10.0.2.7", 8080),)
+    assert building.plan_bindings(moved, [], cache) == {} and cache == {}
