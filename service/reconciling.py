@@ -45,10 +45,12 @@ from service.kube import recording, views, writing
 from statemachine import machine, models, planning, serving, validation, weights
 from statemachine.snapshot import Snapshot
 
-__all__ = ["EXPECTATIONS_POLL_SECONDS", "UNSERVED_EVENT_RETRY", "Reconciler"]
+__all__ = ["AGAIN_AT_ONCE", "EXPECTATIONS_POLL_SECONDS", "UNSERVED_EVENT_RETRY", "Reconciler"]
 
 UNSERVED_EVENT_RETRY = 10.0
 """Seconds before saying again that a strategy is not served, when the Event could not be written."""
+AGAIN_AT_ONCE = 2
+"""At most this many more decisions in one reconcile that asked to look again at once and wrote nothing."""
 EXPECTATIONS_POLL_SECONDS = 0.25
 """A reconcile that finds its last writes not yet in the caches looks again this soon: the watch event of the
 write normally queues it first, but a write to another kind (a Service) may not queue this Rollout."""
@@ -167,7 +169,15 @@ class Reconciler:
                 return results.Result(requeue_after=EXPECTATIONS_POLL_SECONDS)
             with results.deferring() as written:
                 try:
-                    return await self._reconcile(key, raw)
+                    result = await self._reconcile(key, raw)
+                    for _ in range(AGAIN_AT_ONCE):
+                        # It learnt something from AWS (targets serve, weights verified) and wrote nothing:
+                        # the caches still hold the world, so decide again now, not behind the whole queue.
+                        again = self.informers.rollouts.store.get(key)
+                        if result.requeue_after != 0 or written or again is None:
+                            break
+                        result = await self._reconcile(key, again)
+                    return result
                 finally:
                     for reflector, answer in written:
                         self.expectations.expect(key, reflector, answer)

@@ -129,3 +129,21 @@ async def test_a_binding_cache_that_never_syncs_makes_the_rollout_wait_and_say_w
     await w.caught_up()
     await w.reconcile()
     assert len(w.writer.writes) == writes  # the same message is not written again
+
+
+async def test_the_reconcile_that_sees_the_targets_serve_moves_the_weight_at_once(world: Any) -> None:
+    """No trip through the work queue between "the canary's targets serve" and the Ingress patch: that
+    reconcile wrote nothing, so it decides again from the same caches (AGAIN_AT_ONCE)."""
+    w: World = await world(verify=True, retry_interval=2.0)
+    w.seed()
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    await w.lbc.settled()
+    await w.update_with_the_alb_behind("app:2")  # the controller waits; ELBv2 has the targets serving
+    w.lbc.configure({"paused": False})
+    await w.caught_up()
+    writes = len(w.writer.writes)
+    await w.reconcile()  # one reconcile, one queue pass: it sees them serve and patches the Ingress
+    assert w.annotations()[ACTION] == forward(20, 80)
+    assert ("patch_ingress", "app") in w.writer.writes[writes:]
+    transitions = w.reconciler.describe(f"{NS}/demo")["transitions"]  # type: ignore[index]
+    assert [t["trigger"] for t in transitions[-2:]] == ["wait_for_targets", "targets_ready"]

@@ -21,6 +21,7 @@ from sandbox.lbc import models as lbc_models
 from service import clock as clocks
 from service import reconciling, results
 from service.kube import informers, writing
+from statemachine import models
 
 __all__ = ["NS", "ROLLOUTS", "World", "forward", "ingress", "rollout", "service", "template"]
 
@@ -161,19 +162,26 @@ class World:
         described = self.reconciler.describe(f"{NS}/{name}")
         return str(described["state"]) if described is not None else None
 
-    async def canary_targets_serving(self, name: str = "demo") -> None:
-        """Reconcile until the controller has seen the canary Service's targets serve the new pods (the weight
-        moves on the next reconcile): the moment to pause the LBC to keep the ALB behind the annotation."""
-        def serving() -> bool:
-            described = self.reconciler.describe(f"{NS}/{name}") or {}
-            return bool(((described.get("targets") or {}).get("canary") or {}).get("serving"))
-        await self.settle(serving, what="canary targets serving", quiet=False)
-
-    async def update_with_the_alb_behind(self, image: str, name: str = "demo") -> None:
+    async def update_with_the_alb_behind(self, image: str, name: str = "demo", within: float = 60.0) -> None:
         """A new image whose canary targets come to serve, then the LBC paused: the ALB will lag the next
-        annotation (traffic follows targets, so pausing earlier would hold the weight back instead)."""
+        annotation (traffic follows targets, so pausing earlier would hold the weight back instead). The
+        reconcile that sees the targets serve moves the weight at once, so the LBC is paused before it: once
+        the controller waits for the targets and ELBv2 already has them serving."""
         self.storage.merge_patch(ROLLOUTS, NS, name, {"spec": {"template": template(image)}})
-        await self.canary_targets_serving(name)
+        await self.settle(lambda: self.state(name) == "WaitingForTargets", what="waiting for targets",
+                          quiet=False)
+        verifier = self.reconciler.applier.verifier
+        assert verifier is not None, "a world made with verify=True"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            await self.caught_up()
+            rollout = models.parse_rollout(self.get(ROLLOUTS, name))
+            serving, why = await verifier.serving(rollout, "canary")
+            if serving:
+                break
+            assert loop.time() < deadline, f"canary targets not serving within {within}s: {why}"
+            await asyncio.sleep(0.05)  # polled: ELBv2 registration has no event to wait on
         self.lbc.configure({"paused": True})
 
     async def caught_up(self, within: float = 20.0) -> None:
