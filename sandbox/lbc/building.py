@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from sandbox.lbc import models, parsing
+from sandbox.lbc.views import ClusterView
+from sandbox.lbc.views import meta as _meta
+from sandbox.lbc.views import named as _named
 
 __all__ = [
     "ALB_CONTROLLER",
@@ -27,53 +29,7 @@ _GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _NO_ACTION = "Backend action does not exist"
 _NO_SERVICE = "Backend service does not exist"
-_SERVICE_NAME = "kubernetes.io/service-name"
 _DEFAULT_ACTION = parsing.FixedResponse(status_code="404", content_type="text/plain")
-
-
-@dataclass(slots=True)
-class ClusterView:
-    """The objects the LBC reads, as plain API dicts."""
-
-    ingresses: list[dict[str, Any]] = field(default_factory=list)
-    services: list[dict[str, Any]] = field(default_factory=list)
-    endpoint_slices: list[dict[str, Any]] = field(default_factory=list)
-    endpoints: list[dict[str, Any]] = field(default_factory=list)
-    ingress_classes: list[dict[str, Any]] = field(default_factory=list)
-    _by_key: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = field(default_factory=dict)
-
-    def service(self, namespace: str, name: str) -> dict[str, Any] | None:
-        found = self._indexed("services", _named)
-        return next(iter(found.get((namespace, name), [])), None)
-
-    def slices_of(self, namespace: str, service: str) -> list[dict[str, Any]]:
-        found = self._indexed("slices", lambda s: (_meta(s).get("namespace", ""),
-                                                   (_meta(s).get("labels") or {}).get(_SERVICE_NAME, "")))
-        return found.get((namespace, service), [])
-
-    def endpoints_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        found = self._indexed("endpoints", _named)
-        return found.get((namespace, name), [])
-
-    def _indexed(self, kind: str, key: Callable[[dict[str, Any]], tuple[str, str]]
-                 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        """Objects by (namespace, name), built once per view: a plan looks up every Service of every rule."""
-        index = self._by_key.get(kind)
-        if index is None:
-            source = {"services": self.services, "slices": self.endpoint_slices, "endpoints": self.endpoints}
-            index = self._by_key[kind] = {}
-            for obj in source[kind]:
-                index.setdefault(key(obj), []).append(obj)
-        return index
-
-
-def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
-    meta: dict[str, Any] = obj.get("metadata") or {}
-    return meta
-
-
-def _named(obj: Mapping[str, Any]) -> tuple[str, str]:
-    return str(_meta(obj).get("namespace", "")), str(_meta(obj).get("name", ""))
 
 
 def is_alb_ingress(ingress: Mapping[str, Any], ingress_classes: list[dict[str, Any]]) -> bool:
