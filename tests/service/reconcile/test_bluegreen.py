@@ -157,13 +157,8 @@ async def test_old_pods_are_not_retired_while_the_alb_still_routes_to_them(world
     w: World = await world(verify=True, retry_interval=0.2)
     h1 = await _deploy(w, scaleDownDelaySeconds=delay)
     w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
-
-    def active_serving() -> bool:
-        described = w.reconciler.describe(f"{NS}/demo") or {}
-        return bool(((described.get("targets") or {}).get("active") or {}).get("serving"))
-
-    await w.settle(active_serving, what="the widened active Service serving the new pods", quiet=False)
-    w.lbc.configure({"paused": True})  # the ALB keeps the old pods registered from here on
+    # the widened active Service serves the new pods; the ALB keeps the old pods registered from here on
+    await w.pause_the_lbc_once_serving("active")
     await w.settle(lambda: w.status().get("stableRS") not in (None, h1) and w.status()["phase"] == "Healthy",
                    what="promoted", quiet=False)
     assert _selects(w, "active") == w.status()["stableRS"]

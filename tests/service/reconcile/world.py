@@ -162,12 +162,17 @@ class World:
         described = self.reconciler.describe(f"{NS}/{name}")
         return str(described["state"]) if described is not None else None
 
-    async def update_with_the_alb_behind(self, image: str, name: str = "demo", within: float = 60.0) -> None:
+    async def update_with_the_alb_behind(self, image: str, name: str = "demo") -> None:
         """A new image whose canary targets come to serve, then the LBC paused: the ALB will lag the next
-        annotation (traffic follows targets, so pausing earlier would hold the weight back instead). The
-        reconcile that sees the targets serve moves the weight at once, so the LBC is paused before it: once
-        the controller waits for the targets and ELBv2 already has them serving."""
+        annotation (traffic follows targets, so pausing earlier would hold the weight back instead)."""
         self.storage.merge_patch(ROLLOUTS, NS, name, {"spec": {"template": template(image)}})
+        await self.pause_the_lbc_once_serving("canary", name)
+
+    async def pause_the_lbc_once_serving(self, service: str, name: str = "demo", within: float = 60.0
+                                         ) -> None:
+        """Reconcile until the controller waits for `service`'s targets; once ELBv2 has them serving (asked
+        directly, no reconcile), pause the LBC. The reconcile that sees them serve acts at once (switch,
+        weight), so pausing after it would be too late."""
         await self.settle(lambda: self.state(name) == "WaitingForTargets", what="waiting for targets",
                           quiet=False)
         verifier = self.reconciler.applier.verifier
@@ -177,10 +182,10 @@ class World:
         while True:
             await self.caught_up()
             rollout = models.parse_rollout(self.get(ROLLOUTS, name))
-            serving, why = await verifier.serving(rollout, "canary")
+            serving, why = await verifier.serving(rollout, service)
             if serving:
                 break
-            assert loop.time() < deadline, f"canary targets not serving within {within}s: {why}"
+            assert loop.time() < deadline, f"{service} targets not serving within {within}s: {why}"
             await asyncio.sleep(0.05)  # polled: ELBv2 registration has no event to wait on
         self.lbc.configure({"paused": True})
 
