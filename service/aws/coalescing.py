@@ -14,9 +14,11 @@ from typing import Generic, TypeVar
 
 from service.aws import throttling
 
-__all__ = ["DEFAULT_WINDOW_SECONDS", "CoalescedReads"]
+__all__ = ["DEFAULT_WINDOW_SECONDS", "MAX_REMEMBERED", "STAMP_EPSILON", "CoalescedReads", "FailedReads"]
 
 DEFAULT_WINDOW_SECONDS = 0.2
+MAX_REMEMBERED = 20_000  # keys left unverified that are remembered; the oldest go first
+STAMP_EPSILON = 1e-6  # "a read started after this one", on the monotonic clock
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -104,3 +106,28 @@ class CoalescedReads(Generic[K, V]):
 
     def clear(self) -> None:
         self._done.clear()
+
+
+class FailedReads(Generic[K]):
+    """When the read that left each key unverified started: its next check asks for a newer shared read
+    instead of the same answer again. Bounded to `limit` keys, the oldest forgotten first."""
+
+    def __init__(self, limit: int = MAX_REMEMBERED) -> None:
+        self.limit = limit
+        self._stamps: dict[K, float] = {}
+
+    def newer_than(self, key: K) -> float | None:
+        stamp = self._stamps.get(key)
+        return None if stamp is None else stamp + STAMP_EPSILON
+
+    def remember(self, key: K, stamp: float | None) -> None:
+        """`stamp` None: the key is verified now, nothing to remember."""
+        self._stamps.pop(key, None)
+        if stamp is None:
+            return
+        if len(self._stamps) >= self.limit:
+            self._stamps.pop(next(iter(self._stamps)))
+        self._stamps[key] = stamp
+
+    def keys(self) -> list[K]:
+        return list(self._stamps)

@@ -18,9 +18,7 @@ from service.aws import metrics as aws_metrics
 
 __all__ = [
     "DRAINING_STATES",
-    "MAX_REMEMBERED",
     "SERVICE_NAME_LABEL",
-    "STAMP_EPSILON",
     "Binding",
     "TargetVerifier",
     "expected_endpoints",
@@ -32,8 +30,6 @@ log = structlog.get_logger(__name__)
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 DRAINING_STATES = frozenset({"draining", "unhealthy.draining"})
-MAX_REMEMBERED = 20_000  # unverified (Service, target group) pairs remembered; the oldest go first
-STAMP_EPSILON = 1e-6  # "a read started after this one", on the monotonic clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +118,7 @@ class TargetVerifier:
             monotonic=monotonic or reads.monotonic, sleep=sleep or reads.sleep)
         # Start stamp of the health read that last left (namespace, Service, target group) unverified: the
         # next check of that pair waits for the next shared read of the target group instead.
-        self._unverified: dict[tuple[str, str, str], float] = {}
+        self._unverified: coalescing.FailedReads[tuple[str, str, str]] = coalescing.FailedReads()
 
     async def verify(self, service: Mapping[str, Any], bindings: Sequence[Mapping[str, Any]],
                      slices: Sequence[Mapping[str, Any]], *,
@@ -143,13 +139,6 @@ class TargetVerifier:
         answer: dict[str, Any] = await self.reads.client.call("DescribeTargetHealth", TargetGroupArn=arn)
         return answer
 
-    def _remember(self, seen: tuple[str, str, str], stamp: float | None) -> None:
-        self._unverified.pop(seen, None)
-        if stamp is None:
-            return
-        if len(self._unverified) >= MAX_REMEMBERED:
-            self._unverified.pop(next(iter(self._unverified)))
-        self._unverified[seen] = stamp
 
     async def _binding(self, namespace: str, service: str, binding: Binding,
                        slices: Sequence[Mapping[str, Any]], healthy: bool) -> results.TargetGroupTargets:
@@ -173,10 +162,9 @@ class TargetVerifier:
             if not arn:
                 return unverified(f"TargetGroupBinding {binding.name} names no target group that exists")
             found_arn = arn
-            stale = self._unverified.get((namespace, service, arn))
             answer, stamp = await self._health.get_with_stamp(
                 arn, lambda: self._describe_health(found_arn),
-                newer_than=None if stale is None else stale + STAMP_EPSILON)
+                newer_than=self._unverified.newer_than((namespace, service, arn)))
         except elbv2.AwsCallError as error:
             log.warning("target verification failed", service=service, target_group=arn,
                         aws_call=error.operation, code=error.code)
@@ -209,7 +197,7 @@ class TargetVerifier:
         if extra:
             reason += f"; also registered (not ready endpoints of the Service): {', '.join(extra)}"
         verified = bool(expected) and not missing
-        self._remember((namespace, service, arn), None if verified else stamp)
+        self._unverified.remember((namespace, service, arn), None if verified else stamp)
         return results.TargetGroupTargets(
             service=service, target_group=arn, registered=len(registered), total=len(expected),
             verified=verified, reason=reason, missing=missing, extra=extra)

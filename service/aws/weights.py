@@ -11,15 +11,13 @@ from collections.abc import Mapping
 
 import structlog
 
-from service.aws import elbv2, lookups, results
+from service.aws import coalescing, elbv2, lookups, results
 from service.aws import metrics as aws_metrics
 
-__all__ = ["MAX_REMEMBERED", "STAMP_EPSILON", "WeightVerifier"]
+__all__ = ["WeightVerifier"]
 
 log = structlog.get_logger(__name__)
 
-MAX_REMEMBERED = 20_000  # unverified (ALB, request) pairs remembered; the oldest go first
-STAMP_EPSILON = 1e-6  # "a read started after this one", on the monotonic clock
 
 # (ALB ARN, namespace, ingress, canary service, stable service): one rollout's rule on one ALB.
 _Seen = tuple[str, str, str, str, str]
@@ -33,7 +31,7 @@ class WeightVerifier:
         self.metrics = metrics
         # Start stamp of the rules read that last left a request unverified: the next verification of that
         # request must not get the same answer again, and waits for the next read shared by the ALB instead.
-        self._unverified: dict[_Seen, float] = {}
+        self._unverified: coalescing.FailedReads[_Seen] = coalescing.FailedReads()
 
     async def verify(self, request: results.WeightRequest) -> results.WeightVerification:
         items = tuple(await asyncio.gather(*(self._ingress(request, ing) for ing in request.ingresses)))
@@ -78,20 +76,12 @@ class WeightVerifier:
                 reason=f"load balancer not found: no load balancer has DNS name {hostname}")
         seen: _Seen = (lb.arn, request.namespace, ingress.name, request.canary.service,
                        request.stable.service)
-        stale = self._unverified.get(seen)
-        alb = await self.reads.rules(lb.arn, newer_than=None if stale is None else stale + STAMP_EPSILON)
+        alb = await self.reads.rules(lb.arn, newer_than=self._unverified.newer_than(seen))
         tags = await self.reads.tags(alb.target_group_arns)
         verdict = _judge(request, ingress.name, lb, alb, tags, self.reads)
-        self._remember(seen, None if verdict.verified else alb.read_at)
+        self._unverified.remember(seen, None if verdict.verified else alb.read_at)
         return verdict
 
-    def _remember(self, seen: _Seen, stamp: float | None) -> None:
-        self._unverified.pop(seen, None)
-        if stamp is None:
-            return
-        if len(self._unverified) >= MAX_REMEMBERED:
-            self._unverified.pop(next(iter(self._unverified)))
-        self._unverified[seen] = stamp
 
 
 def _unseen(request: results.WeightRequest) -> tuple[results.TargetGroupWeight, ...]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from service.aws import results, weights
+from service.aws import coalescing, results, weights
 
 from .conftest import Lbc
 
@@ -378,12 +378,13 @@ async def test_unverified_request_is_not_answered_from_the_same_read_again(lbc, 
     assert s.client.calls["DescribeListeners"] == 1  # weights not applied is not a missing listener
 
 
-def test_unverified_memory_is_bounded_and_forgets_verified(monkeypatch):
-    monkeypatch.setattr(weights, "MAX_REMEMBERED", 2)
-    verifier = weights.WeightVerifier(reads=None)  # type: ignore[arg-type]  # _remember reads nothing
+def test_unverified_memory_is_bounded_and_forgets_verified():
+    verifier = weights.WeightVerifier(reads=None)  # type: ignore[arg-type]  # its memory reads nothing
+    verifier._unverified.limit = 2
     seen = [("lb", NS, f"ing{i}", "canary", "stable") for i in range(3)]
     for stamp, key in enumerate(seen):
-        verifier._remember(key, float(stamp))
-    assert list(verifier._unverified) == seen[1:]
-    verifier._remember(seen[1], None)  # verified
-    assert list(verifier._unverified) == seen[2:]
+        verifier._unverified.remember(key, float(stamp))
+    assert verifier._unverified.keys() == seen[1:]
+    assert verifier._unverified.newer_than(seen[2]) == 2.0 + coalescing.STAMP_EPSILON
+    verifier._unverified.remember(seen[1], None)  # verified
+    assert verifier._unverified.keys() == seen[2:]
