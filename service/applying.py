@@ -242,6 +242,7 @@ class Applier:
         if decision is None:
             return
         for name in decision.terminate:
+            results.wrote_unwatched()
             try:
                 await self.writer.patch_analysis_run(namespace, name, {"spec": {"terminate": True}})
             except writing.NotFound:

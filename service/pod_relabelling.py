@@ -104,6 +104,7 @@ class PodRelabelling:
             if patch is None:
                 continue
             name = _meta(pod, "name")
+            results.wrote_unwatched()
             try:
                 await self.writer.patch_pod(namespace, name, patch)
             except writing.NotFound:

@@ -80,6 +80,7 @@ async def _evict(namespace: str, plan: restarting.RestartPlan, *, writer: writin
     for name in plan.candidates:
         if evicted >= plan.budget:
             break
+        results.wrote_unwatched()
         try:
             await writer.evict_pod(namespace, name)
         except writing.Unavailable as error:

@@ -40,8 +40,8 @@ from service import (
 from service import clock as clocks
 from service import settings as settings_mod
 from service.aws import verifying
+from service.kube import caches, recording, views, writing
 from service.kube import informers as informers_mod
-from service.kube import recording, views, writing
 from statemachine import machine, models, planning, serving, validation, weights
 from statemachine.snapshot import Snapshot
 
@@ -50,7 +50,8 @@ __all__ = ["AGAIN_AT_ONCE", "EXPECTATIONS_POLL_SECONDS", "UNSERVED_EVENT_RETRY",
 UNSERVED_EVENT_RETRY = 10.0
 """Seconds before saying again that a strategy is not served, when the Event could not be written."""
 AGAIN_AT_ONCE = 2
-"""At most this many more decisions in one reconcile that asked to look again at once and wrote nothing."""
+"""At most this many more decisions in one reconcile, each after one that learnt something from AWS and wrote
+nothing, or that wrote only this Rollout (a status step: verified, step completed, paused)."""
 EXPECTATIONS_POLL_SECONDS = 0.25
 """A reconcile that finds its last writes not yet in the caches looks again this soon: the watch event of the
 write normally queues it first, but a write to another kind (a Service) may not queue this Rollout."""
@@ -167,20 +168,40 @@ class Reconciler:
             self._serve(key)
             if self.expectations.unseen(key):  # the watch event of our last write queues the Rollout again
                 return results.Result(requeue_after=EXPECTATIONS_POLL_SECONDS)
-            with results.deferring() as written:
+            with results.deferring() as deferred:
                 try:
                     result = await self._reconcile(key, raw)
                     for _ in range(AGAIN_AT_ONCE):
-                        # It learnt something from AWS (targets serve, weights verified) and wrote nothing:
-                        # the caches still hold the world, so decide again now, not behind the whole queue.
-                        again = self.informers.rollouts.store.get(key)
-                        if result.requeue_after != 0 or written or again is None:
+                        before = len(deferred.written)
+                        again = self._again(key, result, deferred)
+                        if again is None:
                             break
                         result = await self._reconcile(key, again)
+                        if len(deferred.written) == before and result.requeue_after != 0:
+                            break  # nothing new written, nothing learnt: the rest waits for its event
                     return result
                 finally:
-                    for reflector, answer in written:
+                    for reflector, answer in deferred.written:
                         self.expectations.expect(key, reflector, answer)
+
+    def _again(self, key: str, result: results.Result, deferred: results.Deferred) -> dict[str, Any] | None:
+        """The Rollout to decide again from at once, not behind the whole queue; None when it must wait.
+
+        Only while every write of this reconcile was to this Rollout: the caches still hold the rest of the
+        world, and the last answer is the newest copy of the Rollout (newer than the cache, until its event).
+        """
+        rollouts, written = self.informers.rollouts, deferred.written
+        cached = rollouts.store.get(key)
+        if deferred.unwatched:
+            return None
+        if not written:  # it learnt something from AWS (targets serve, weights verified) and wrote nothing
+            return cached if result.requeue_after == 0 else None
+        if any(reflector is not rollouts or _key(answer) != key for reflector, answer in written):
+            return None
+        answer = written[-1][1]
+        if cached is not None and rollouts.has_seen(caches.resource_version_of(answer)):
+            return cached  # the watch already brought it (or something newer)
+        return dict(answer)
 
     # ---- the steps ---------------------------------------------------------------------------------------
     async def _leave(self, key: str, raw: Mapping[str, Any], leave: serving.Unserved) -> results.Result:
@@ -342,6 +363,11 @@ class Reconciler:
         """`namespace`'s Ingresses or Services by name: a view, so a lookup never copies the namespace."""
         store = self.informers.ingresses.store if kind == "ingresses" else self.informers.services.store
         return views.ByName(store, namespace)
+
+
+def _key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 def _fallback(raw: Mapping[str, Any]) -> models.Rollout:

@@ -255,6 +255,7 @@ class ReplicaSetSync:
         """Delete old ReplicaSets beyond revisionHistoryLimit (uid and resourceVersion as preconditions)."""
         for rs in doomed:
             metadata = rs.get("metadata") or {}
+            results.wrote_unwatched()
             try:
                 await self.writer.delete_replicaset(namespace, _name(rs), uid=metadata.get("uid"),
                                                     resource_version=metadata.get("resourceVersion"))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from service.kube import caches, watching
 
-__all__ = ["CacheBehind", "Result", "TerminalError", "Written", "deferring", "wait_written"]
+__all__ = ["CacheBehind", "Deferred", "Result", "TerminalError", "Written", "deferring", "wait_written",
+           "wrote_unwatched"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +37,38 @@ class CacheBehind(Exception):
 
 
 Written = tuple[watching.Reflector, Mapping[str, Any]]
-_DEFERRED: contextvars.ContextVar[list[Written] | None] = contextvars.ContextVar("deferred_writes",
-                                                                                 default=None)
+
+
+@dataclass(slots=True)
+class Deferred:
+    """The writes of one reconcile: those its next reconcile waits for, and how many others it made."""
+
+    written: list[Written] = field(default_factory=list)
+    unwatched: int = 0
+    """Writes no cache is waited on for (an eviction, a deletion, an AnalysisRun terminated)."""
+
+
+_DEFERRED: contextvars.ContextVar[Deferred | None] = contextvars.ContextVar("deferred_writes", default=None)
 
 
 @contextlib.contextmanager
-def deferring() -> Iterator[list[Written]]:
+def deferring() -> Iterator[Deferred]:
     """Inside, `wait_written` does not wait: it lists the write for the next reconcile to wait for
     (service.expectations). A Rollout reconcile runs inside it: no decision of it reads back its writes."""
-    written: list[Written] = []
-    token = _DEFERRED.set(written)
+    deferred = Deferred()
+    token = _DEFERRED.set(deferred)
     try:
-        yield written
+        yield deferred
     finally:
         _DEFERRED.reset(token)
+
+
+def wrote_unwatched() -> None:
+    """Count a write no decision waits to see (under `deferring()`; else nothing): after it, the reconcile
+    does not decide again at once, from caches that cannot show it yet."""
+    deferred = _DEFERRED.get()
+    if deferred is not None:
+        deferred.unwatched += 1
 
 
 async def wait_written(reflector: watching.Reflector, answer: Mapping[str, Any], within: float) -> None:
@@ -57,7 +76,7 @@ async def wait_written(reflector: watching.Reflector, answer: Mapping[str, Any],
     Under `deferring()`, record it instead."""
     deferred = _DEFERRED.get()
     if deferred is not None:
-        deferred.append((reflector, answer))
+        deferred.written.append((reflector, answer))
         return
     version = caches.resource_version_of(answer)
     if version and not await reflector.wait_seen(version, within):

@@ -147,3 +147,30 @@ async def test_the_reconcile_that_sees_the_targets_serve_moves_the_weight_at_onc
     assert ("patch_ingress", "app") in w.writer.writes[writes:]
     transitions = w.reconciler.describe(f"{NS}/demo")["transitions"]  # type: ignore[index]
     assert [t["trigger"] for t in transitions[-2:]] == ["wait_for_targets", "targets_ready"]
+
+
+async def test_one_reconcile_verifies_the_weight_completes_the_step_and_pauses(world: Any) -> None:
+    """Status-only steps do not each wait behind the whole work queue: after a write to nothing but this
+    Rollout, the reconcile decides again from the answer (AGAIN_AT_ONCE), so "verified", "step completed"
+    and "paused" are one queue pass; the step and the pause are still each their own status write."""
+    w: World = await world(verify=True, retry_interval=2.0)
+    w.seed()
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
+    await w.lbc.settled()
+    await w.update_with_the_alb_behind("app:2")
+    await w.settle(lambda: w.annotations()[ACTION] == forward(20, 80)
+                   and w.status()["canary"]["weights"].get("verified") is False, what="unverified")
+    w.lbc.configure({"paused": False})
+    async with asyncio.timeout(20):
+        await w.lbc.settled()
+    await w.caught_up()
+    writes = len(w.writer.writes)
+    await w.reconcile()  # one queue pass
+    status = w.status()
+    assert status["canary"]["weights"]["verified"] is True
+    assert status["currentStepIndex"] == 1
+    assert [c["reason"] for c in status["pauseConditions"]] == ["CanaryPauseStep"]
+    transitions = w.reconciler.describe(f"{NS}/demo")["transitions"]  # type: ignore[index]
+    assert [t["trigger"] for t in transitions[-3:]] == ["verify", "complete_step", "pause"]
+    assert [t["effects"] for t in transitions[-2:]] == [["status written"], ["status written"]]
+    assert w.writer.writes[writes:] == [("patch_rollout_status", "demo")] * 2  # and nothing else
