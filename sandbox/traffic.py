@@ -146,6 +146,8 @@ class Lookups:
 
     load_balancers: dict[str, str] = field(default_factory=dict)
     services: dict[tuple[str, str], str] = field(default_factory=dict)
+    listeners: dict[str, str] = field(default_factory=dict)
+    """An ALB's port-80 listener ARN (one the LBC replaced is looked up again)."""
 
 
 async def _find_load_balancer(elbv2: Any, hostname: str, lookups: Lookups | None = None) -> str | None:
@@ -166,14 +168,37 @@ async def _scan_load_balancers(elbv2: Any, hostname: str) -> str | None:
     return None
 
 
-async def _routed_action(elbv2: Any, lb_arn: str, request: Request) -> dict[str, Any] | None:
+async def _http_listener(elbv2: Any, lb_arn: str, lookups: Lookups | None) -> str | None:
+    if lookups is not None and lb_arn in lookups.listeners:
+        return lookups.listeners[lb_arn]
     listeners = await elbv2.describe_listeners(LoadBalancerArn=lb_arn)
-    http = [listener for listener in listeners["Listeners"] if listener["Port"] == 80]
-    if not http:
-        return None
+    http = [str(listener["ListenerArn"]) for listener in listeners["Listeners"] if listener["Port"] == 80]
+    if http and lookups is not None:
+        lookups.listeners[lb_arn] = http[0]
+    return http[0] if http else None
+
+
+async def _rules(elbv2: Any, listener: str) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
-    async for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=http[0]["ListenerArn"]):
+    async for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener):
         rules.extend(page["Rules"])
+    return rules
+
+
+async def _routed_action(elbv2: Any, lb_arn: str, request: Request,
+                         lookups: Lookups | None = None) -> dict[str, Any] | None:
+    listener = await _http_listener(elbv2, lb_arn, lookups)
+    if listener is None:
+        return None
+    try:
+        rules = await _rules(elbv2, listener)
+    except ClientError:
+        if lookups is None or lookups.listeners.pop(lb_arn, None) is None:
+            raise
+        listener = await _http_listener(elbv2, lb_arn, lookups)  # the remembered listener was replaced
+        if listener is None:
+            return None
+        rules = await _rules(elbv2, listener)
     ordered = sorted((r for r in rules if not r.get("IsDefault")), key=lambda r: int(r["Priority"]))
     ordered += [r for r in rules if r.get("IsDefault")]
     for rule in ordered:
@@ -219,7 +244,7 @@ async def probe(storage: storing.Storage, elbv2: Any, namespace: str, name: str,
     if ingress is None or lb_arn is None:
         return ProbeResult(requests=requests, failed=requests)
     try:
-        action = await _routed_action(elbv2, lb_arn, request or _request_for(ingress, hostname))
+        action = await _routed_action(elbv2, lb_arn, request or _request_for(ingress, hostname), lookups)
     except ClientError:
         if lookups is None:
             raise

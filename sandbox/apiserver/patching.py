@@ -5,10 +5,10 @@ Part of the sandbox API emulator; pure functions over plain JSON values, they ne
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from sandbox.apiserver import errors
+from sandbox.apiserver.indexes import copy_json
 
 __all__ = [
     "ACCEPTED_FOR_CUSTOM",
@@ -52,13 +52,20 @@ _MERGED_SCALAR_LISTS = {"finalizers"}
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge, `null` deletes, everything else (lists included) replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return copy_json(patch)
+    return _merge_into(copy_json(target) if isinstance(target, dict) else {}, patch)
+
+
+def _merge_into(result: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Merge `patch` into `result`, a copy of our own (the target is copied once, not once per level)."""
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
+        elif isinstance(value, dict):
+            current = result.get(key)
+            result[key] = _merge_into(current if isinstance(current, dict) else {}, value)
         else:
-            result[key] = merge_patch(result.get(key), value)
+            result[key] = copy_json(value)
     return result
 
 
@@ -141,7 +148,7 @@ def json_patch(target: Any, operations: Any) -> Any:
     """RFC 6902 on a copy of `target`: 400 for a malformed patch, 422 when an operation cannot apply."""
     if not isinstance(operations, list):
         raise errors.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    doc = copy.deepcopy(target)
+    doc = copy_json(target)
     for op in operations:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise errors.bad_request(f"invalid JSON patch operation: {op!r}")
@@ -149,16 +156,16 @@ def json_patch(target: Any, operations: Any) -> Any:
         if kind in ("add", "replace", "test") and "value" not in op:
             raise errors.bad_request(f"jsonpatch {kind} operation does not apply: doc is missing value")
         if kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op["value"]))
+            doc = _add(doc, path, copy_json(op["value"]))
         elif kind == "replace":
-            doc = _add(doc, path, copy.deepcopy(op["value"]), replace=True)
+            doc = _add(doc, path, copy_json(op["value"]), replace=True)
         elif kind == "remove":
             _remove(doc, path)
         elif kind in ("move", "copy"):
             value = _get(doc, op.get("from", ""))
             if kind == "move":
                 _remove(doc, op["from"])
-            doc = _add(doc, path, copy.deepcopy(value))
+            doc = _add(doc, path, copy_json(value))
         elif kind == "test":
             if _get(doc, path) != op["value"]:
                 raise errors.ApiError(422, "Invalid", f"testing value {path} failed")
@@ -176,14 +183,15 @@ def _merge_key(field: str, path: tuple[str, ...]) -> str | None:
 
 
 def _merge_list(field: str, original: Any, patch: list[Any], path: tuple[str, ...]) -> list[Any]:
+    """`original` is already a copy of our own (from `_strategic`): merged in place."""
     key = _merge_key(field, path)
-    current = copy.deepcopy(original) if isinstance(original, list) else []
+    current = original if isinstance(original, list) else []
     if key is None:
         if field in _MERGED_SCALAR_LISTS:
             return current + [v for v in patch if v not in current]
-        return copy.deepcopy(patch)
+        return copy_json(patch)
     if any(isinstance(p, dict) and p.get("$patch") == "replace" for p in patch):
-        return [copy.deepcopy(p) for p in patch if not (isinstance(p, dict) and "$patch" in p)]
+        return [copy_json(p) for p in patch if not (isinstance(p, dict) and "$patch" in p)]
     for item in patch:
         if not isinstance(item, dict) or key not in item:
             raise errors.bad_request(f"map: {item!r} does not contain declared merge key: {key}")
@@ -196,16 +204,17 @@ def _merge_list(field: str, original: Any, patch: list[Any], path: tuple[str, ..
         elif index is None:
             current.append(_strategic(None, item, (*path, field)))
         else:
-            current[index] = _strategic(current[index], item, (*path, field))
+            current[index] = _strategic(current[index], item, (*path, field), owned=True)
     return current
 
 
-def _strategic(original: Any, patch: dict[str, Any], path: tuple[str, ...]) -> Any:
+def _strategic(original: Any, patch: dict[str, Any], path: tuple[str, ...], *, owned: bool = False) -> Any:
+    """`owned`: `original` is already a copy of our own (a part of an outer result), changed in place."""
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+        return {k: copy_json(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":
         return None
-    result = copy.deepcopy(original) if isinstance(original, dict) else {}
+    result = (original if owned else copy_json(original)) if isinstance(original, dict) else {}
     retain = patch.get("$retainKeys")
     for key, value in patch.items():
         if key.startswith("$setElementOrder/") or key in ("$retainKeys", "$patch"):
@@ -217,7 +226,7 @@ def _strategic(original: Any, patch: dict[str, Any], path: tuple[str, ...]) -> A
         if value is None:
             result.pop(key, None)
         elif isinstance(value, dict):
-            merged = _strategic(result.get(key), value, (*path, key))
+            merged = _strategic(result.get(key), value, (*path, key), owned=True)
             if merged is None:
                 result.pop(key, None)
             else:
@@ -225,7 +234,7 @@ def _strategic(original: Any, patch: dict[str, Any], path: tuple[str, ...]) -> A
         elif isinstance(value, list):
             result[key] = _merge_list(key, result.get(key), value, path)
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = copy_json(value)
     if isinstance(retain, list):
         result = {k: v for k, v in result.items() if k in retain}
     return result

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sandbox.apiserver import errors
+from sandbox.apiserver.indexes import copy_json
 
 __all__ = ["EventType", "History", "Subscription", "WatchEvent"]
 
@@ -48,7 +48,7 @@ class Subscription:
     def deliver(self, event: WatchEvent) -> None:
         if not self.closed and (self.resource is None or self.resource == event.resource):
             self._queue.put_nowait(
-                WatchEvent(event.type, event.resource, copy.deepcopy(event.object), event.previous)
+                WatchEvent(event.type, event.resource, copy_json(event.object), event.previous)
             )
 
     def close(self) -> None:
@@ -59,6 +59,16 @@ class Subscription:
 
     def pending(self) -> int:
         return self._queue.qsize()
+
+    def ready(self) -> WatchEvent | None:
+        """The next event if one is queued, else None: a busy watch takes it without a task and a timer.
+        StopAsyncIteration once closed, as iterating does."""
+        if self._queue.empty():
+            return None
+        event = self._queue.get_nowait()
+        if event is None:
+            raise StopAsyncIteration
+        return event
 
     def __aiter__(self) -> Subscription:
         return self
@@ -104,7 +114,7 @@ class History:
         if resource_version < self.floor:
             raise errors.expired(resource_version, self.floor)
         return [
-            WatchEvent(e.type, e.resource, copy.deepcopy(e.object), e.previous)
+            WatchEvent(e.type, e.resource, copy_json(e.object), e.previous)
             for e in self._events
             if e.resource == resource and e.resource_version > resource_version
         ]

@@ -125,7 +125,8 @@ async def serve_watch(
                 break
             wait = min(deadline, next_bookmark if bookmarks else deadline) - now
             try:
-                event = await asyncio.wait_for(anext(sub), timeout=max(wait, 0))
+                ready = sub.ready()
+                event = ready if ready is not None else await asyncio.wait_for(anext(sub), max(wait, 0))
             except TimeoutError:
                 if bookmarks and loop.time() >= next_bookmark:
                     mark = {

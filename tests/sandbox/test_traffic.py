@@ -221,3 +221,19 @@ def test_serving_targets(states: dict[str, str], serving: list[str]) -> None:
     descriptions = [{"Target": {"Id": ip, "Port": 8080}, "TargetHealth": {"State": state}}
                     for ip, state in states.items()]
     assert traffic.serving_targets(descriptions) == serving
+
+
+async def test_a_remembered_listener_that_was_replaced_is_looked_up_again(lbc, storage, elbv2) -> None:
+    manifests.backend_pair(storage, stable=["10.0.1.1", "10.0.1.2"], canary=["10.0.2.1"])
+    _pods(storage)
+    await _ready_alb(lbc, storage, elbv2, {ACTION: manifests.forward(("canary", 10), ("stable", 90))})
+    lookups = traffic.Lookups()
+    first = await traffic.probe(storage, elbv2, "default", "app", requests=200, seed=2, lookups=lookups)
+    assert first.failed == 0 and first.load_balancer_arn is not None
+    listener = lookups.listeners[first.load_balancer_arn]
+    # as if the LBC had replaced it: the remembered ARN now names a listener ELBv2 does not know
+    gone = listener.rsplit("/", 1)[0] + "/0123456789abcdef"
+    lookups.listeners[first.load_balancer_arn] = gone
+    again = await traffic.probe(storage, elbv2, "default", "app", requests=200, seed=2, lookups=lookups)
+    assert again == first
+    assert lookups.listeners[first.load_balancer_arn] == listener
