@@ -75,7 +75,8 @@ def table(report: dict[str, Any]) -> str:
     lines = [
         f"alb-rollouts bench: {report['rollouts']} rollouts on {report['albs']} ALBs "
         f"(verify retry {report['settings']['verify_retry_seconds']} s, --aws-max-rps "
-        f"{report['settings']['aws_max_rps']}); load average {report['load_average']['end']} on "
+        f"{report['settings']['aws_max_rps']}, --qps {report['settings'].get('qps')} --burst "
+        f"{report['settings'].get('burst')}); load average {report['load_average']['end']} on "
         f"{report['cpus']} CPUs",
         f"  deploy {phases['deploy']['seconds']} s, step {phases['step']['seconds']} s, promotion "
         f"{phases['promotion']['seconds']} s: total {report['total_seconds']} s (floor, one rollout alone: "

@@ -10,6 +10,9 @@ Room: serve (HTTP). Read-only JSON (SPEC §4.10):
                                 and endpoints, the status selectors, each ReplicaSet's role and deadline
     GET /machine                {"states": [...], "transitions": [{"trigger", "source", "dest", "conditions",
                                 "effects"}]}: the table, each row with its guards and its effects in order
+    GET /memory                 where the controller's Python memory was allocated, by source line
+                                ({"tracedBytes", "top": [{"where", "bytes", "count"}]}); only when started
+                                with PYTHONTRACEMALLOC=1 (tracing slows every allocation), else 409
 
 The reconciler exists only while this replica leads, so the API reads it through a callable; a standby
 answers `leading: false` and an empty list. It never changes anything and never calls the API server or AWS.
@@ -21,6 +24,7 @@ import dataclasses
 import enum
 import json
 import os
+import tracemalloc
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
@@ -32,7 +36,7 @@ from aiohttp import web
 from service.http import server
 from statemachine import machine, states
 
-__all__ = ["Describing", "ReconcilerSource", "build_app", "serve", "to_json"]
+__all__ = ["Describing", "ReconcilerSource", "build_app", "memory_report", "serve", "to_json"]
 
 log = structlog.get_logger(__name__)
 
@@ -119,11 +123,30 @@ def build_app(source: ReconcilerSource) -> web.Application:
     async def state_machine(request: web.Request) -> web.Response:
         return _reply({"states": [state.name for state in states.States], "transitions": machine.describe()})
 
+    async def memory(request: web.Request) -> web.Response:
+        if not tracemalloc.is_tracing():
+            return _error(409, "memory is not traced: start the controller with PYTHONTRACEMALLOC=1")
+        try:
+            limit = int(request.query.get("top", "40"))
+        except ValueError:
+            return _error(400, "top must be an integer")
+        return _reply(memory_report(limit))
+
     app = web.Application()
     app.router.add_get("/rollouts", rollouts)
+    app.router.add_get("/memory", memory)
     app.router.add_get("/rollouts/{namespace}/{name}", rollout)
     app.router.add_get("/machine", state_machine)
     return app
+
+
+def memory_report(limit: int) -> dict[str, Any]:
+    """The `limit` source lines holding the most traced memory now."""
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    stats = snapshot.statistics("lineno")
+    top = [{"where": f"{stat.traceback[0].filename}:{stat.traceback[0].lineno}", "bytes": stat.size,
+            "count": stat.count} for stat in stats[:max(limit, 0)]]
+    return {"tracedBytes": sum(stat.size for stat in stats), "top": top}
 
 
 @asynccontextmanager

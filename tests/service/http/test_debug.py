@@ -4,7 +4,8 @@ Aspects: GET /rollouts lists keys (sorted) and states, and says whether this rep
 an empty list; a rollout whose description raises is still listed; GET /rollouts/<ns>/<name> returns the
 description as JSON (enums by name, datetimes ISO 8601, dataclasses as objects), 404 for an unknown rollout,
 503 on a standby, 500 naming the error when describe raises; GET /machine serves every state and the
-transition table; unknown paths 404; a taken port raises ListenError naming --debug-address; to_json.
+transition table; GET /memory answers 409 unless memory is traced, then the top source lines;
+unknown paths 404; a taken port raises ListenError naming --debug-address; to_json.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import enum
 import errno
 import os
 import socket
+import tracemalloc
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -154,3 +156,25 @@ async def test_taken_port_names_the_flag() -> None:
 ])
 def test_to_json(value: Any, expected: str) -> None:
     assert debug.to_json(value) == expected
+
+
+async def test_memory_needs_tracing_and_then_names_source_lines(client: aiohttp.ClientSession,
+                                                              base_url: str) -> None:
+    was_tracing = tracemalloc.is_tracing()
+    if was_tracing:
+        tracemalloc.stop()
+    try:
+        assert await _get(client, f"{base_url}/memory") == (
+            409, "application/json",
+            {"error": "memory is not traced: start the controller with PYTHONTRACEMALLOC=1"})
+        tracemalloc.start()
+        held = [bytearray(64 * 1024) for _ in range(16)]  # 1 MiB from one line of this file
+        status, _, body = await _get(client, f"{base_url}/memory?top=500")
+        assert status == 200
+        mine = [entry for entry in body["top"] if entry["where"].startswith(__file__)]
+        assert mine and max(entry["bytes"] for entry in mine) >= 16 * 64 * 1024
+        assert body["tracedBytes"] >= sum(len(chunk) for chunk in held)
+        assert (await _get(client, f"{base_url}/memory?top=x"))[0] == 400
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
