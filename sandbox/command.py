@@ -19,9 +19,7 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from sandbox import running
 
@@ -110,24 +108,13 @@ def _remove(path: Path | None) -> None:
             path.unlink()
 
 
-def _run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """uvloop when installed (the sandbox extra): the sandbox's one process is the benchmark's bottleneck, and
-    uvloop's sockets and scheduling cost a fraction of asyncio's; else asyncio's own loop."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
-
-
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("moto") is None:
         print("alb-rollouts sandbox needs moto's server: pip install 'moto[server]'", file=sys.stderr)
         return 1
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        _run_loop(_serve(args))
+        asyncio.run(_serve(args))
     except OSError as err:  # a port in use, an address not on this machine, a state file we cannot write
         print(f"alb-rollouts sandbox: cannot start: {err}", file=sys.stderr)
         return 1
