@@ -19,7 +19,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from multidict import CIMultiDictProxy
 
-from service.kube import caches, resources, throttling
+from service.kube import caches, decoding, resources, throttling
 
 __all__ = [
     "BOOKMARK",
@@ -111,7 +111,7 @@ async def list_collection(
     )
     if not isinstance(body, dict) or not isinstance(body.get("items", []), list):
         raise _status_error(500, body, "malformed list answer")
-    items = [item for item in body.get("items") or [] if isinstance(item, dict)]
+    items = [decoding.shared(item) for item in body.get("items") or [] if isinstance(item, dict)]
     for item in items:
         # Items of a List carry no apiVersion/kind of their own; watch events do. Keep both shapes alike.
         item.setdefault("apiVersion", resource.api_version)
@@ -168,7 +168,7 @@ async def watch_collection(
         while line := await response.content.readline():
             if not line.strip():
                 continue
-            yield parse_event(json.loads(line))
+            yield parse_event(decoding.loads(line))
     finally:
         response.close()
 
