@@ -10,8 +10,9 @@
                    "target5xx", "target5xxByService" when a failing pod answered 5xx)
     GET  /stats[?weights=<prefix>]  -> {"awsCalls": {Action: n} (clients only, not the sandbox's own),
                    "apiRequests": {client: {"<verb> <resource>": n}},
-                   "weights": {TG resource id: [[wall s, weight]...]}}
-                   (weights only for resource ids starting with the prefix; none without it)
+                   "weights": {TG resource id: [[wall s, weight]...]},
+                   "serving": {"<ns>/<service>": [wall s when its new targets became healthy...]}}
+                   (weights and serving only for keys starting with the prefix; none without it)
 
 It forwards to the LBC simulator, the API server's Faults, the probe and the CloudWatch recorder; its only
 state is the traffic knobs (`traffic_knobs`).
@@ -161,8 +162,9 @@ class ControlServer:
             clients.setdefault(agent, {})[what] = count
         prefix = request.query.get("weights")
         weights = self._lbc.weights.changes(prefix) if prefix else {}
+        serving = self._lbc.serving.times(prefix) if prefix else {}
         return web.json_response({"awsCalls": dict(self._aws_calls), "apiRequests": clients,
-                                  "weights": weights})
+                                  "weights": weights, "serving": serving})
 
     async def _cloudwatch_client(self) -> Any:
         """The CloudWatch client, opened on the first recording (most sandboxes never record)."""

@@ -172,6 +172,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "reference_calls_per_verified_step": report.reference_calls_per_step(n, albs),
         "update_to_patch_ms": report.percentiles(fleet.update_to_patch(20)),
         "verify_lag_ms": report.percentiles(fleet.verify_lag(step.counters, 20)),
+        "serving_to_patch_ms": report.percentiles(fleet.serving_to_patch(step.counters, 20)),
         "total_seconds": round(deploy.seconds + step.seconds + promotion.seconds, 2),
         "floor_seconds": round(floor, 2),
         "peak_rss_mb": round(max(loaded.peak_rss_kb, last.peak_rss_kb) / 1024, 1),

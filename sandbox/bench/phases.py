@@ -28,14 +28,15 @@ CONCURRENCY = 8
 @dataclass(frozen=True, slots=True)
 class Counters:
     """The sandbox's counters at one moment: the controller's AWS calls, its API requests by "<verb>
-    <resource>", and the LBC's weight log."""
+    <resource>", and the LBC's weight and serving logs."""
 
     aws: Counter[str]
     api: Counter[str]
     weights: dict[str, list[list[float]]]
+    serving: dict[str, list[float]] = field(default_factory=dict)
 
     def minus(self, earlier: Counters) -> Counters:
-        return Counters(self.aws - earlier.aws, self.api - earlier.api, self.weights)
+        return Counters(self.aws - earlier.aws, self.api - earlier.api, self.weights, self.serving)
 
     @property
     def writes(self) -> int:
@@ -127,7 +128,7 @@ class Fleet:
         for agent, verbs in answer["apiRequests"].items():
             if agent != kubing.AGENT:
                 api.update({what: n for what, n in verbs.items() if not what.startswith("watch ")})
-        return Counters(Counter(answer["awsCalls"]), api, answer["weights"])
+        return Counters(Counter(answer["awsCalls"]), api, answer["weights"], answer.get("serving") or {})
 
     async def watch(self) -> None:
         await self.kube.send("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
@@ -232,6 +233,18 @@ class Fleet:
             patched = self.tracker.first_weight(name, weight, at)
             if patched is not None:
                 out.append(patched - at)
+        return out
+
+    def serving_to_patch(self, counters: Counters, weight: int) -> list[float]:
+        """Seconds from the canary's new targets serving in ELBv2 (the LBC simulator's log) to the Ingress
+        carrying the step's weight: the controller's share of update -> patch (the rest is pods and LBC)."""
+        out = []
+        for name, at in self.patched_at.items():
+            patched = self.tracker.first_weight(name, weight, at)
+            served = [t for t in counters.serving.get(f"{self.namespace}/{name}-canary", [])
+                      if patched is not None and at <= t <= patched]
+            if patched is not None and served:
+                out.append(patched - served[-1])
         return out
 
     def verify_lag(self, counters: Counters, weight: int) -> list[float]:

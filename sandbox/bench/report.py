@@ -83,6 +83,7 @@ def table(report: dict[str, Any]) -> str:
         f"{report['floor_seconds']} s)",
         f"  update -> Ingress patch        {ms(report['update_to_patch_ms'])}"
         + mark("update_to_patch_p99_ms"),
+        f"  targets serve -> Ingress patch {ms(report['serving_to_patch_ms'])} (the controller's share)",
         f"  ALB carries weight -> verified {ms(report['verify_lag_ms'])}" + mark("verify_lag_p99_ms"),
         f"  ELBv2 calls per ALB per step   {report['aws_calls_per_verified_step']} (reference at least "
         f"{report['reference_calls_per_verified_step']})" + mark("aws_calls_per_verified_step"),

@@ -33,10 +33,12 @@ def _shape(targets: Iterable[Target]) -> list[dict[str, Any]]:
 class Registrar:
     """RegisterTargets/DeregisterTargets through one aiobotocore ELBv2 client, paced by `Timings`."""
 
-    def __init__(self, elbv2: Any, clock: health.TargetClock, *, now: Callable[[], float]) -> None:
+    def __init__(self, elbv2: Any, clock: health.TargetClock, *, now: Callable[[], float],
+                 on_registered: Callable[[str, float], None] | None = None) -> None:
         self._elbv2 = elbv2
         self._clock = clock
         self._now = now
+        self._on_registered = on_registered  # (target group ARN, seconds until healthy): a benchmark's log
         self._due: dict[str, dict[Target, float]] = {}  # target group -> wanted target -> when to register
 
     async def sync(self, arn: str, targets: Iterable[Target], timings: Timings) -> float | None:
@@ -65,6 +67,8 @@ class Registrar:
             chunk = ready[start:start + _CHUNK]
             await self._elbv2.register_targets(TargetGroupArn=arn, Targets=_shape(chunk))
             self._clock.registered(arn, chunk, initial_seconds=timings.initial_seconds)
+            if self._on_registered is not None:
+                self._on_registered(arn, timings.initial_seconds)
         waiting = {target: at for target, at in due.items() if at > now}
         if not waiting:
             self._due.pop(arn, None)

@@ -106,6 +106,9 @@ class LoadBalancerController:
         """What ELBv2 would say about the targets this simulator registered (moto always says healthy)."""
         self.weights = weight_log.WeightLog()
         """When each target group's forward weight reached AWS (read by the benchmark)."""
+        self.serving = weight_log.ServingLog()
+        """When targets registered for each Service became healthy (read by the benchmark)."""
+        self._service_of: dict[str, str] = {}  # target group ARN -> "<ns>/<service>" of its binding
         self._reporter = reporting.Reporter(storage)
         self._planned: dict[str, Work] = {}
         self._queues: dict[str, list[_Queued]] = {}
@@ -130,8 +133,9 @@ class LoadBalancerController:
         elbv2 = await enter(aws.client("elbv2", self.endpoint_url, region=self.region))
         ec2 = await enter(aws.client("ec2", self.endpoint_url, region=self.region))
         self._deployer = deploying.Deployer(elbv2, ec2, cluster=self.cluster)
-        self._registrar = registering.Registrar(elbv2, self.target_health,
-                                                now=asyncio.get_running_loop().time)
+        self._registrar = registering.Registrar(
+            elbv2, self.target_health, now=asyncio.get_running_loop().time,
+            on_registered=lambda arn, after: self.serving.record(self._service_of.get(arn, arn), after))
         self._subscription = self.storage.subscribe()
         self._install_ingress_class()
         self._dirty.set()
@@ -364,5 +368,9 @@ class LoadBalancerController:
                 for member in last.members:
                     self._reporter.clear_status(member)
         elif isinstance(work, models.BindingTargets):
+            tgb = self.storage.get(reporting.TGBS, work.namespace, work.name) or {}
+            service = ((tgb.get("spec") or {}).get("serviceRef") or {}).get("name")
+            if service:
+                self._service_of[work.target_group_arn] = f"{work.namespace}/{service}"
             return await self._registrar.sync(work.target_group_arn, work.targets, self.knobs.timings())
         return None

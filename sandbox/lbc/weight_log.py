@@ -1,7 +1,9 @@
-"""LBC simulator, record room: when each target group's forward weight reached AWS, by wall-clock time.
+"""LBC simulator, record room: when each target group's forward weight reached AWS, and when targets it
+registered for a Service became healthy, by wall-clock time.
 
-Kept per target-group resource id (`<ns>/<ingress>-<service>:<port>`) so a benchmark can tell when the ALB
-started carrying a weight without polling ELBv2. Bounded: the last few changes per id, at most `limit` ids.
+Weights are kept per target-group resource id (`<ns>/<ingress>-<service>:<port>`), registrations per Service
+(`<ns>/<service>`), so a benchmark can tell when the ALB started carrying a weight or serving new pods without
+polling ELBv2. Bounded: the last few changes per key, at most `limit` keys.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 
 from sandbox.lbc import models
 
-__all__ = ["WeightLog"]
+__all__ = ["ServingLog", "WeightLog"]
 
 _PER_ID = 8
 
@@ -39,6 +41,27 @@ class WeightLog:
     def changes(self, prefix: str = "") -> dict[str, list[list[float | int | None]]]:
         return {rid: [[at, weight] for at, weight in seen]
                 for rid, seen in self._changes.items() if rid.startswith(prefix)}
+
+
+class ServingLog:
+    """`record(service, after)` when registered targets become healthy `after` seconds from now;
+    `times()` → {"<ns>/<service>": [wall seconds, ...]}."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, limit: int = 50_000) -> None:
+        self._clock = clock
+        self._limit = limit
+        self._times: dict[str, deque[float]] = {}
+
+    def record(self, service: str, after: float = 0.0) -> None:
+        seen = self._times.get(service)
+        if seen is None:
+            if len(self._times) >= self._limit:
+                self._times.pop(next(iter(self._times)))
+            seen = self._times[service] = deque(maxlen=_PER_ID)
+        seen.append(self._clock() + after)
+
+    def times(self, prefix: str = "") -> dict[str, list[float]]:
+        return {key: list(seen) for key, seen in self._times.items() if key.startswith(prefix)}
 
 
 def _weights(stack: models.StackModel) -> dict[str, int | None]:

@@ -16,7 +16,7 @@ from sandbox.lbc import models, weight_log
 FIELDS = {"rollouts", "albs", "aws_calls_per_verified_step", "aws_calls_by_operation",
           "reference_calls_per_verified_step", "update_to_patch_ms", "verify_lag_ms", "total_seconds",
           "floor_seconds", "peak_rss_mb", "rss_per_rollout_kb", "cpu_seconds", "k8s_requests_per_step",
-          "probe_failures"}
+          "probe_failures", "serving_to_patch_ms"}
 
 
 async def test_smoke_run_of_ten_rollouts_writes_the_report(tmp_path: Path) -> None:
@@ -31,8 +31,10 @@ async def test_smoke_run_of_ten_rollouts_writes_the_report(tmp_path: Path) -> No
     assert FIELDS <= set(result), FIELDS - set(result)
     assert result["rollouts"] == 10 and result["albs"] == 2
     assert result["probe_failures"] == 0 and result["probe_requests"] > 0
-    for figure in ("update_to_patch_ms", "verify_lag_ms"):
+    for figure in ("update_to_patch_ms", "verify_lag_ms", "serving_to_patch_ms"):
         assert set(result[figure]) == {"p50", "p99", "max"}
+    assert result["serving_to_patch_ms"]["p50"] is not None  # the LBC logged each canary's registration
+    assert result["serving_to_patch_ms"]["max"] <= result["update_to_patch_ms"]["max"]
     assert "alb-rollouts bench: 10 rollouts on 2 ALBs" in text and f"report written to {out}" in text
 
 
@@ -70,3 +72,15 @@ def test_weight_log_records_changes_only(weights: tuple[int, int]) -> None:
     log.record(stack(50, 50))
     assert log.changes("ns/web-canary") == {"ns/web-canary:80": [[100.0, weights[0]], [102.0, 50]]}
     assert set(log.changes()) == {"ns/web-canary:80", "ns/web-stable:80"}
+
+
+def test_serving_log_keeps_the_last_times_per_service_and_filters_by_prefix() -> None:
+    now = [10.0]
+    log = weight_log.ServingLog(clock=lambda: now[0], limit=2)
+    log.record("ns/web-canary")
+    now[0] = 11.0
+    log.record("ns/web-canary", 0.5)  # healthy half a second after registering
+    log.record("other/api-canary")
+    assert log.times("ns/") == {"ns/web-canary": [10.0, 11.5]}
+    log.record("ns/third")  # over the limit: the oldest key goes
+    assert set(log.times()) == {"other/api-canary", "ns/third"}

@@ -145,5 +145,10 @@ async def test_stats_count_the_clients_calls_and_log_the_weights_the_alb_took(sa
     assert stats["apiRequests"]["bench-test"] == {"get ingresses": 1}
     [(resource_id, changes)] = stats["weights"].items()
     assert resource_id.startswith("default/app-canary:") and changes[-1][1] == 30
+    # the serving log: when the targets registered for each Service became healthy
+    assert stats["serving"] == {}  # no Service name starts with "default/app-canary"
+    status, stats = await _call("GET", f"{sandbox.state.control}/stats?weights=default/")
+    assert set(stats["serving"]) == {"default/canary", "default/stable"}
+    assert all(times for times in stats["serving"].values())
     status, stats = await _call("GET", f"{sandbox.state.control}/stats")
-    assert stats["weights"] == {}
+    assert stats["weights"] == {} and stats["serving"] == {}
