@@ -31,7 +31,6 @@ from typing import Any
 import structlog
 
 from service import ingress_sync, pod_relabelling, replicaset_sync, results, service_release, verify_step
-from service import target_waits as target_waits_mod
 from service.kube import informers, recording, writing
 from statemachine import (
     ingress_checks,
@@ -56,8 +55,8 @@ class Work:
 
     `answer` is the AWS answer known for the weights in status (its alb/albs go into the status write);
     `check` the answer asked this reconcile; `addresses` the ready endpoint addresses of each Service;
-    `targets` what `check_targets` found (Service, pod hash, addresses, serving), `targets_watched` whether
-    it left the wait to service.target_waits; `outcomes` one line per thing an effect did.
+    `targets` what `check_targets` found (Service, pod hash, addresses, serving); `outcomes` one line per
+    thing an effect did.
     """
 
     plan: Plan
@@ -70,7 +69,6 @@ class Work:
     requeue_after: float | None = None
     addresses: Mapping[str, frozenset[str]] = field(default_factory=dict)
     targets: tuple[str, str, frozenset[str], bool] | None = None
-    targets_watched: bool = False
     outcomes: list[str] = field(default_factory=list)
 
     def look_again(self, seconds: float | None) -> None:
@@ -100,13 +98,11 @@ class Applier:
 
     def __init__(self, *, writer: writing.Writer, informers: informers.Informers,
                  recorder: recording.EventRecorder, verifier: verify_step.Verifier | None,
-                 classes: tuple[str, ...], verify_retry_interval: float, deadline: float,
-                 target_waits: target_waits_mod.TargetWaits | None = None) -> None:
+                 classes: tuple[str, ...], verify_retry_interval: float, deadline: float) -> None:
         self.writer = writer
         self.informers = informers
         self.recorder = recorder
         self.verifier = verifier
-        self.target_waits = target_waits
         self.verify_retry_interval = verify_retry_interval
         self.deadline = deadline
         self.replicasets = replicaset_sync.ReplicaSetSync(writer=writer, reflector=informers.replica_sets,
@@ -193,14 +189,10 @@ class Applier:
         if not traffic_safety.caught_up(work.snapshot.endpoints.get(wait.service), wait.pod_hash,
                                         widened=widened):
             return  # the EndpointSlices have not switched yet: AWS cannot have the right targets
-        rollout = work.plan.after
-        serving, why = await self.verifier.serving(rollout, wait.service)
+        serving, why = await self.verifier.serving(work.plan.after, wait.service)
         addresses = work.addresses.get(wait.service, frozenset())
         work.targets = (wait.service, wait.pod_hash, addresses, serving)
         work.look_again(0.0 if serving else self.verify_retry_interval)
-        if not serving and self.target_waits is not None:  # checked off the queue until they serve
-            self.target_waits.watch(f"{rollout.namespace}/{rollout.name}", rollout.namespace, wait.service)
-            work.targets_watched = True
         said = "serve" if serving else "do not serve yet"
         which = f"pods {wait.pod_hash} and the others it selects" if widened else f"pods {wait.pod_hash}"
         work.outcomes.append(f"ELBv2: Service {wait.service} targets {said} {which}: {why}")

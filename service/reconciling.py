@@ -33,7 +33,6 @@ from service import (
     results,
     revision_sync,
     rollout_metrics,
-    target_waits,
     traffic_observing,
     verify_step,
     workload_resolver,
@@ -98,15 +97,10 @@ class Reconciler:
             verifier = verify_step.Verifier(verifiers=verifiers, informers=informers, recorder=recorder,
                                             tag_key=settings.aws.tag_key_resource_id)
         self.verifying = verifier is not None
-        self.target_waits: target_waits.TargetWaits | None = None
-        if verifier is not None:
-            self.target_waits = target_waits.TargetWaits(
-                verifier.serves, interval=settings.aws.verify_retry_interval_seconds)
         self.applier = applying.Applier(
             writer=writer, informers=informers, recorder=recorder, verifier=verifier,
             classes=settings.aws.ingress_classes,
-            verify_retry_interval=settings.aws.verify_retry_interval_seconds, deadline=self.deadline,
-            target_waits=self.target_waits)
+            verify_retry_interval=settings.aws.verify_retry_interval_seconds, deadline=self.deadline)
         self.machine = machine.build_machine(AsyncMachine, effects=self.applier.bindings(), queued="model")
         self.workloads = workload_resolver.WorkloadResolver(deployments=informers.deployments,
                                                             rollouts=informers.rollouts, writer=writer,
@@ -121,8 +115,6 @@ class Reconciler:
         memory = self._memory.pop(key, None)
         if memory is not None:
             self.machine.remove_model(memory.model)
-        if self.target_waits is not None:
-            self.target_waits.forget(key)
 
     def unserved(self) -> dict[str, str]:
         """Rollouts of our instance whose strategy we do not serve, and what that strategy is."""
@@ -176,8 +168,6 @@ class Reconciler:
             self._serve(key)
             if self.expectations.unseen(key):  # the watch event of our last write queues the Rollout again
                 return results.Result(requeue_after=EXPECTATIONS_POLL_SECONDS)
-            if self.target_waits is not None:
-                self.target_waits.forget(key)  # this reconcile checks for itself (and may hand it back)
             with results.deferring() as deferred:
                 try:
                     result = await self._reconcile(key, raw)
@@ -206,7 +196,7 @@ class Reconciler:
             return None
         if not written:  # it learnt something from AWS (targets serve, weights verified) and wrote nothing
             return cached if result.requeue_after == 0 else None
-        if any(r is not rollouts or caches.object_key(answer) != key for r, answer in written):
+        if any(reflector is not rollouts or _key(answer) != key for reflector, answer in written):
             return None
         answer = written[-1][1]
         if cached is not None and rollouts.has_seen(caches.resource_version_of(answer)):
@@ -322,9 +312,6 @@ class Reconciler:
         await self.workloads.scale_down(resolved, snapshot, planned=plan.canary_replicas)
         self._time_the_wait(memory, rollout, now)
         requeue = work.requeue_after
-        retry = self.settings.aws.verify_retry_interval_seconds
-        if work.targets_watched and requeue is not None and requeue >= retry:
-            requeue = retry * target_waits.FALLBACK_FACTOR  # service.target_waits queues it once they serve
         memory.next_look = now + timedelta(seconds=requeue) if requeue is not None else None
         return results.Result(requeue_after=requeue)
 
@@ -376,6 +363,11 @@ class Reconciler:
         """`namespace`'s Ingresses or Services by name: a view, so a lookup never copies the namespace."""
         store = self.informers.ingresses.store if kind == "ingresses" else self.informers.services.store
         return views.ByName(store, namespace)
+
+
+def _key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 def _fallback(raw: Mapping[str, Any]) -> models.Rollout:

@@ -38,7 +38,6 @@ from service import (
     rollout_metrics,
     startup_checks,
     startup_cleanup,
-    target_waits,
     workqueue_metrics,
 )
 from service import clock as clocks
@@ -333,10 +332,6 @@ class _Leader:
                 informers=informers, writer=writer, recorder=recorder, verifiers=verifiers, settings=settings,
                 clock=self.clock, metrics=self.metrics)
             self.process.reconciler = reconciler
-            waits = getattr(reconciler, "target_waits", None)  # a test's reconciler may have none
-            if isinstance(waits, target_waits.TargetWaits):
-                waiting = asyncio.create_task(waits.run(queue.add), name="target-waits")
-                stack.push_async_callback(_cancel, waiting)
             workers = controller.Controller(queue=queue, reconciler=reconciler,
                                             workers=settings.queueing.rollout_threads, clock=self.clock,
                                             metrics=self.metrics)

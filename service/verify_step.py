@@ -87,16 +87,8 @@ class Verifier:
 
         (True, why) when nothing is bound (the Service is not behind an ALB target group we can check).
         """
-        return await self.serving_in(rollout.namespace, service_name)
-
-    async def serves(self, namespace: str, service_name: str) -> bool:
-        """`serving_in` without the why (service.target_waits' check)."""
-        return (await self.serving_in(namespace, service_name))[0]
-
-    async def serving_in(self, namespace: str, service_name: str) -> tuple[bool, str]:
-        """`serving` by the Service's namespace and name alone (service.target_waits checks this way)."""
         bindings_reflector = self.informers.target_group_bindings
-        key = f"{namespace}/{service_name}"
+        key = f"{rollout.namespace}/{service_name}"
         service = self.informers.services.store.get(key)
         if service is None or bindings_reflector is None:
             return True, f"Service {service_name}: no target group to check"

@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from service import target_waits
 from service.aws import results as aws_results
 
 from .world import ACTION, NS, ROLLOUTS, World, forward, template
@@ -64,10 +63,7 @@ async def test_step_waits_for_the_alb(world: Any) -> None:
     old = w.replica_sets()[f"demo-{stable}"]
     assert old["spec"]["replicas"] == 2
     assert "scale-down-deadline" not in old["metadata"].get("annotations", {})
-    # the stable Service's targets are waited for off the queue (service.target_waits queues it once they
-    # serve): its own look comes after the fallback
-    assert w.outcomes[-1].requeue_after == 2.0 * target_waits.FALLBACK_FACTOR
-    assert w.reconciler.target_waits is not None and w.reconciler.target_waits.watching(f"{NS}/demo")
+    assert w.outcomes[-1].requeue_after == 2.0
     assert w.events("TargetGroupUnverified")[-1].endswith("not verified: 0/2 endpoints registered")
 
     w.lbc.configure({"paused": False})
@@ -178,32 +174,3 @@ async def test_one_reconcile_verifies_the_weight_completes_the_step_and_pauses(w
     assert [t["trigger"] for t in transitions[-3:]] == ["verify", "complete_step", "pause"]
     assert [t["effects"] for t in transitions[-2:]] == [["status written"], ["status written"]]
     assert w.writer.writes[writes:] == [("patch_rollout_status", "demo")] * 2  # and nothing else
-
-
-async def test_a_rollout_waiting_for_targets_is_checked_off_the_queue_and_queued_once_they_serve(
-        world: Any) -> None:
-    """While the canary's targets do not serve, the reconcile hands the wait to service.target_waits and
-    comes back only after the fallback (10 retry intervals); the waits' own check queues it as soon as they
-    serve, and that one reconcile patches the Ingress."""
-    w: World = await world(verify=True, retry_interval=2.0)
-    w.seed()
-    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy")
-    await w.lbc.settled()
-    w.lbc.configure({"paused": True})  # the canary's targets will not be registered
-    w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:2")}})
-    await w.settle(lambda: w.state() == "WaitingForTargets" and w.outcomes[-1].requeue_after == 20.0,
-                   what="waiting, watched", quiet=False)
-    waits = w.reconciler.target_waits
-    assert waits is not None and waits.watching(f"{NS}/demo")
-    queued: list[str] = []
-    assert await waits.check_once(queued.append) == [] and waits.watching(f"{NS}/demo")
-    w.lbc.configure({"paused": False})
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while not await waits.check_once(queued.append):
-        assert loop.time() < deadline, "the canary's targets never served"
-        await asyncio.sleep(0.05)  # polled: ELBv2 registration has no event to wait on
-    assert queued == [f"{NS}/demo"] and not waits.watching(f"{NS}/demo")
-    await w.caught_up()
-    await w.reconcile()  # the one the waits queued
-    assert w.annotations()[ACTION] == forward(20, 80)
