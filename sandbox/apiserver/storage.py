@@ -22,14 +22,8 @@ ApiError = errors.ApiError
 Subscription = streams.Subscription
 WatchEvent = streams.WatchEvent
 
-_IMMUTABLE_META = (
-    "uid",
-    "creationTimestamp",
-    "name",
-    "namespace",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-)
+_IMMUTABLE_META = ("uid", "creationTimestamp", "name", "namespace", "deletionTimestamp",
+                   "deletionGracePeriodSeconds")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 Obj = dict[str, Any]
 ObjList = list[dict[str, Any]]
@@ -76,8 +70,7 @@ class Storage:
 
     def get(self, resource: str, namespace: str | None, name: str) -> Obj | None:
         """A deep copy of the object, or None."""
-        info = self.registry.get(resource)
-        obj = self._bucket(info).get(self._key(info, namespace, name))
+        obj = self.peek_one(resource, namespace, name)
         return _copy(obj) if obj is not None else None
 
     def list(self, resource: str, namespace: str | None = None, label_selector: str | None = None,
@@ -94,6 +87,15 @@ class Storage:
         """The stored objects themselves (not copies), sorted: for in-process readers that scan many objects
         on every change (the LBC simulator, the traffic probe). Read only: never change or keep them."""
         return self._candidates(self.registry.get(resource), namespace, [])
+
+    def peek_one(self, resource: str, namespace: str | None, name: str) -> Obj | None:
+        """The stored object itself (not a copy), or None; read only, as `peek`."""
+        info = self.registry.get(resource)
+        return self._bucket(info).get(self._key(info, namespace, name))
+
+    def peek_labelled(self, resource: str, namespace: str, label: str, value: str) -> ObjList:
+        """The stored objects (not copies) of one namespace labelled `label=value`, sorted; read only."""
+        return self._candidates(self.registry.get(resource), namespace, [(label, value)])
 
     def selected(self, resource: str, namespace: str, match_labels: Mapping[str, Any]) -> ObjList:
         """Deep copies of one namespace's objects whose labels include every pair of `match_labels` (an
@@ -113,8 +115,7 @@ class Storage:
 
     def uid_of(self, resource: str, namespace: str | None, name: str) -> str | None:
         """The uid of a stored object, or None: an existence check that copies nothing."""
-        info = self.registry.get(resource)
-        obj = self._bucket(info).get(self._key(info, namespace, name))
+        obj = self.peek_one(resource, namespace, name)
         return None if obj is None else str(obj["metadata"]["uid"])
 
     def subscribe(self, resource: str | None = None) -> streams.Subscription:

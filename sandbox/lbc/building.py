@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sandbox.lbc import models, parsing
-from sandbox.lbc.views import ClusterView
+from sandbox.lbc.views import ClusterView, Lookups
 from sandbox.lbc.views import meta as _meta
 from sandbox.lbc.views import named as _named
 
 __all__ = [
     "ALB_CONTROLLER",
     "ClusterView",
+    "Lookups",
     "build_stacks",
     "is_alb_ingress",
     "plan_bindings",

@@ -229,13 +229,13 @@ class LoadBalancerController:
 
     def _view(self) -> building.ClusterView:
         # Stored objects, not copies: planning reads everything on every change and keeps none of it.
+        # Services, EndpointSlices and Endpoints are looked up in the storage's own indexes: at thousands of
+        # them, listing and indexing all of them on every plan was the sandbox's largest cost.
         peek = self.storage.peek
         return building.ClusterView(
             ingresses=peek(reporting.INGRESSES),
-            services=peek("services"),
-            endpoint_slices=peek("endpointslices.discovery.k8s.io"),
-            endpoints=peek("endpoints"),
             ingress_classes=peek("ingressclasses.networking.k8s.io"),
+            lookups=building.Lookups(one=self.storage.peek_one, labelled=self.storage.peek_labelled),
         )
 
     def _plan(self) -> None:
