@@ -41,7 +41,7 @@ from statemachine import (
     services,
     traffic_safety,
 )
-from statemachine.planning import Plan
+from statemachine.plans import Plan
 from statemachine.snapshot import Snapshot
 
 __all__ = ["Applier", "Work", "status_body"]

@@ -18,7 +18,7 @@ from service import results
 from service.alb import actions, ingress_patch, preview
 from service.kube import caches, indexes, recording, watching, writing
 from statemachine import events, models
-from statemachine.planning import Plan
+from statemachine.plans import Plan
 
 __all__ = ["IngressSync"]
 

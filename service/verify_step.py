@@ -17,7 +17,7 @@ import structlog
 from service.aws import inputs, results, verifying
 from service.kube import indexes, informers, recording
 from statemachine import events, models
-from statemachine.planning import Plan
+from statemachine.plans import Plan
 
 __all__ = [
     "TARGET_GROUP_UNVERIFIED",

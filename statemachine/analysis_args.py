@@ -19,7 +19,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from statemachine import parsing
+from statemachine import go_text
 from statemachine.analysis_spec import Argument, Metric, SpecError, parse_argument, parse_metric
 from statemachine.raw import Raw, mapping
 
@@ -64,8 +64,8 @@ def _open_tag_error(text: str) -> str | None:
         rest = rest[start + len(_START):]
         end = rest.find(_END)
         if end < 0:
-            return (f"Cannot find end tag={parsing.go_quote(_END)} in the template={parsing.go_quote(text)} "
-                    f"starting from {parsing.go_quote(rest)}")
+            return (f"Cannot find end tag={go_text.go_quote(_END)} in the template={go_text.go_quote(text)} "
+                    f"starting from {go_text.go_quote(rest)}")
         rest = rest[end + len(_END):]
     return None
 
@@ -201,7 +201,7 @@ def merge_args(incoming: Sequence[Argument], template_args: Sequence[Argument]) 
 
 def _go_format_map(values: Raw) -> str:
     """fieldpath.FormatMap: `key="value"` lines, keys sorted."""
-    return "\n".join(f"{key}={parsing.go_quote(str(values[key]))}" for key in sorted(values))
+    return "\n".join(f"{key}={go_text.go_quote(str(values[key]))}" for key in sorted(values))
 
 
 def _metadata_field(rollout: Raw, path: str) -> str:
@@ -212,7 +212,7 @@ def _metadata_field(rollout: Raw, path: str) -> str:
         if field in ("metadata.annotations", "metadata.labels"):
             value = mapping(metadata, field.split(".")[1]).get(subscript)
             return value if isinstance(value, str) else ""
-        raise ArgError(f"fieldPath {parsing.go_quote(path)} does not support subscript")
+        raise ArgError(f"fieldPath {go_text.go_quote(path)} does not support subscript")
     if path in ("metadata.annotations", "metadata.labels"):
         return _go_format_map(mapping(metadata, path.split(".")[1]))
     if path in ("metadata.name", "metadata.namespace", "metadata.uid"):

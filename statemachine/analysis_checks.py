@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from statemachine import analysis_expr, parsing
+from statemachine import analysis_expr, go_text
 from statemachine.analysis_spec import SUPPORTED_PROVIDERS, DryRun, MeasurementRetention, Metric
 
 __all__ = [
@@ -70,13 +70,13 @@ def duration_error(text: str) -> str | None:
         if rest[:end] not in _UNITS:
             return f"time: unknown unit {_time_quote(rest[:end])} in duration {_time_quote(text)}"
         rest = rest[end:]
-    seconds = parsing.go_duration_seconds(text)
+    seconds = go_text.go_duration_seconds(text)
     return invalid if seconds is None or abs(seconds) > _MAX_DURATION_SECONDS else None
 
 
 def duration_seconds(text: str) -> float | None:
     """Seconds in a duration Go accepts; None when it does not (the reference then skips the metric)."""
-    return None if duration_error(text) is not None else parsing.go_duration_seconds(text)
+    return None if duration_error(text) is not None else go_text.go_duration_seconds(text)
 
 
 def metric_error(metric: Metric) -> str | None:
@@ -127,7 +127,7 @@ def _our_error(metric: Metric) -> str | None:
             try:
                 analysis_expr.check(expression)
             except analysis_expr.ExprError as err:
-                return f"invalid {key} {parsing.go_quote(expression)}: {err}"
+                return f"invalid {key} {go_text.go_quote(expression)}: {err}"
     return None
 
 

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from statemachine import models, parsing
+from statemachine import go_text, models
 from statemachine.raw import mapping as _map
 
 __all__ = ["TOPOLOGY_KEY", "errors", "injected_rule", "needs_update", "replicaset_affinity", "strategy"]
@@ -35,13 +35,13 @@ def errors(anti: Mapping[str, Any] | None) -> Iterator[str]:
     if (preferred is None) == (required is None):
         shown = (f"antiAffinity.PreferredDuringSchedulingIgnoredDuringExecution: {_go_bool(preferred)} "
                  f"antiAffinity.RequiredDuringSchedulingIgnoredDuringExecution: {_go_bool(required)}")
-        yield parsing.field_error("spec.strategy.antiAffinity", "Invalid value", shown,
+        yield go_text.field_error("spec.strategy.antiAffinity", "Invalid value", shown,
                                   "AntiAffinity must have exactly one strategy listed")
     if isinstance(preferred, Mapping):
         weight = preferred.get("weight")
         number = weight if isinstance(weight, int) and not isinstance(weight, bool) else 0
         if not 1 <= number <= 100:
-            yield parsing.field_error("spec.strategy.antiAffinity.weight", "Invalid value", number,
+            yield go_text.field_error("spec.strategy.antiAffinity.weight", "Invalid value", number,
                                       "AntiAffinity weight must be between 1-100")
 
 

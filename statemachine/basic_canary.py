@@ -38,7 +38,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from statemachine import parsing
+from statemachine import go_text
 from statemachine.snapshot import ReplicaSetView
 
 __all__ = [
@@ -168,7 +168,7 @@ def surge_unavailable_errors(max_surge: IntOrPercent | None, max_unavailable: In
             parsed = None if value is None else parse_int_or_percent(value)
             if value is not None and (parsed is None or parsed[0] < 0):
                 path = f"spec.strategy.canary.{name}"
-                errors.append(parsing.field_error(path, _INVALID, value, _STRICT_DETAIL))
+                errors.append(go_text.field_error(path, _INVALID, value, _STRICT_DETAIL))
     return errors
 
 

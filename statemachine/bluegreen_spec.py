@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from statemachine import anti_affinity, ingress_checks, models, parsing, revision_history
+from statemachine import anti_affinity, go_text, ingress_checks, models, revision_history
 from statemachine.raw import mapping as _map
 
 __all__ = [
@@ -91,7 +91,7 @@ class BlueGreenStrategy:
 
 
 def _fail(key: str, value: Any, detail: str) -> models.InvalidSpec:
-    return models.InvalidSpec(parsing.field_error(f"{_BG}.{key}", _INVALID, value, detail))
+    return models.InvalidSpec(go_text.field_error(f"{_BG}.{key}", _INVALID, value, detail))
 
 
 def _string(obj: Mapping[str, Any], key: str) -> str:
@@ -133,7 +133,7 @@ def parse_blue_green(raw: Mapping[str, Any]) -> BlueGreenStrategy | None:
         return None
     bg = strategy["blueGreen"]
     if not isinstance(bg, Mapping):
-        raise models.InvalidSpec(parsing.field_error(_BG, _INVALID, bg, "must be an object"))
+        raise models.InvalidSpec(go_text.field_error(_BG, _INVALID, bg, "must be an object"))
     enabled = bg.get("autoPromotionEnabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise _fail("autoPromotionEnabled", enabled, "must be a boolean")
@@ -162,7 +162,7 @@ def parse_blue_green(raw: Mapping[str, Any]) -> BlueGreenStrategy | None:
 
 
 def _invalid(path: str, value: Any, detail: str) -> str:
-    return parsing.field_error(path, _INVALID, value, detail)
+    return go_text.field_error(path, _INVALID, value, detail)
 
 
 def spec_errors(strategy: BlueGreenStrategy, *, revision_history_limit: int) -> Iterator[str]:
@@ -170,7 +170,7 @@ def spec_errors(strategy: BlueGreenStrategy, *, revision_history_limit: int) -> 
     if strategy.active_service == strategy.preview_service:
         yield _invalid(f"{_S}.activeService", strategy.active_service, _DUPLICATED)
     elif not strategy.active_service:  # ours: the CRD requires it, a reconcile would fail on Service ""
-        yield parsing.field_error(f"{_BG}.activeService", "Required value")
+        yield go_text.field_error(f"{_BG}.activeService", "Required value")
     limit = strategy.scale_down_delay_revision_limit
     if limit is not None and revision_history_limit < limit:
         yield _invalid(f"{_S}.scaleDownDelayRevisionLimit", limit, _SCALE_DOWN_LIMIT)

@@ -6,155 +6,16 @@ It never raises anything but `models.InvalidSpec`, whose message names the field
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
 from typing import Any
 
-from statemachine import models, revision_history
+from statemachine import bluegreen_spec, models, revision_history
+from statemachine.field_reader import FieldReader
+from statemachine.go_text import field_error, go_duration_seconds, go_quote, parse_duration_seconds
 
-__all__ = ["field_error", "go_quote", "parse_duration_seconds", "parse_rollout"]
+# the go_text names stay exported here: callers know them as `parsing.field_error` and so on
+__all__ = ["field_error", "go_duration_seconds", "go_quote", "parse_duration_seconds", "parse_rollout"]
 
 _CANARY = "spec.strategy.canary"
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-_GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-                     "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's `%q` (strconv.Quote): printable runes kept, the rest escaped as \\n, \\x01, \\u00ad, …"""
-    out = []
-    for char in text:
-        if "\ud800" <= char <= "\udfff":
-            char = "\ufffd"  # Go decodes a lone surrogate escape as U+FFFD
-        code = ord(char)
-        if char in _GO_SHORT_ESCAPES:
-            out.append(_GO_SHORT_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    return '"' + "".join(out) + '"'
-
-
-def _go_value(value: Any) -> str:
-    """Render a value the way apimachinery's field.Invalid does (strings quoted, lists Go-style)."""
-    if isinstance(value, str):
-        return go_quote(value)
-    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
-        return "[]string{" + ", ".join(go_quote(v) for v in value) + "}"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    return str(value) if isinstance(value, int | float) else json.dumps(value, sort_keys=True, default=str)
-
-
-def field_error(path: str, kind: str, value: Any = None, detail: str = "") -> str:
-    """Format one field error like apimachinery: `<path>: <kind>: <value>: <detail>`."""
-    if kind == "Invalid value":
-        return f"{path}: {kind}: {_go_value(value)}: {detail}"
-    return f"{path}: {kind}: {detail}"
-
-
-def go_duration_seconds(text: str) -> float | None:
-    """Seconds in a Go duration string ("30s", "1h30m", "-500ms", "0"), as time.ParseDuration reads it."""
-    body = text.strip()
-    sign = -1.0 if body.startswith("-") else 1.0
-    if body[:1] in ("+", "-"):
-        body = body[1:]
-    if body == "0":
-        return 0.0
-    if not body or _DURATION_PART.sub("", body) != "":
-        return None
-    return sign * sum(float(num) * _UNIT_SECONDS[unit] for num, unit in _DURATION_PART.findall(body))
-
-
-def parse_duration_seconds(value: str | int) -> int | None:
-    """Whole seconds in an int or a duration string ("30s", "1h30m", "45"); None when unparsable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    text = value.strip()
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    seconds = go_duration_seconds(text)
-    return None if seconds is None else int(seconds)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-class _Reader:
-    """Typed access to a nested dict that reports the dotted path of whatever is wrong."""
-
-    def __init__(self, rollout_name: str) -> None:
-        self.rollout_name = rollout_name
-
-    def fail(self, path: str, value: Any, detail: str) -> models.InvalidSpec:
-        error = field_error(path, "Invalid value", value, detail)
-        return models.InvalidSpec(f'The Rollout "{self.rollout_name}" is invalid: {error}')
-
-    def mapping(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
-        value = obj.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(_join(path, key), value, "must be an object")
-        return value
-
-    def opt_mapping(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
-        return self.mapping(obj, key, path) if obj.get(key) is not None else None
-
-    def string(self, obj: Mapping[str, Any], key: str, path: str, default: str = "") -> str:
-        value = obj.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise self.fail(_join(path, key), value, "must be a string")
-        return value
-
-    def integer(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
-        value = obj.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(_join(path, key), value, "must be an integer")
-        return value
-
-    def boolean(self, obj: Mapping[str, Any], key: str, path: str) -> bool:
-        value = obj.get(key)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise self.fail(_join(path, key), value, "must be a boolean")
-        return value
-
-    def items(self, obj: Mapping[str, Any], key: str, path: str) -> list[Any] | None:
-        value = obj.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise self.fail(_join(path, key), value, "must be a list")
-        return value
-
-    def strings(self, obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] | None:
-        values = self.items(obj, key, path)
-        if values is None:
-            return None
-        for i, value in enumerate(values):
-            if not isinstance(value, str):
-                raise self.fail(f"{path}.{key}[{i}]", value, "must be a string")
-        return tuple(values)
 
 
 def parse_rollout(obj: Any, *, template_resolved: bool = False) -> models.Rollout:
@@ -168,7 +29,7 @@ def parse_rollout(obj: Any, *, template_resolved: bool = False) -> models.Rollou
     metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     raw_name = metadata.get("name")
     name = raw_name if isinstance(raw_name, str) else ""
-    r = _Reader(name)
+    r = FieldReader(name)
     namespace = r.string(metadata, "namespace", "metadata") or "default"
     spec = r.mapping(obj, "spec", "")
     strategy = r.mapping(spec, "strategy", "spec")
@@ -197,7 +58,7 @@ def parse_rollout(obj: Any, *, template_resolved: bool = False) -> models.Rollou
         workload_ref=_parse_workload_ref(r, r.opt_mapping(spec, "workloadRef", "spec")),
         template_resolved=template_resolved and spec.get("workloadRef") is not None,
         canary=_parse_canary(r, canary_dict) if canary_dict is not None else None,
-        blue_green=_parse_blue_green(obj) if canary_dict is None else None,
+        blue_green=bluegreen_spec.parse_blue_green(obj) if canary_dict is None else None,
         revision_history_limit=revision_history.revision_history_limit(obj),
         strategy_kind=kind,
         status=_parse_status(r, r.mapping(obj, "status", "")),
@@ -205,18 +66,12 @@ def parse_rollout(obj: Any, *, template_resolved: bool = False) -> models.Rollou
     )
 
 
-def _parse_workload_ref(r: _Reader, ref: dict[str, Any] | None) -> models.WorkloadRef | None:
+def _parse_workload_ref(r: FieldReader, ref: dict[str, Any] | None) -> models.WorkloadRef | None:
     if ref is None:
         return None
     path = "spec.workloadRef"
     return models.WorkloadRef(api_version=r.string(ref, "apiVersion", path), kind=r.string(ref, "kind", path),
                               name=r.string(ref, "name", path), scale_down=r.string(ref, "scaleDown", path))
-
-
-def _parse_blue_green(obj: dict[str, Any]) -> Any:
-    from statemachine import bluegreen_spec  # it builds on this module
-
-    return bluegreen_spec.parse_blue_green(obj)
 
 
 def _deadline(seconds: int | None) -> int:
@@ -233,7 +88,7 @@ UNSUPPORTED_CANARY_FIELDS: tuple[str, ...] = ()
 """Honoured by the reference, not by us yet: a safety gate must not vanish silently (none left)."""
 
 
-def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
+def _parse_canary(r: FieldReader, canary: dict[str, Any]) -> models.CanaryStrategy:
     routing = r.opt_mapping(canary, "trafficRouting", _CANARY)
     alb = None
     managed: tuple[str, ...] = ()
@@ -282,7 +137,7 @@ def _parse_canary(r: _Reader, canary: dict[str, Any]) -> models.CanaryStrategy:
     )
 
 
-def _int_or_string(r: _Reader, canary: dict[str, Any], key: str) -> int | str | None:
+def _int_or_string(r: FieldReader, canary: dict[str, Any], key: str) -> int | str | None:
     """An IntOrString field (maxSurge, maxUnavailable) as written; its meaning is basic_canary's to decide."""
     value = canary.get(key)
     if value is None or (isinstance(value, int | str) and not isinstance(value, bool)):
@@ -290,7 +145,7 @@ def _int_or_string(r: _Reader, canary: dict[str, Any], key: str) -> int | str | 
     raise r.fail(f"{_CANARY}.{key}", value, "must be an integer or a percentage string")
 
 
-def _parse_alb(r: _Reader, alb: dict[str, Any]) -> models.AlbRouting:
+def _parse_alb(r: FieldReader, alb: dict[str, Any]) -> models.AlbRouting:
     path = f"{_CANARY}.trafficRouting.alb"
     stickiness_dict = r.opt_mapping(alb, "stickinessConfig", path)
     stickiness = None
@@ -311,7 +166,7 @@ def _parse_alb(r: _Reader, alb: dict[str, Any]) -> models.AlbRouting:
     )
 
 
-def _parse_step(r: _Reader, step: Any, index: int) -> models.Step:
+def _parse_step(r: FieldReader, step: Any, index: int) -> models.Step:
     path = f"{_CANARY}.steps[{index}]"
     if not isinstance(step, dict) or len(step) != 1:
         raise r.fail(path, step, "a step must set exactly one of setWeight, pause, setCanaryScale, "
@@ -344,7 +199,7 @@ def _parse_step(r: _Reader, step: Any, index: int) -> models.Step:
     raise r.fail(path, kind, "unknown step type")
 
 
-def _parse_pause(r: _Reader, body: Any, path: str) -> models.Pause:
+def _parse_pause(r: FieldReader, body: Any, path: str) -> models.Pause:
     if body is None:
         return models.Pause()
     if not isinstance(body, dict):
@@ -360,7 +215,7 @@ def _parse_pause(r: _Reader, body: Any, path: str) -> models.Pause:
     return models.Pause(duration_seconds=seconds, raw=raw)
 
 
-def _parse_header_route(r: _Reader, body: dict[str, Any], path: str) -> models.SetHeaderRoute:
+def _parse_header_route(r: FieldReader, body: dict[str, Any], path: str) -> models.SetHeaderRoute:
     name = r.string(body, "name", path)
     matches = r.items(body, "match", path)
     if matches is None:
@@ -382,7 +237,7 @@ def _parse_header_route(r: _Reader, body: dict[str, Any], path: str) -> models.S
     return models.SetHeaderRoute(name=name, match=tuple(parsed))
 
 
-def _parse_status(r: _Reader, status: dict[str, Any]) -> models.RolloutStatus:
+def _parse_status(r: FieldReader, status: dict[str, Any]) -> models.RolloutStatus:
     canary = r.mapping(status, "canary", "status")
     pause_conditions = tuple(
         models.PauseCondition(reason=str(p.get("reason", "")), start_time=str(p.get("startTime", "")))
@@ -447,7 +302,7 @@ def _parse_destination(value: Any) -> models.WeightDestination:
     )
 
 
-def _parse_weights(r: _Reader, weights: dict[str, Any] | None) -> models.TrafficWeights | None:
+def _parse_weights(r: FieldReader, weights: dict[str, Any] | None) -> models.TrafficWeights | None:
     if weights is None:
         return None
     verified = weights.get("verified")

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from statemachine import models, parsing, validation
+from statemachine import go_text, models, validation
 from statemachine.snapshot import Snapshot
 
 __all__ = [
@@ -109,7 +109,7 @@ def referenced(raw: Raw) -> str | None:
 def object_ref(ref: Mapping[str, Any]) -> str:
     """The ObjectRef as field.Invalid prints it (Go `%#v` of the struct)."""
     fields = (("APIVersion", "apiVersion"), ("Kind", "kind"), ("Name", "name"), ("ScaleDown", "scaleDown"))
-    shown = ", ".join(f"{go}:{parsing.go_quote(_text(ref.get(key)))}" for go, key in fields)
+    shown = ", ".join(f"{go}:{go_text.go_quote(_text(ref.get(key)))}" for go, key in fields)
     return f"v1alpha1.ObjectRef{{{shown}}}"
 
 

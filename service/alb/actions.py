@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from service.alb import gojson
 from statemachine import services, weights
+from statemachine.canary_validation import MAX_STICKINESS_SECONDS, MIN_STICKINESS_SECONDS
+from statemachine.canary_validation import STICKINESS_DURATION_MESSAGE as STICKINESS_ERROR
 from statemachine.models import DEFAULT_ANNOTATION_PREFIX as DEFAULT_PREFIX
-from statemachine.validation import MAX_STICKINESS_SECONDS, MIN_STICKINESS_SECONDS
-from statemachine.validation import STICKINESS_DURATION_MESSAGE as STICKINESS_ERROR
 
 __all__ = [
     "DEFAULT_PREFIX",

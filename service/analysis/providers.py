@@ -25,7 +25,7 @@ import structlog
 
 from service.clock import Clock
 from service.token_bucket import TokenBucket
-from statemachine.parsing import go_quote
+from statemachine.go_text import go_quote
 
 if TYPE_CHECKING:
     from aiobotocore.session import AioSession

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from statemachine import planning
-from statemachine.planning import Plan
+from statemachine.plans import Plan
 from statemachine.states import States
 from tests.statemachine.conftest import NOW, applied, merge, rs, settle, snapshot
 from tests.statemachine.conftest import progressing_status as ps
