@@ -15,7 +15,6 @@ It never calls the queue and never sleeps.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ from service import (
     refusing,
     results,
     revision_sync,
+    rollout_memory,
     rollout_metrics,
     traffic_observing,
     verify_step,
@@ -42,6 +42,7 @@ from service import settings as settings_mod
 from service.aws import verifying
 from service.kube import caches, recording, views, writing
 from service.kube import informers as informers_mod
+from service.rollout_memory import Memory
 from statemachine import machine, models, planning, serving, validation, weights
 from statemachine.snapshot import Snapshot
 
@@ -59,22 +60,6 @@ write normally queues it first, but a write to another kind (a Service) may not 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(slots=True)
-class _Memory:
-    """What the controller remembers of one Rollout between reconciles: its model, and the last AWS answer
-    with the weights it was about (an observation, like a cache; lost on restart, asked again)."""
-
-    model: machine.RolloutModel
-    uid: str
-    check: verify_step.WeightCheck | None = None
-    checked: models.TrafficWeights | None = None
-    targets: dict[str, tuple[str, frozenset[str], bool]] = field(default_factory=dict)
-    waiting_since: datetime | None = None
-    next_look: datetime | None = None
-    services: dict[str, Any] | None = None
-    """Blue-green: the Services and ReplicaSets the last reconcile saw (the debug API's `blueGreen`)."""
-
-
 class Reconciler:
     """Reconciles Rollouts by key ("namespace/name"), one machine model per Rollout."""
 
@@ -90,7 +75,7 @@ class Reconciler:
         self.metrics = metrics  # None for tests
         self.deadline = settings.kube.request_timeout_seconds
         self.expectations = expectations.Expectations(within=self.deadline, monotonic=clock.monotonic)
-        self._memory: dict[str, _Memory] = {}
+        self._memory: dict[str, Memory] = {}
         self._unserved: dict[str, tuple[str, str, bool]] = {}  # key -> (uid, what we do not serve, said)
         verifier = None
         if verifiers is not None and settings.aws.verify_target_group:
@@ -126,23 +111,7 @@ class Reconciler:
         if memory is None:
             left = self._unserved.get(key)
             return None if left is None else {"rollout": key, "state": None, "unserved": left[1]}
-        history = [{"from": r.source, "to": r.dest, "trigger": r.trigger, "reason": r.reason,
-                    "at": models.format_time(r.at) if r.at else None, "effects": list(r.effects)}
-                   for r in memory.model.history]
-        aws = None
-        if memory.check is not None:
-            weight = memory.checked.canary.weight if memory.checked is not None else None
-            aws = {"weight": weight, "verified": memory.check.verified,
-                   "ingresses": [item.to_dict() for item in memory.check.result.ingresses]}
-        waiting = memory.waiting_since
-        targets = {name: {"podHash": pod_hash, "serving": serving}
-                   for name, (pod_hash, _, serving) in memory.targets.items()}
-        described = {"rollout": key, "state": memory.model.state.value, "transitions": history, "aws": aws,
-                     "targets": targets, "waitingSince": models.format_time(waiting) if waiting else None,
-                     "nextLook": models.format_time(memory.next_look) if memory.next_look else None}
-        if memory.services is not None:
-            described["blueGreen"] = memory.services
-        return described
+        return rollout_memory.describe(key, memory)
 
     async def reconcile(self, key: str) -> results.Result:
         namespace, _, name = key.partition("/")
@@ -233,13 +202,13 @@ class Reconciler:
         label = labels.get(models.INSTANCE_ID_LABEL) if isinstance(labels, Mapping) else None
         return (label or "") == self.settings.kube.instance_id
 
-    def _model(self, key: str, rollout: models.Rollout) -> _Memory:
+    def _model(self, key: str, rollout: models.Rollout) -> Memory:
         memory = self._memory.get(key)
         if memory is not None and memory.uid != rollout.uid:
             self.forget(key)  # deleted and recreated under the same name: start from its status
             memory = None
         if memory is None:
-            memory = _Memory(machine.add_rollout(self.machine, rollout), rollout.uid)
+            memory = Memory(machine.add_rollout(self.machine, rollout), rollout.uid)
             self._memory[key] = memory
         return memory
 
@@ -291,7 +260,7 @@ class Reconciler:
                             raw=raw, **analysis_observing.observe(self.informers, rollout))
         plan = planning.plan(snapshot, now=now, source=memory.model.state,
                              verify_retry_interval=self.settings.aws.verify_retry_interval_seconds)
-        memory.services = _blue_green_view(snapshot)
+        memory.services = rollout_memory.blue_green_view(snapshot)
         await revision_sync.sync_revision(snapshot, writer=self.writer, rollouts=self.informers.rollouts,
                                           deadline=self.deadline)
         restart = await pod_restarter.restart(raw, snapshot, owned, now=now, writer=self.writer,
@@ -315,7 +284,7 @@ class Reconciler:
         memory.next_look = now + timedelta(seconds=requeue) if requeue is not None else None
         return results.Result(requeue_after=requeue)
 
-    def _time_the_wait(self, memory: _Memory, rollout: models.Rollout, now: datetime) -> None:
+    def _time_the_wait(self, memory: Memory, rollout: models.Rollout, now: datetime) -> None:
         """`rollout_traffic_target_wait_seconds`: from entering WaitingForTargets to leaving it."""
         waiting = memory.model.state is machine.States.WaitingForTargets
         if waiting and memory.waiting_since is None:
@@ -326,14 +295,14 @@ class Reconciler:
                 self.metrics.traffic_wait.labels(rollout.namespace, rollout.name).observe(waited)
             memory.waiting_since = None
 
-    def _answer(self, memory: _Memory, rollout: models.Rollout) -> verify_step.WeightCheck | None:
+    def _answer(self, memory: Memory, rollout: models.Rollout) -> verify_step.WeightCheck | None:
         """The last AWS answer, if it was about the weights now in status."""
         current = rollout.status.canary.weights
         if memory.check is None or memory.checked is None or current is None:
             return None
         return None if weights.weights_differ(memory.checked, current) else memory.check
 
-    async def _fire(self, memory: _Memory, work: applying.Work) -> None:
+    async def _fire(self, memory: Memory, work: applying.Work) -> None:
         """Fire the plan's trigger: the row's effects run, then the model moves (else IllegalTransition)."""
         plan, model = work.plan, memory.model
         structlog.contextvars.bind_contextvars(state=plan.source.value)
@@ -382,27 +351,3 @@ def _fallback(raw: Mapping[str, Any]) -> models.Rollout:
                               name=str(metadata.get("name") or ""), uid=str(metadata.get("uid") or ""),
                               generation=generation if isinstance(generation, int) else 0,
                               raw_status=status if isinstance(status, dict) else {})
-
-
-def _blue_green_view(snapshot: Snapshot) -> dict[str, Any] | None:
-    """What a blue-green cutover looks like now: each Service's selected hash ("*": widened to every
-    version) and the hashes behind its ready endpoints, the status's selectors, and each ReplicaSet's role,
-    size and scale-down deadline."""
-    strategy = snapshot.rollout.blue_green
-    if strategy is None:
-        return None
-    status = snapshot.rollout.raw_status
-    selectors = status.get("blueGreen") if isinstance(status.get("blueGreen"), Mapping) else {}
-    services = {role: {"name": name, "selects": snapshot.selectors.get(name),
-                       "endpoints": sorted(snapshot.endpoints.get(name, frozenset()))}
-                for role, name in (("active", strategy.active_service), ("preview", strategy.preview_service))
-                if name}
-    new, stable = snapshot.new_rs, snapshot.stable_rs
-    if new is not None and stable is not None and new.name == stable.name:
-        new = None  # promoted: one ReplicaSet, the stable one
-    roles = [("new", new), ("stable", stable), *(("older", rs) for rs in snapshot.others)]
-    sets = [{"name": rs.name, "hash": rs.hash, "role": role, "replicas": rs.spec_replicas,
-             "available": rs.available_replicas, "scaleDownDeadline": rs.scale_down_deadline or None}
-            for role, rs in roles if rs is not None]
-    return {"services": services, "activeSelector": (selectors or {}).get("activeSelector"),
-            "previewSelector": (selectors or {}).get("previewSelector"), "replicaSets": sets}

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
 from service import (
@@ -47,6 +45,8 @@ from service.aws import elbv2, verifying
 from service.http import debug, health, server
 from service.kube import informers as informing
 from service.kube import leases, recording, throttling, writing
+from service.kube_client import open_api
+from service.startup_checks import StartError
 
 __all__ = [
     "EXIT_FAILED",
@@ -66,12 +66,6 @@ log = structlog.get_logger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
 SHUTDOWN_GRACE_SECONDS = 10.0
 """How long reconciles in flight may finish after a stop signal (the Pod's grace period is 30 s)."""
-DEFAULT_KUBECONFIG = "~/.kube/config"
-"""Read when neither --kubeconfig nor KUBECONFIG names a file and it exists (else: in-cluster)."""
-
-
-class StartError(Exception):
-    """The controller cannot start (configuration, no AWS region, ...); the message says what to fix."""
 
 
 class Reconciler(controller.Reconciling, debug.Describing, Protocol):
@@ -133,50 +127,6 @@ class _Process:
     def describer(self) -> debug.Describing | None:
         # once the Lease is released (or lost) this replica no longer speaks for the Rollouts
         return self.reconciler if self.leading else None
-
-
-# ---- Kubernetes client ----
-
-
-def _in_cluster_namespace(environ: Mapping[str, str]) -> str:
-    # client-go's inClusterClientConfig.Namespace(): POD_NAMESPACE, then the service account's file.
-    if environ.get("POD_NAMESPACE"):
-        return environ["POD_NAMESPACE"]
-    try:
-        return config_module.SA_NAMESPACE_FILE.read_text().strip() or "default"
-    except OSError:
-        return "default"
-
-
-def kubeconfig_path(kube: config_module.KubeSettings, env: Mapping[str, str]) -> str | None:
-    """--kubeconfig, else the first KUBECONFIG entry, else ~/.kube/config if it exists; None: in-cluster."""
-    path = kube.kubeconfig or env.get("KUBECONFIG", "").split(os.pathsep)[0]
-    if path:
-        return path
-    default_file = Path(DEFAULT_KUBECONFIG).expanduser()
-    return str(default_file) if default_file.exists() else None
-
-
-@asynccontextmanager
-async def open_api(kube: config_module.KubeSettings,
-                   environ: Mapping[str, str] | None = None) -> AsyncIterator[tuple[client.ApiClient, str]]:
-    """The ApiClient (--kubeconfig, else KUBECONFIG / ~/.kube/config, else in-cluster) and its namespace."""
-    env = os.environ if environ is None else environ
-    configuration = client.Configuration()
-    path = kubeconfig_path(kube, env)
-    try:
-        if path is not None:
-            loader = await config.load_kube_config(config_file=path, client_configuration=configuration)
-            context = loader.current_context or {}
-            namespace = str((context.get("context") or {}).get("namespace") or "default")
-        else:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            namespace = _in_cluster_namespace(env)
-    except (config.ConfigException, OSError, ValueError, KeyError) as exc:
-        where = f"--kubeconfig {path}" if path else "in-cluster configuration"
-        raise StartError(f"cannot load the Kubernetes configuration ({where}): {exc}") from exc
-    async with client.ApiClient(configuration) as api:
-        yield api, namespace
 
 
 # ---- the process ----

@@ -24,7 +24,11 @@ from service.kube import informers as informing
 
 __all__ = ["AWS_CREDENTIALS", "CACHES", "CREDENTIALS_TIMEOUT_SECONDS", "LEADER_ELECTION", "NO_CREDENTIALS",
            "POLL_SECONDS", "REPEAT_SECONDS", "SLOW_SYNC_SECONDS", "CredentialsCheck", "Problems",
-           "aws_credentials_problem", "check_aws_credentials", "wait_synced"]
+           "StartError", "aws_credentials_problem", "check_aws_credentials", "wait_synced"]
+
+
+class StartError(Exception):
+    """The controller cannot start (configuration, no AWS region, ...); the message says what to fix."""
 
 log = structlog.get_logger(__name__)
 

@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry
 
 from sandbox.apiserver import kubeconfig as kubeconfigs
 from sandbox.apiserver.server import ApiServer
-from service import results, running, settings
+from service import kube_client, results, running, settings
 from service.http import server
 from service.kube import leases
 from tests.sandbox.polling import until
@@ -401,7 +401,7 @@ def test_kubeconfig_lookup_order(flag: str | None, env: dict[str, str], home_fil
     if home_file:
         (tmp_path / ".kube").mkdir()
         (tmp_path / ".kube" / "config").write_text("{}")
-    found = running.kubeconfig_path(settings.KubeSettings(kubeconfig=flag), env)
+    found = kube_client.kubeconfig_path(settings.KubeSettings(kubeconfig=flag), env)
     assert found == (str(tmp_path / ".kube" / "config") if expected == "HOME" else expected)
 
 
