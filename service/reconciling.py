@@ -240,7 +240,11 @@ class Reconciler:
             raise results.TerminalError(str(refusal)) from refusal
         bindings = self.informers.target_group_bindings
         if self.verifying and bindings is not None and not bindings.synced.is_set():
-            # an unsynced cache reads as "nothing bound", which would pass every target check: wait, loudly
+            # an unsynced cache reads as "nothing bound", which would pass every target check: wait, and
+            # loudly only once its LIST failed (a large first LIST after a restart is not news to the user)
+            if bindings.last_error is None:
+                log.info("waiting for the TargetGroupBinding cache's first LIST")
+                return results.Result(requeue_after=self.settings.aws.verify_retry_interval_seconds)
             await refusing.unverifiable(rollout, informers_mod.unsynced_reason(bindings), involved,
                                         writer=self.writer, recorder=self.recorder,
                                         rollouts=self.informers.rollouts, deadline=self.deadline)

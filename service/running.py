@@ -271,6 +271,7 @@ class _Leader:
             stack.push_async_callback(informers.stop)
             if not await startup_checks.wait_synced(informers, self.stop, self.problems):
                 return
+            await startup_checks.wait_listing(informers, self.stop)
             if not informers.synced():  # the optional TargetGroupBindings: say it once, loudly
                 log.error("starting without every cache", waiting_for=informers.unsynced(),
                           consequence="Rollouts that need target verification wait, with a status message")

@@ -24,7 +24,8 @@ from service.kube import informers as informing
 
 __all__ = ["AWS_CREDENTIALS", "CACHES", "CREDENTIALS_TIMEOUT_SECONDS", "LEADER_ELECTION", "NO_CREDENTIALS",
            "POLL_SECONDS", "REPEAT_SECONDS", "SLOW_SYNC_SECONDS", "CredentialsCheck", "Problems",
-           "StartError", "aws_credentials_problem", "check_aws_credentials", "wait_synced"]
+           "StartError", "aws_credentials_problem", "check_aws_credentials", "wait_listing",
+           "wait_synced"]
 
 
 class StartError(Exception):
@@ -142,3 +143,23 @@ async def wait_synced(informers: informing.Informers, stop: asyncio.Event, probl
         for future in (synced, stopping):
             future.cancel()
         await asyncio.wait({synced, stopping})
+
+
+async def wait_listing(informers: informing.Informers, stop: asyncio.Event, *,
+                       within: float = SLOW_SYNC_SECONDS, poll: float = POLL_SECONDS) -> None:
+    """Give the optional caches still on their first LIST, without an error, up to `within` seconds: a
+    restart in a large cluster lists thousands of bindings, no reason to start by calling them lost."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    waits = {reflector: asyncio.ensure_future(reflector.synced.wait()) for reflector in informers.all}
+    try:
+        while not stop.is_set() and loop.time() < deadline:
+            listing = [waits[reflector] for reflector in informers.all
+                       if not reflector.synced.is_set() and reflector.last_error is None]
+            if not listing:
+                return
+            await asyncio.wait(listing, timeout=min(poll, deadline - loop.time()))
+    finally:
+        for wait in waits.values():
+            wait.cancel()
+        await asyncio.gather(*waits.values(), return_exceptions=True)

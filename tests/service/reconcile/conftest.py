@@ -51,8 +51,11 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
     stack = contextlib.AsyncExitStack()
 
     async def make(*, verify: bool = False, lag: float = 0.0, instance_id: str = "",
-                   retry_interval: float = 5.0, tgb_version: str = "elbv2.k8s.aws/v1beta1") -> World:
+                   retry_interval: float = 5.0, tgb_version: str = "elbv2.k8s.aws/v1beta1",
+                   tgb_list_seconds: float = 0.0) -> World:
         storage = api_server.storage
+        # a slow first LIST of the bindings (a large cluster after a restart); the API server is this test's
+        api_server.faults.set_latency(tgb_list_seconds, verb="list", resource="targetgroupbindings")
         cluster = Cluster(storage, pod_ready_seconds=0.0)
         await cluster.start()
         stack.push_async_callback(cluster.stop)
@@ -67,7 +70,8 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
                                 settings=WATCH)
         built.start()
         stack.push_async_callback(built.stop)
-        served = tgb_version == "elbv2.k8s.aws/v1beta1"  # else a CRD version that never syncs, on purpose
+        # else a CRD version that never syncs, or a LIST still in flight, on purpose
+        served = tgb_version == "elbv2.k8s.aws/v1beta1" and not tgb_list_seconds
         assert await (built.wait_synced(10.0) if served else watching.wait_synced(built.required, 10.0))
         clock = clocks.FakeClock()
         writer = CountingWriter(writing.KubeWriter(api, deadline=20.0))

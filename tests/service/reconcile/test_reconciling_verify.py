@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 from service.aws import results as aws_results
+from service.kube import watching
 
 from .world import ACTION, NS, ROLLOUTS, World, forward, template
 
@@ -129,6 +130,22 @@ async def test_a_binding_cache_that_never_syncs_makes_the_rollout_wait_and_say_w
     await w.caught_up()
     await w.reconcile()
     assert len(w.writer.writes) == writes  # the same message is not written again
+
+
+async def test_a_binding_cache_still_on_its_first_list_makes_the_rollout_wait_quietly(world: Any) -> None:
+    """A restart in a large cluster: the TargetGroupBindings' first LIST has not answered yet (no error).
+    The Rollout waits without a status message or Warning event, and goes on once the cache syncs."""
+    w: World = await world(verify=True, retry_interval=2.0, tgb_list_seconds=3.0)
+    bindings = w.informers.target_group_bindings
+    assert bindings is not None and not bindings.synced.is_set() and bindings.last_error is None
+    w.seed()
+    await w.caught_up()
+    assert (await w.reconcile()).requeue_after == 2.0
+    assert w.writer.writes == [] and w.events("TargetGroupVerifyError") == []
+    assert "message" not in w.status() and w.replica_sets() == {}
+    assert await watching.wait_synced([bindings], within=10.0)
+    await w.settle(lambda: w.status().get("phase") == "Healthy", what="healthy once the cache synced")
+    assert w.events("TargetGroupVerifyError") == []
 
 
 async def test_the_reconcile_that_sees_the_targets_serve_moves_the_weight_at_once(world: Any) -> None:
