@@ -274,7 +274,8 @@ class _Leader:
             await startup_checks.wait_listing(informers, self.stop)
             if not informers.synced():  # the optional TargetGroupBindings: say it once, loudly
                 log.error("starting without every cache", waiting_for=informers.unsynced(),
-                          consequence="Rollouts that need target verification wait, with a status message")
+                          consequence="Rollouts needing target verification wait "
+                                      "(with a status message once a LIST fails)")
             writer = writing.KubeWriter(self.api, deadline=settings.kube.request_timeout_seconds,
                                         metrics=self.kube_metrics, limiter=self.limiter)
             recorder = recording.EventRecorder(writer, clock=self.clock, host=self.identity,

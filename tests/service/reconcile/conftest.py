@@ -54,7 +54,7 @@ async def world(api_server: ApiServer, moto_server: aws.MotoServer
                    retry_interval: float = 5.0, tgb_version: str = "elbv2.k8s.aws/v1beta1",
                    tgb_list_seconds: float = 0.0) -> World:
         storage = api_server.storage
-        # a slow first LIST of the bindings (a large cluster after a restart); the API server is this test's
+        # a slow first LIST of the bindings (a large cluster after a restart); the server is this test's own
         api_server.faults.set_latency(tgb_list_seconds, verb="list", resource="targetgroupbindings")
         cluster = Cluster(storage, pod_ready_seconds=0.0)
         await cluster.start()
