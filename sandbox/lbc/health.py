@@ -46,11 +46,16 @@ class TargetClock:
         self._registered: dict[str, dict[Target, _Registered]] = {}
         self._draining: dict[str, dict[Target, float]] = {}  # target -> when it is gone
 
-    def registered(self, arn: str, targets: Iterable[Target], *, initial_seconds: float) -> None:
+    def registered(self, arn: str, targets: Iterable[Target], *,
+                   initial_seconds: float) -> Callable[[], None]:
+        """Registering from now on; returns how to undo it if the call failed."""
         now = self._now()
+        before: list[tuple[Target, Any, Any]] = []
         for target in targets:
+            before.append((target, self._registered.get(arn, {}).get(target),
+                           self._draining.get(arn, {}).pop(target, None)))
             self._registered.setdefault(arn, {})[target] = _Registered(now, now + initial_seconds)
-            self._draining.get(arn, {}).pop(target, None)
+        return lambda: self._restore(arn, before)
 
     def deregistered(self, arn: str, targets: Iterable[Target], *,
                      delay_seconds: float) -> Callable[[], None]:
@@ -63,16 +68,19 @@ class TargetClock:
             if delay_seconds > 0:
                 self._draining.setdefault(arn, {})[target] = now + delay_seconds
 
-        def undo() -> None:
-            for target, registered, draining in before:
-                if registered is not None:
-                    self._registered.setdefault(arn, {})[target] = registered
-                if draining is None:
-                    self._draining.get(arn, {}).pop(target, None)
-                else:
-                    self._draining.setdefault(arn, {})[target] = draining
+        return lambda: self._restore(arn, before)
 
-        return undo
+    def _restore(self, arn: str, before: list[tuple[Target, Any, Any]]) -> None:
+        """Put back each target's (registration, end of draining) as they were before a failed call."""
+        for target, registered, draining in before:
+            if registered is None:
+                self._registered.get(arn, {}).pop(target, None)
+            else:
+                self._registered.setdefault(arn, {})[target] = registered
+            if draining is None:
+                self._draining.get(arn, {}).pop(target, None)
+            else:
+                self._draining.setdefault(arn, {})[target] = draining
 
     def health(self, arn: str, target_id: str, port: int) -> Health | None:
         """What ELBv2 says about the target now; None when this clock never registered it (ask moto)."""

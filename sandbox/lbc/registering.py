@@ -65,8 +65,14 @@ class Registrar:
         ready = sorted(target for target, at in due.items() if at <= now)
         for start in range(0, len(ready), _CHUNK):
             chunk = ready[start:start + _CHUNK]
-            await self._elbv2.register_targets(TargetGroupArn=arn, Targets=_shape(chunk))
-            self._clock.registered(arn, chunk, initial_seconds=timings.initial_seconds)
+            # `initial` from the moment of the call, as ELBv2 says: told to the clock after the call, a
+            # DescribeTargetHealth in between saw moto's `healthy` (a probe passed, then targets went back)
+            undo = self._clock.registered(arn, chunk, initial_seconds=timings.initial_seconds)
+            try:
+                await self._elbv2.register_targets(TargetGroupArn=arn, Targets=_shape(chunk))
+            except BaseException:
+                undo()
+                raise
             if self._on_registered is not None:
                 self._on_registered(arn, timings.initial_seconds)
         waiting = {target: at for target, at in due.items() if at > now}

@@ -100,3 +100,16 @@ def test_timings_are_fixed_when_the_event_happens(time: FakeTime) -> None:
     time.now += 5.0
     assert clock.health(ARN, "10.0.1.1", 8080) == CHECKING
     assert clock.health(ARN, "10.0.1.2", 8080) == Health("healthy")
+
+
+def test_a_failed_registration_is_undone(time: FakeTime) -> None:
+    clock = TargetClock(time)
+    clock.registered(ARN, [("10.0.1.1", 8080)], initial_seconds=0.0)
+    undo_drain = clock.deregistered(ARN, [("10.0.1.1", 8080)], delay_seconds=5.0)
+    undo = clock.registered(ARN, [("10.0.1.1", 8080), ("10.0.1.2", 8080)], initial_seconds=2.0)
+    assert clock.health(ARN, "10.0.1.2", 8080) == REGISTERING  # from the moment of the call
+    undo()  # the RegisterTargets call failed: the first drains as before, the second was never registered
+    assert clock.health(ARN, "10.0.1.1", 8080) == DRAINING
+    assert clock.health(ARN, "10.0.1.2", 8080) is None
+    undo_drain()
+    assert clock.health(ARN, "10.0.1.1", 8080) == Health("healthy")

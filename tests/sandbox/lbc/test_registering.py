@@ -2,7 +2,9 @@
 controller reads it): a new target is absent for targetRegistrationSeconds, then `initial` (registration,
 then initial health checks) for targetInitialSeconds, then `healthy`, and `settled()` waits for it; unwanted
 targets are deregistered before new ones are registered; a deregistered target is `draining` for
-deregistrationDelaySeconds (moto forgot it at once), then gone, also when asked for by name."""
+deregistrationDelaySeconds (moto forgot it at once), then gone, also when asked for by name; a target is
+`initial` as soon as RegisterTargets has answered, never moto's `healthy` first, and a registration that
+failed is forgotten."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sandbox.apiserver.storage import Storage
+from sandbox.lbc.registering import Registrar, Timings
 from tests.sandbox.lbc import manifests
 from tests.sandbox.lbc.manifests import INGRESSES, SLICES, TGBS
 from tests.sandbox.polling import DEADLINE, until
@@ -108,3 +113,48 @@ async def test_deregistered_target_drains_for_the_delay(lbc, storage, elbv2, elb
     assert named["TargetHealthDescriptions"][0]["TargetHealth"] == {
         "State": "unused", "Reason": "Target.NotRegistered",
         "Description": "Target is not registered to the target group"}
+
+
+class _Watching:
+    """The LBC's ELBv2 client, plus what the truthful proxy says of the targets the moment RegisterTargets
+    answers (the LBC's own coroutine has not run on yet)."""
+
+    def __init__(self, elbv2: Any, truth: Any, *, refuse: bool = False) -> None:
+        self._elbv2, self._truth, self._refuse = elbv2, truth, refuse
+        self.seen_at_answer: dict[str, tuple[str, str | None]] = {}
+
+    async def describe_target_health(self, **kwargs: Any) -> Any:
+        return await self._elbv2.describe_target_health(**kwargs)
+
+    async def register_targets(self, **kwargs: Any) -> Any:
+        if self._refuse:
+            error = {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}
+            raise ClientError(error, "RegisterTargets")  # type: ignore[arg-type]
+        answer = await self._elbv2.register_targets(**kwargs)
+        self.seen_at_answer = await _health(self._truth, kwargs["TargetGroupArn"])()
+        return answer
+
+
+async def test_a_target_is_initial_from_the_answer_of_its_registration(lbc, storage, elbv2, elbv2_truth
+                                                                       ) -> None:
+    arn = await _setup(storage, [])
+    lbc.configure({"paused": True})  # this test registers by itself, through the LBC's registration clock
+    watching = _Watching(elbv2, elbv2_truth)
+    registrar = Registrar(watching, lbc.target_health, now=asyncio.get_running_loop().time)
+    assert await registrar.sync(arn, [("10.0.1.1", 8080)], Timings(initial_seconds=30.0)) is None
+    assert watching.seen_at_answer == {"10.0.1.1": ("initial", "Elb.RegistrationInProgress")}
+
+
+async def test_a_failed_registration_is_forgotten(lbc, storage, elbv2, elbv2_truth) -> None:
+    arn = await _setup(storage, [])
+    lbc.configure({"paused": True})
+    registrar = Registrar(_Watching(elbv2, elbv2_truth, refuse=True), lbc.target_health,
+                          now=asyncio.get_running_loop().time)
+    try:
+        await registrar.sync(arn, [("10.0.1.1", 8080)], Timings(initial_seconds=30.0))
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "Throttling"
+    else:
+        raise AssertionError("the refused RegisterTargets did not raise")
+    assert lbc.target_health.health(arn, "10.0.1.1", 8080) is None
+    assert await _health(elbv2_truth, arn)() == {}
