@@ -9,6 +9,7 @@ import asyncio
 import collections
 import json
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -90,6 +91,15 @@ class ApiServer:
         """Every request: route it, apply injected latency and failures, serve it, log it."""
         route: routing.Route | None = None
         status = 500
+        logged = False
+
+        def started() -> None:
+            # A watch is logged when its stream begins, as an audit log's ResponseStarted stage: it lasts
+            # until its timeout, and a reader of the log must not miss the watches still open.
+            nonlocal logged
+            logged = True
+            self._log(request, route, 200)
+
         try:
             watch = routing.is_true(request.query.get("watch"))
             route = routing.parse(self.storage.registry, request.method, request.path, watch)
@@ -103,7 +113,7 @@ class ApiServer:
             failure = self.faults.take_failure(verb, plural, key) if route else None
             if failure is not None:
                 raise failure
-            response = await self._serve(request, route)
+            response = await self._serve(request, route, started)
             status = response.status
             return response
         except errors.ApiError as exc:
@@ -115,7 +125,8 @@ class ApiServer:
             body = errors.status_body(500, "InternalError", f"emulator error: {exc!r}")
             return handlers.json_response(body, 500)
         finally:
-            self._log(request, route, status)
+            if not logged:
+                self._log(request, route, status)
 
     def _log(self, request: web.Request, route: routing.Route | None, status: int) -> None:
         agent = request.headers.get("User-Agent", "").partition("/")[0].strip() or "-"
@@ -141,7 +152,8 @@ class ApiServer:
             )
         )
 
-    async def _serve(self, request: web.Request, route: routing.Route | None) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, route: routing.Route | None,
+                     started: Callable[[], None]) -> web.StreamResponse:
         if route is None:
             if request.path == "/faults":
                 return await self._faults(request)
@@ -160,6 +172,7 @@ class ApiServer:
                 bookmark_interval=self.bookmark_interval,
                 default_timeout=self.watch_timeout,
                 active=self._watches,
+                started=started,
             )
         return await handlers.serve_resource(request, route, self.storage)
 

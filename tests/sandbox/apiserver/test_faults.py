@@ -231,3 +231,23 @@ async def test_request_log_records_each_request(api_client, kube_api):
         "content_type": MERGE,
         "status": 404,
     }
+
+
+async def test_a_watch_is_logged_once_when_its_stream_begins(api_client, kube_api):
+    """An audit log's ResponseStarted stage: a reader of the log sees the watches still open, once each."""
+    core = client.CoreV1Api(api_client)
+
+    def watches() -> list[tuple[str, int]]:
+        return [(r.query, r.status) for r in kube_api.faults.request_log if r.verb == "watch"]
+
+    async def watch_quietly() -> list[object]:
+        async with watch.Watch() as w:  # nothing to see: open until its 2 s timeout
+            return [ev async for ev in w.stream(core.list_namespaced_service, "default", timeout_seconds=2)]
+
+    watching = asyncio.ensure_future(watch_quietly())
+    await until(watches, what="the open watch in the request log")
+    assert not watching.done() and kube_api.open_watches == 1
+    assert watches() == [("timeoutSeconds=2&watch=True", 200)]
+    assert await watching == []
+    await until(lambda: kube_api.open_watches == 0, what="the watch to end")
+    assert watches() == [("timeoutSeconds=2&watch=True", 200)]  # not logged again when it ends
