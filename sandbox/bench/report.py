@@ -92,9 +92,10 @@ def table(report: dict[str, Any]) -> str:
         f"{report['promotion']['target_health_per_group_per_interval']}"
         + mark("target_health_per_group_per_interval"),
         f"  Kubernetes requests per rollout step {report['k8s_requests_per_step']}",
-        f"  controller RSS idle {report['idle_rss_mb']} MB, peak {report['peak_rss_mb']} MB"
+        f"  controller RSS idle {report['idle_rss_mb']} MB, after one rollout {report['warm_rss_mb']} MB, "
+        f"peak {report['peak_rss_mb']} MB"
         + mark("peak_rss_mb"),
-        f"  RSS per rollout {report['rss_per_rollout_kb']} KB" + mark("rss_per_rollout_kb"),
+        f"  RSS per additional rollout {report['rss_per_rollout_kb']} KB" + mark("rss_per_rollout_kb"),
         f"  controller CPU {report['cpu_seconds']} s; sandbox and moto {report['sandbox_cpu_seconds']} s",
         f"  reconciles {queue.get('taken', 0):.0f} ({queue.get('retries', 0):.0f} retried): average "
         f"{queue['average_queued_seconds']} s queued, {queue['average_working_seconds']} s working",

@@ -16,7 +16,7 @@ from sandbox.lbc import models, weight_log
 FIELDS = {"rollouts", "albs", "aws_calls_per_verified_step", "aws_calls_by_operation",
           "reference_calls_per_verified_step", "update_to_patch_ms", "verify_lag_ms", "total_seconds",
           "floor_seconds", "peak_rss_mb", "rss_per_rollout_kb", "cpu_seconds", "k8s_requests_per_step",
-          "probe_failures", "serving_to_patch_ms"}
+          "probe_failures", "serving_to_patch_ms", "idle_rss_mb", "warm_rss_mb"}
 
 
 async def test_smoke_run_of_ten_rollouts_writes_the_report(tmp_path: Path) -> None:
@@ -36,6 +36,7 @@ async def test_smoke_run_of_ten_rollouts_writes_the_report(tmp_path: Path) -> No
     assert result["serving_to_patch_ms"]["p50"] is not None  # the LBC logged each canary's registration
     assert result["serving_to_patch_ms"]["max"] <= result["update_to_patch_ms"]["max"]
     assert "alb-rollouts bench: 10 rollouts on 2 ALBs" in text and f"report written to {out}" in text
+    assert result["idle_rss_mb"] > 0 and 0 < result["warm_rss_mb"] <= result["peak_rss_mb"]
 
 
 def test_reference_formula_counts_every_rollouts_own_reads() -> None:
