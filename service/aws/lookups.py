@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from service.aws import coalescing, elbv2, results, singleflight, throttling
+from service.aws import coalescing, elbv2, results, throttling
 
 __all__ = [
     "DESCRIBE_TAGS_BATCH",
@@ -128,12 +128,13 @@ class Elbv2Lookups:
         self._by_hostname: dict[str, results.ResourceRef] = {}
         self._rules: coalescing.CoalescedReads[str, AlbRules] = coalescing.CoalescedReads(
             rules_fresh_seconds, window=read_window, monotonic=monotonic, sleep=sleep)
-        self._listeners: singleflight.SingleFlight[str, tuple[tuple[str, int | None], ...]] = (
-            singleflight.SingleFlight(listeners_fresh_seconds, monotonic=monotonic))
-        self._scan: singleflight.SingleFlight[str, dict[str, results.ResourceRef]] = (
-            singleflight.SingleFlight(scan_fresh_seconds, monotonic=monotonic))
-        self._tg_names: singleflight.SingleFlight[str, str] = singleflight.SingleFlight(
-            float("inf"), monotonic=monotonic)
+        # Reads that change rarely: shared while in flight (no window), kept while fresh.
+        self._listeners: coalescing.CoalescedReads[str, tuple[tuple[str, int | None], ...]] = (
+            coalescing.CoalescedReads(listeners_fresh_seconds, window=0.0, monotonic=monotonic))
+        self._scan: coalescing.CoalescedReads[str, dict[str, results.ResourceRef]] = (
+            coalescing.CoalescedReads(scan_fresh_seconds, window=0.0, monotonic=monotonic))
+        self._tg_names: coalescing.CoalescedReads[str, str] = coalescing.CoalescedReads(
+            float("inf"), window=0.0, monotonic=monotonic)
         self._tags: dict[str, dict[str, str]] = {}
         self._tags_flying: dict[str, asyncio.Future[dict[str, str]]] = {}
 

@@ -3,8 +3,8 @@
 Aspects: the counting test (20 rollouts on one ALB with one listener: cold cost, then one step with the cache
 warm costs at most 2 ELBv2 calls in total); the rules freshness window; 25 rollouts on one ALB whose weights
 (or target groups) are not there yet cost one DescribeRules, and one more after the ALB changed, all seeing
-the new rules; single flight shares one read, does
-not cache failures and survives a cancelled waiter; tags read once per ARN even when requested concurrently;
+the new rules; an unwindowed read (listeners, the LB scan, TG names) shares one load, does not cache failures
+and survives a cancelled waiter; tags read once per ARN even when requested concurrently;
 rule parsing accepts both forward shapes; ALB hostname/name matching; target group name lookup.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from service.aws import elbv2, lookups, results, singleflight
+from service.aws import coalescing, elbv2, lookups, results
 
 from .conftest import FakeClock, error_response
 
@@ -138,8 +138,9 @@ async def test_rollouts_whose_target_groups_are_missing_share_each_rules_read(lb
     assert s.client.calls["DescribeListeners"] == 2  # listed again with the shared read: maybe a new one
 
 
-async def test_single_flight_shares_one_load(clock: FakeClock):
-    flight: singleflight.SingleFlight[str, int] = singleflight.SingleFlight(1.0, monotonic=clock.monotonic)
+async def test_an_unwindowed_read_shares_one_load(clock: FakeClock):
+    flight: coalescing.CoalescedReads[str, int] = coalescing.CoalescedReads(1.0, window=0.0,
+                                                                             monotonic=clock.monotonic)
     loads = 0
     gate = asyncio.Event()
 
@@ -158,8 +159,9 @@ async def test_single_flight_shares_one_load(clock: FakeClock):
     assert await flight.get("k", load) == 2  # stale: loaded again
 
 
-async def test_single_flight_does_not_cache_failures(clock: FakeClock):
-    flight: singleflight.SingleFlight[str, int] = singleflight.SingleFlight(10.0, monotonic=clock.monotonic)
+async def test_an_unwindowed_read_does_not_cache_failures(clock: FakeClock):
+    flight: coalescing.CoalescedReads[str, int] = coalescing.CoalescedReads(10.0, window=0.0,
+                                                                             monotonic=clock.monotonic)
     attempts = 0
 
     async def load() -> int:
@@ -174,8 +176,9 @@ async def test_single_flight_does_not_cache_failures(clock: FakeClock):
     assert await flight.get("k", load) == 7
 
 
-async def test_single_flight_survives_a_cancelled_waiter(clock: FakeClock):
-    flight: singleflight.SingleFlight[str, int] = singleflight.SingleFlight(10.0, monotonic=clock.monotonic)
+async def test_an_unwindowed_read_survives_a_cancelled_waiter(clock: FakeClock):
+    flight: coalescing.CoalescedReads[str, int] = coalescing.CoalescedReads(10.0, window=0.0,
+                                                                             monotonic=clock.monotonic)
     gate = asyncio.Event()
 
     async def load() -> int:
@@ -192,8 +195,9 @@ async def test_single_flight_survives_a_cancelled_waiter(clock: FakeClock):
         await first
 
 
-async def test_single_flight_forget_and_clear(clock: FakeClock):
-    flight: singleflight.SingleFlight[str, int] = singleflight.SingleFlight(10.0, monotonic=clock.monotonic)
+async def test_an_unwindowed_read_forget_and_clear(clock: FakeClock):
+    flight: coalescing.CoalescedReads[str, int] = coalescing.CoalescedReads(10.0, window=0.0,
+                                                                             monotonic=clock.monotonic)
     counter = iter(range(100))
 
     async def load() -> int:
