@@ -44,9 +44,21 @@ from sandbox.demo_manifests import (
     objects,
     template,
 )
+from sandbox.kube_http import Kube
 
-__all__ = ["DEMO_NAMESPACE", "SCENARIOS", "DemoError", "DemoResult", "Kube", "Observation",
-           "controller_command", "main", "objects", "run_demo"]
+__all__ = [
+    "DEMO_NAMESPACE",
+    "SCENARIOS",
+    "DemoError",
+    "DemoResult",
+    "Kube",
+    "Observation",
+    "controller_command",
+    "kube_client",
+    "main",
+    "objects",
+    "run_demo",
+]
 
 _AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_EC2_METADATA_DISABLED": "true"}
@@ -63,32 +75,9 @@ class DemoError(Exception):
 # ---- reading the world over the wire ----
 
 
-class Kube:
-    """Just enough of the Kubernetes API for the demo, over HTTP with the sandbox's kubeconfig token."""
-
-    def __init__(self, session: aiohttp.ClientSession, server: str) -> None:
-        self._session = session
-        self._server = server
-        self._headers = {"Authorization": "Bearer sandbox"}
-
-    async def _send(self, method: str, path: str, body: Any = None, content_type: str = "application/json"
-                    ) -> dict[str, Any]:
-        data = None if body is None else json.dumps(body)
-        headers = {**self._headers, **({"Content-Type": content_type} if body is not None else {})}
-        async with self._session.request(method, self._server + path, data=data, headers=headers) as reply:
-            answer: dict[str, Any] = await reply.json(content_type=None)
-            if reply.status >= 400:
-                raise DemoError(f"{method} {path}: HTTP {reply.status}: {answer.get('message', answer)}")
-            return answer
-
-    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._send("POST", path, body)
-
-    async def get(self, path: str) -> dict[str, Any]:
-        return await self._send("GET", path)
-
-    async def merge_patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._send("PATCH", path, body, "application/merge-patch+json")
+def kube_client(session: aiohttp.ClientSession, server: str) -> Kube:
+    """The demos' Kubernetes client: an HTTP error is a DemoError."""
+    return Kube(session, server, agent="alb-rollouts-demo", error=DemoError)
 
 
 def _weights_of_action(text: str | None) -> dict[str, int]:
@@ -342,7 +331,8 @@ async def _run(*, out: TextIO, within: float, requests: int, interval: float, po
         session = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
         elbv2 = await stack.enter_async_context(aws.client("elbv2", state.aws_endpoint_url))
-        demo = _Demo(sandbox=sandbox, kube=Kube(session, state.api_server), elbv2=elbv2, session=session,
+        kube = kube_client(session, state.api_server)
+        demo = _Demo(sandbox=sandbox, kube=kube, elbv2=elbv2, session=session,
                      out=out, requests=requests, interval=interval, within=within)
         demo.say(f"  Kubernetes API {state.api_server}   ELBv2 (moto) {state.aws_endpoint_url}")
         for path, body in objects():

@@ -324,7 +324,7 @@ async def _run(*, out: TextIO, within: float, requests: int, interval: float, po
         session = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
         elbv2 = await stack.enter_async_context(aws.client("elbv2", state.aws_endpoint_url))
-        ad = _AnalysisDemo(kube=demo.Kube(session, state.api_server), elbv2=elbv2, session=session,
+        ad = _AnalysisDemo(kube=demo.kube_client(session, state.api_server), elbv2=elbv2, session=session,
                            control=state.control, out=out, requests=requests, interval=interval,
                            within=within)
         ad.say(f"  Kubernetes API {state.api_server}   AWS (moto) {state.aws_endpoint_url}")

@@ -289,7 +289,7 @@ async def _run(*, out: TextIO, within: float, requests: int, interval: float, po
         session = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
         elbv2 = await stack.enter_async_context(aws.client("elbv2", state.aws_endpoint_url))
-        bg = _BlueGreenDemo(kube=demo.Kube(session, state.api_server), elbv2=elbv2, session=session,
+        bg = _BlueGreenDemo(kube=demo.kube_client(session, state.api_server), elbv2=elbv2, session=session,
                             control=state.control, out=out, requests=requests, interval=interval,
                             within=within)
         bg.say(f"  Kubernetes API {state.api_server}   ELBv2 (moto) {state.aws_endpoint_url}")

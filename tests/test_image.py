@@ -167,7 +167,7 @@ async def test_the_images_entrypoint_runs_a_canary_to_healthy_in_the_sandbox(
         world = await stack.enter_async_context(Sandbox(moto=moto_server, pod_ready_seconds=0.2))
         session = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
-        kube = demo.Kube(session, world.state.api_server)
+        kube = demo.kube_client(session, world.state.api_server)
         for path, body in objects():
             await kube.create(path, body)
         running = await stack.enter_async_context(_run_image(rootfs, world, tmp_path))

@@ -109,7 +109,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     controllers: list[processes.Controller] = []
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-            kube = kubing.Kube(session, state["apiServer"])
+            kube = kubing.client(session, state["apiServer"])
             control = state["control"]
 
             async def controller() -> processes.Controller:

@@ -15,38 +15,17 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["AGENT", "Kube", "Watch"]
+from sandbox.kube_http import Kube
+
+__all__ = ["AGENT", "Kube", "Watch", "client"]
 
 AGENT = "alb-rollouts-bench"
 Handler = Callable[[dict[str, Any], float], None]
 
 
-class Kube:
-    """Just enough of the API: create, JSON patch, merge patch (optionally of status), get, list."""
-
-    def __init__(self, session: aiohttp.ClientSession, server: str) -> None:
-        self.session = session
-        self.server = server
-        self.headers = {"Authorization": "Bearer sandbox", "User-Agent": AGENT}
-
-    async def send(self, method: str, path: str, body: Any = None, content_type: str = "application/json"
-                   ) -> dict[str, Any]:
-        data = None if body is None else json.dumps(body)
-        headers = {**self.headers, **({"Content-Type": content_type} if body is not None else {})}
-        async with self.session.request(method, self.server + path, data=data, headers=headers) as reply:
-            answer: dict[str, Any] = await reply.json(content_type=None)
-            if reply.status >= 400:
-                raise RuntimeError(f"{method} {path}: HTTP {reply.status}: {answer.get('message', answer)}")
-            return answer
-
-    async def create(self, path: str, body: dict[str, Any]) -> None:
-        await self.send("POST", path, body)
-
-    async def json_patch(self, path: str, ops: list[dict[str, Any]]) -> None:
-        await self.send("PATCH", path, ops, "application/json-patch+json")
-
-    async def merge_patch(self, path: str, body: dict[str, Any]) -> None:
-        await self.send("PATCH", path, body, "application/merge-patch+json")
+def client(session: aiohttp.ClientSession, server: str) -> Kube:
+    """The benchmark's client: its requests are counted apart from the controller's."""
+    return Kube(session, server, agent=AGENT)
 
 
 class Watch:
