@@ -3,7 +3,8 @@
 Aspects: v2 is the canary at 20% when v3 arrives while the stable ReplicaSet is not fully available (one pod
 replaced, not ready yet), so the weights are held; v2 stays scaled up for as long as the ALB sends it traffic
 or a Service selects it, even past its scale-down deadline, and a traffic probe sampled every 0.1 s and after
-every reconcile sees no failed request; once traffic has left v2 it is dated and scaled down as usual. Pure
+every reconcile (from once the ALB no longer sends requests to the lost pod) sees no failed request; once
+traffic has left v2 it is dated and scaled down as usual. Pure
 rules: `traffic_safety.referenced` and `scale_down_budget` (the reference's minAvailable guard). Beyond
 scaleDownDelayRevisionLimit older ReplicaSets go at once; beyond revisionHistoryLimit the oldest are deleted.
 """
@@ -34,19 +35,22 @@ async def test_a_canary_interrupted_while_the_stable_is_short_keeps_its_pods_whi
     assert w.alb_weights() == {"canary": 20, "stable": 80}
 
     async with aws.client("elbv2", w.elbv2_endpoint) as elbv2:
-        async def serving() -> bool:
-            return (await traffic.probe(w.storage, elbv2, NS, "app", requests=20)).failed == 0
+        async def serving(requests: int = 20) -> bool:
+            return (await traffic.probe(w.storage, elbv2, NS, "app", requests=requests)).failed == 0
 
         await until(serving, within=30, what="v2 at 20% to serve")
+        # the stable loses a pod whose replacement is slow to become ready. The lost pod fails the requests
+        # the ALB still sends it until the LBC deregisters it, as a crashed pod does (no doing of the
+        # controller): 200 requests miss its target (a fifth of the traffic) with a chance of 0.8^200
+        w.cluster.pod_ready_seconds = 5.0  # still not ready when v3 comes, also on a loaded machine
+        victim = next(p for p in w.storage.list("pods", NS) if p["metadata"]["labels"].get(HASH) == stable)
+        w.storage.delete("pods", NS, victim["metadata"]["name"])
+        await until(lambda: serving(200), within=30, what="the lost stable pod's target deregistered")
         sampler = Sampler(w, elbv2)
         sampling = asyncio.create_task(sampler.run())
         v2_name = f"demo-{v2}"
         try:
-            # the stable loses a pod whose replacement is slow to become ready; then v3 arrives
-            w.cluster.pod_ready_seconds = 3.0
-            victim = next(p for p in w.storage.list("pods", NS)
-                          if p["metadata"]["labels"].get(HASH) == stable)
-            w.storage.delete("pods", NS, victim["metadata"]["name"])
+            # then v3 arrives while the stable is short
             w.storage.merge_patch(ROLLOUTS, NS, "demo", {"spec": {"template": template("app:3")}})
             await w.caught_up()
 
