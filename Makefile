@@ -52,7 +52,7 @@ image-tools:
 
 # `make bench`: the controller at scale on the sandbox (sandbox/bench/, `alb-rollouts bench`): ROLLOUTS rollouts over
 # ALBS ALBs through a deploy, one canary step, a promotion and a restart; prints a table, writes BENCH_OUT (JSON).
-# `make bench ROLLOUTS=1000 ALBS=40` takes 6 to 10 minutes on 2 cores.
+# `make bench ROLLOUTS=1000 ALBS=40` takes 5 to 10 minutes on 2 cores.
 ROLLOUTS ?= 200
 ALBS ?= 10
 BENCH_OUT ?= build/bench.json
