@@ -93,12 +93,12 @@ class ApiServer:
         status = 500
         logged = False
 
-        def started() -> None:
+        def started(answered: int) -> None:
             # A watch is logged when its stream begins, as an audit log's ResponseStarted stage: it lasts
             # until its timeout, and a reader of the log must not miss the watches still open.
             nonlocal logged
             logged = True
-            self._log(request, route, 200)
+            self._log(request, route, answered)
 
         try:
             watch = routing.is_true(request.query.get("watch"))
@@ -153,7 +153,7 @@ class ApiServer:
         )
 
     async def _serve(self, request: web.Request, route: routing.Route | None,
-                     started: Callable[[], None]) -> web.StreamResponse:
+                     started: Callable[[int], None]) -> web.StreamResponse:
         if route is None:
             if request.path == "/faults":
                 return await self._faults(request)

@@ -46,10 +46,10 @@ async def serve_watch(
     bookmark_interval: float,
     default_timeout: float,
     active: set[streams.Subscription],
-    started: Callable[[], None] = lambda: None,
+    started: Callable[[int], None] = lambda status: None,
 ) -> web.StreamResponse:
     """Stream events for the route's collection until the timeout, a close, or the client leaving;
-    `started` is called once the response (status 200) has begun."""
+    `started(status)` is called once the response has begun."""
     query = request.query
     by_label = selectors.label_matcher(query.get("labelSelector"))
     by_field = selectors.field_matcher(query.get("fieldSelector"))
@@ -109,7 +109,7 @@ async def serve_watch(
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    started()
+    started(response.status)
     if failure is not None:
         sub.close()
         await response.write(_line("ERROR", failure.status()))

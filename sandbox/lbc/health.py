@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = ["DRAINING", "Health", "TargetClock"]
 
@@ -37,6 +36,9 @@ class _Registered:
     healthy_at: float
 
 
+_Before = tuple[Target, _Registered | None, float | None]  # a target's registration and end of draining
+
+
 class TargetClock:
     """Registration and deregistration times per target group; the timings are fixed when each event happens,
     so a knob change applies to later registrations only."""
@@ -50,7 +52,7 @@ class TargetClock:
                    initial_seconds: float) -> Callable[[], None]:
         """Registering from now on; returns how to undo it if the call failed."""
         now = self._now()
-        before: list[tuple[Target, Any, Any]] = []
+        before: list[_Before] = []
         for target in targets:
             before.append((target, self._registered.get(arn, {}).get(target),
                            self._draining.get(arn, {}).pop(target, None)))
@@ -61,7 +63,7 @@ class TargetClock:
                      delay_seconds: float) -> Callable[[], None]:
         """Forget the targets (draining for `delay_seconds`); returns how to undo it if the call failed."""
         now = self._now()
-        before: list[tuple[Target, Any, Any]] = []
+        before: list[_Before] = []
         for target in targets:
             before.append((target, self._registered.get(arn, {}).pop(target, None),
                            self._draining.get(arn, {}).get(target)))
@@ -70,7 +72,7 @@ class TargetClock:
 
         return lambda: self._restore(arn, before)
 
-    def _restore(self, arn: str, before: list[tuple[Target, Any, Any]]) -> None:
+    def _restore(self, arn: str, before: list[_Before]) -> None:
         """Put back each target's (registration, end of draining) as they were before a failed call."""
         for target, registered, draining in before:
             if registered is None:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.apiserver.storage import Storage
@@ -150,11 +151,8 @@ async def test_a_failed_registration_is_forgotten(lbc, storage, elbv2, elbv2_tru
     lbc.configure({"paused": True})
     registrar = Registrar(_Watching(elbv2, elbv2_truth, refuse=True), lbc.target_health,
                           now=asyncio.get_running_loop().time)
-    try:
+    with pytest.raises(ClientError) as refused:
         await registrar.sync(arn, [("10.0.1.1", 8080)], Timings(initial_seconds=30.0))
-    except ClientError as err:
-        assert err.response["Error"]["Code"] == "Throttling"
-    else:
-        raise AssertionError("the refused RegisterTargets did not raise")
+    assert refused.value.response["Error"]["Code"] == "Throttling"
     assert lbc.target_health.health(arn, "10.0.1.1", 8080) is None
     assert await _health(elbv2_truth, arn)() == {}
